@@ -1,0 +1,68 @@
+-- Integrity check of the chat data, for auditors.
+--
+--   psql "$AUDITOR_URL" -v ON_ERROR_STOP=1 -f db/audit/integrity.sql
+--
+-- Prints every problem found, one row each, and exits non-zero (with
+-- ON_ERROR_STOP) when there is any. Read-only: runs as a member of
+-- chat_auditor, which reads every user's rows and can change nothing.
+--
+-- What must hold:
+--   seq_gap         a conversation's messages are numbered 1..n, no gap, no duplicate
+--   message_count   conversations.message_count is the number of its messages
+--   foreign_user    a message's user is its conversation's user
+--   orphan          every message belongs to an existing conversation
+
+\set QUIET on
+\pset footer off
+begin transaction isolation level repeatable read read only;
+
+\echo 'chat integrity check'
+select count(*) as conversations, coalesce(sum(message_count), 0) as messages from chat.conversations;
+
+\echo 'problems:'
+select * from (
+  with per_conversation as (
+    select m.conversation_id, m.user_id,
+           count(*) as messages,
+           count(distinct m.seq) as distinct_seqs,
+           min(m.seq) as first_seq,
+           max(m.seq) as last_seq
+      from chat.messages m
+     group by m.conversation_id, m.user_id
+  )
+  select 'seq_gap' as problem, p.conversation_id, p.user_id,
+         pg_catalog.format('%s messages numbered %s..%s with %s distinct seq',
+                           p.messages, p.first_seq, p.last_seq, p.distinct_seqs) as detail
+    from per_conversation p
+   where p.first_seq <> 1 or p.last_seq <> p.messages or p.distinct_seqs <> p.messages
+  union all
+  select 'message_count', c.id, c.user_id,
+         pg_catalog.format('message_count is %s, messages stored: %s', c.message_count, coalesce(p.messages, 0))
+    from chat.conversations c
+    left join (select conversation_id, sum(messages) as messages
+                 from per_conversation group by conversation_id) p on p.conversation_id = c.id
+   where c.message_count <> coalesce(p.messages, 0)
+  union all
+  select 'foreign_user', m.conversation_id, m.user_id,
+         pg_catalog.format('message %s belongs to user %s, its conversation to user %s', m.id, m.user_id, c.user_id)
+    from chat.messages m
+    join chat.conversations c on c.id = m.conversation_id
+   where c.user_id <> m.user_id
+  union all
+  select 'orphan', m.conversation_id, m.user_id,
+         pg_catalog.format('message %s has no conversation', m.id)
+    from chat.messages m
+   where not exists (select from chat.conversations c where c.id = m.conversation_id)
+) problems
+order by problem, conversation_id;
+
+select :ROW_COUNT as problem_count, :ROW_COUNT > 0 as failed \gset
+rollback;
+
+\if :failed
+  -- stop with an error, so that psql -v ON_ERROR_STOP=1 exits non-zero
+  \echo 'integrity check FAILED:' :problem_count 'problem(s)'
+  do $$ begin raise exception 'integrity check failed'; end $$;
+\else
+  \echo 'integrity check passed: no problem found'
+\endif

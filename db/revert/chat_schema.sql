@@ -1,0 +1,7 @@
+-- Revert chat:chat_schema from pg
+
+begin;
+
+drop schema chat;
+
+commit;

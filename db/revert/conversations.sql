@@ -1,0 +1,7 @@
+-- Revert chat:conversations from pg
+
+begin;
+
+drop table chat.conversations;
+
+commit;

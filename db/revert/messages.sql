@@ -1,0 +1,7 @@
+-- Revert chat:messages from pg
+
+begin;
+
+drop table chat.messages;
+
+commit;

@@ -1,0 +1,7 @@
+-- Revert chat:users from pg
+
+begin;
+
+drop table chat.users;
+
+commit;

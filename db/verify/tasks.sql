@@ -1,0 +1,19 @@
+-- Verify chat:tasks on pg
+
+begin;
+
+select id, user_id, title, description, completed, created_at, updated_at from chat.tasks where false;
+
+select 1 / (relrowsecurity and relforcerowsecurity)::int
+  from pg_catalog.pg_class where oid = 'chat.tasks'::regclass;
+
+select 1 / (pg_catalog.array_agg(a.attname order by k.ord) = '{user_id,id}')::int
+  from pg_catalog.pg_constraint c
+ cross join lateral pg_catalog.unnest(c.conkey) with ordinality as k (attnum, ord)
+  join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
+ where c.conrelid = 'chat.tasks'::regclass and c.contype = 'p';
+
+select 1 / count(*)::int from pg_catalog.pg_trigger
+ where tgrelid = 'chat.tasks'::regclass and tgname = 'tasks_touch_updated_at';
+
+rollback;
