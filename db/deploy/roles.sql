@@ -1,8 +1,9 @@
 -- Deploy chat:roles to pg
 --
 -- Roles are cluster-wide while this plan is deployed per database, so several
--- databases of one cluster share them: create each role only when it is
--- missing, and tolerate a concurrent deploy creating it at the same moment.
+-- databases of one cluster share them: create (and describe) each role only
+-- when it is missing, and tolerate a concurrent deploy creating it at the same
+-- moment. A role made by an earlier deploy is left as it is, whoever made it.
 
 begin;
 
@@ -13,28 +14,26 @@ do $$
 begin
   if not exists (select from pg_catalog.pg_roles where rolname = 'chat_app') then
     create role chat_app nologin nosuperuser nocreatedb nocreaterole nobypassrls;
+    comment on role chat_app is
+      'Runtime role of the chat backend: reads and writes only the current user''s rows (app.user_id), through RLS.';
   end if;
 exception
   when duplicate_object or unique_violation then null; -- a concurrent deploy won the race
 end
 $$;
 
-comment on role chat_app is
-  'Runtime role of the chat backend: reads and writes only the current user''s rows (app.user_id), through RLS.';
-
 -- chat_auditor: read-only access to every user's rows, for psql audits.
 do $$
 begin
   if not exists (select from pg_catalog.pg_roles where rolname = 'chat_auditor') then
     create role chat_auditor nologin nosuperuser nocreatedb nocreaterole nobypassrls;
+    comment on role chat_auditor is
+      'Read-only auditor: can read every user''s chat rows, can change nothing.';
   end if;
 exception
   when duplicate_object or unique_violation then null;
 end
 $$;
-
-comment on role chat_auditor is
-  'Read-only auditor: can read every user''s chat rows, can change nothing.';
 
 -- A role that already existed must still be safe: refuse to deploy over one
 -- that was given powers that defeat row-level security.

@@ -1,0 +1,30 @@
+"""Acting as one user of the chat, the way the backend does.
+
+The current user is the transaction-local setting ``app.user_id``: each block
+runs in its own transaction that sets it with ``set_config(…, true)`` first,
+so that nothing outlives the transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+
+@contextmanager
+def acting_as(conn: psycopg.Connection, user_id: uuid.UUID | str | None) -> Iterator[psycopg.Connection]:
+    """Run the block in one transaction on ``conn`` as ``user_id`` (None: unset)."""
+    with conn.transaction():
+        if user_id is not None:
+            conn.execute("select set_config('app.user_id', %s, true)", [str(user_id)])
+        yield conn
+
+
+def call(conn: psycopg.Connection, user_id, sql: str, params=()) -> list[tuple]:
+    """Run one statement as ``user_id`` in its own transaction and return its rows."""
+    with acting_as(conn, user_id):
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []

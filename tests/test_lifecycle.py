@@ -1,0 +1,185 @@
+"""The Sqitch plan's life: deploy, verify, revert and deploy again on an empty
+database; deploy as an owner shaped like Neon's (no superuser, CREATEROLE,
+BYPASSRLS); verify scripts that fail when their object is missing or wrong.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+
+import psycopg
+import pytest
+
+from acting import acting_as, call
+
+ROLES_SQL = """
+select rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolbypassrls
+  from pg_roles where rolname in ('chat_app', 'chat_auditor') order by rolname
+"""
+
+
+def schema_dump(pg_server, dbname) -> str:
+    """The chat schema as pg_dump sees it: tables, functions, policies, grants, comments."""
+    pg_dump = shutil.which("pg_dump")
+    assert pg_dump, "pg_dump is needed to compare schemas"
+    result = subprocess.run(
+        [pg_dump, "--schema-only", "--schema=chat", "--no-owner", pg_server.conninfo(dbname)],
+        capture_output=True, text=True, check=True,
+    )
+    # pg_dump brackets its output with \restrict/\unrestrict and a random key
+    return "\n".join(line for line in result.stdout.splitlines()
+                     if not line.startswith(("\\restrict", "\\unrestrict")))
+
+
+def query(pg_server, dbname, sql, params=(), **kwargs):
+    with psycopg.connect(pg_server.conninfo(dbname, **kwargs), autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_deploy_verify_revert_deploy_leaves_an_identical_schema(pg_server, sqitch, empty_db):
+    sqitch("deploy", dbname=empty_db)
+    sqitch("verify", dbname=empty_db)
+    first = schema_dump(pg_server, empty_db)
+    roles = query(pg_server, empty_db, ROLES_SQL)
+
+    sqitch("revert", "-y", dbname=empty_db)
+    assert query(pg_server, empty_db, "select count(*) from pg_namespace where nspname = 'chat'") == [(0,)]
+    assert query(pg_server, empty_db, "select count(*) from sqitch.changes where project = 'chat'") == [(0,)]
+    # other databases of this cluster (the suite's template) still use the roles: kept
+    assert query(pg_server, empty_db, ROLES_SQL) == roles
+
+    sqitch("deploy", dbname=empty_db)
+    sqitch("verify", dbname=empty_db)
+    assert schema_dump(pg_server, empty_db) == first
+    assert query(pg_server, empty_db, ROLES_SQL) == roles
+    assert "create table chat.messages" in first.lower()
+
+
+def test_the_roles_are_what_the_spec_says(pg_server, chat_db):
+    rows = query(pg_server, chat_db, ROLES_SQL)
+    assert [r[0] for r in rows] == ["chat_app", "chat_auditor"]
+    for _name, superuser, _inherit, createrole, createdb, login, bypassrls in rows:
+        assert not (superuser or createrole or createdb or login or bypassrls)
+
+
+def test_every_table_has_rls_enabled_and_forced(pg_server, chat_db):
+    rows = query(pg_server, chat_db, """
+        select c.relname, c.relrowsecurity, c.relforcerowsecurity
+          from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = 'chat' and c.relkind = 'r' order by 1""")
+    assert rows == [(name, True, True) for name in ("conversations", "messages", "tasks", "users")]
+
+
+def test_every_table_has_one_policy_per_command_for_the_runtime_role(pg_server, chat_db):
+    rows = query(pg_server, chat_db, """
+        select tablename, cmd, count(*) from pg_policies
+         where schemaname = 'chat' and 'chat_app' = any(roles) group by 1, 2 order by 1, 2""")
+    expected = [(table, cmd, 1) for table in ("conversations", "messages", "tasks", "users")
+                for cmd in ("DELETE", "INSERT", "SELECT", "UPDATE")]
+    assert rows == expected
+
+
+def test_every_function_pins_search_path_and_nothing_is_executable_by_public(pg_server, chat_db):
+    rows = query(pg_server, chat_db, """
+        select p.oid::regprocedure::text, p.proconfig, p.prosecdef,
+               has_function_privilege('public', p.oid, 'execute')
+          from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+         where n.nspname = 'chat' order by 1""")
+    assert len(rows) >= 12
+    for signature, config, security_definer, public_execute in rows:
+        assert config == ["search_path=pg_catalog, pg_temp"], signature
+        assert not security_definer, signature
+        assert not public_execute, signature
+
+
+# Neon's shape: the deploying role owns everything but is no superuser; it has
+# CREATEROLE and, like every role made in Neon's console, BYPASSRLS.
+
+@pytest.fixture
+def neon_owner(pg_server, db):
+    name = f"chat_test_owner_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    dbname = f"{name}_db"
+    db.execute(f"create role {name} login password '{password}' createrole createdb bypassrls")
+    db.execute(f"create database {dbname} owner {name}")
+    yield dbname, name, password
+    db.execute(f"drop database {dbname} with (force)")
+    db.execute(f"drop role {name}")
+
+
+def test_deploy_verify_revert_as_a_neon_shaped_owner(pg_server, sqitch, neon_owner):
+    dbname, owner, password = neon_owner
+    assert query(pg_server, dbname, "select rolsuper from pg_roles where rolname = current_user",
+                 user=owner, password=password) == [(False,)]
+    sqitch("deploy", dbname=dbname, user=owner, password=password)
+    sqitch("verify", dbname=dbname, user=owner, password=password)
+    assert query(pg_server, dbname,
+                 "select distinct pg_get_userbyid(relowner) from pg_class where relnamespace = 'chat'::regnamespace",
+                 user=owner, password=password) == [(owner,)]
+    sqitch("revert", "-y", dbname=dbname, user=owner, password=password)
+    assert query(pg_server, dbname, "select count(*) from pg_namespace where nspname = 'chat'",
+                 user=owner, password=password) == [(0,)]
+    sqitch("deploy", dbname=dbname, user=owner, password=password)
+
+
+def test_functions_stay_scoped_to_the_current_user_when_the_caller_bypasses_rls(pg_server, sqitch, neon_owner):
+    """The owner bypasses every policy; the API must still answer for app.user_id only."""
+    dbname, owner, password = neon_owner
+    sqitch("deploy", dbname=dbname, user=owner, password=password)
+    a, b = uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(pg_server.conninfo(dbname, user=owner, password=password), autocommit=True) as conn:
+        conn.execute("insert into chat.users (id) values (%s), (%s)", [a, b])
+        conversation = call(conn, a, "select id from chat.create_conversation('a''s')")[0][0]
+        call(conn, a, "select chat.append_message(%s, 'user', 'secret')", [conversation])
+        # the owner itself sees everything: RLS is not what protects here
+        assert conn.execute("select count(*) from chat.messages").fetchone() == (1,)
+
+        assert call(conn, b, "select * from chat.list_conversations()") == []
+        assert call(conn, b, "select * from chat.get_conversation(%s)", [conversation]) == []
+        assert call(conn, b, "select chat.delete_conversation(%s)", [conversation]) == [(False,)]
+        for sql in ("select chat.fetch_recent(%s)", "select chat.fetch_messages(%s)",
+                    "select chat.rename_conversation(%s, 'x')", "select chat.append_message(%s, 'user', 'x')"):
+            with pytest.raises(psycopg.errors.NoDataFound):
+                call(conn, b, sql, [conversation])
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            call(conn, None, "select chat.list_conversations()")
+        assert conn.execute("select title, message_count from chat.conversations").fetchall() == [("a's", 1)]
+
+
+# verify scripts fail when their object is missing or wrong
+
+SABOTAGE = [
+    ("alter table chat.tasks no force row level security", "tasks"),
+    ("alter table chat.users disable row level security", "users"),
+    ("drop policy messages_select on chat.messages", "messages_rls"),
+    ("drop policy conversations_audit on chat.conversations", "conversations_rls"),
+    ("drop index chat.conversations_user_activity_idx", "conversations"),
+    ("drop index chat.messages_client_msg_id_key", "messages"),
+    ("grant update on chat.messages to chat_app", "messages"),
+    ("drop function chat.fetch_recent(uuid, integer)", "fetch_recent"),
+    ("grant execute on function chat.append_message(uuid, text, text, jsonb, text) to public", "append_message"),
+    ("revoke execute on function chat.list_conversations(integer, timestamptz, uuid) from chat_app",
+     "list_conversations"),
+    ("revoke usage on schema chat from chat_auditor", "chat_schema"),
+]
+
+
+@pytest.mark.parametrize("sabotage, change", SABOTAGE, ids=[c for _, c in SABOTAGE])
+def test_verify_fails_when_an_object_is_missing_or_wrong(db, sqitch, chat_db, sabotage, change):
+    db.execute(sabotage)
+    result = sqitch("verify", dbname=chat_db, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert f"{change} " in output and "not ok" in output, output
+
+
+def test_verify_fails_when_the_runtime_role_could_bypass_rls(db, sqitch, chat_db):
+    db.execute("alter role chat_app bypassrls")
+    try:
+        result = sqitch("verify", dbname=chat_db, check=False)
+    finally:
+        db.execute("alter role chat_app nobypassrls")
+    assert result.returncode != 0
+    assert "roles" in result.stdout + result.stderr

@@ -1,0 +1,116 @@
+"""Plans as the runtime role, under RLS: reads stay bounded by their limit.
+
+A conversation of 10,000 messages among other users' data; fetch_recent(c, 50)
+must read the index backwards and stop after 50 rows. Checked on the plan's
+structure and its buffer counts, never on time.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from acting import acting_as
+
+HISTORY = 10_000
+
+
+@pytest.fixture
+def big_conversation(db, make_user, user_a):
+    """user_a's conversation of 10,000 messages, plus other users' conversations around it."""
+    others = [make_user() for _ in range(5)]
+    conversation = db.execute(
+        "insert into chat.conversations (user_id, message_count) values (%s, %s) returning id", [user_a, HISTORY]
+    ).fetchone()[0]
+    db.execute(
+        """
+        insert into chat.messages (conversation_id, user_id, seq, role, content)
+        select %s, %s, g, case when g %% 2 = 1 then 'user' else 'assistant' end,
+               repeat(md5(g::text), 1 + g %% 40)
+          from generate_series(1, %s) g
+        """,
+        [conversation, user_a, HISTORY],
+    )
+    for other in others:
+        other_conversation = db.execute(
+            "insert into chat.conversations (user_id, message_count) values (%s, 2000) returning id", [other]
+        ).fetchone()[0]
+        db.execute(
+            "insert into chat.messages (conversation_id, user_id, seq, role, content) "
+            "select %s, %s, g, 'user', md5(g::text) from generate_series(1, 2000) g",
+            [other_conversation, other],
+        )
+    db.execute("analyze chat.conversations")
+    db.execute("analyze chat.messages")
+    return conversation
+
+
+def total_buffers(plan: dict) -> int:
+    return plan.get("Shared Hit Blocks", 0) + plan.get("Shared Read Blocks", 0)
+
+
+def nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+def explain(conn, sql, params):
+    return conn.execute("explain (analyze, buffers, format json) " + sql, params).fetchone()[0][0]["Plan"]
+
+
+def test_fetch_recent_reads_a_few_hundred_buffers_at_most(app_conn, user_a, big_conversation):
+    with acting_as(app_conn, user_a):
+        sql = "select * from chat.fetch_recent(%s, 50)"
+        for _ in range(6):  # past plpgsql's first custom plans: the steady state
+            app_conn.execute(sql, [big_conversation]).fetchall()
+        plan = explain(app_conn, sql, [big_conversation])
+    assert plan["Actual Rows"] == 50
+    # the whole call, function body included; the other 9,950 messages alone
+    # would take far more pages than this
+    assert total_buffers(plan) <= 300, plan
+
+
+def test_fetch_recent_plan_inside_the_function_is_a_bounded_backward_index_scan(db, user_a, big_conversation):
+    """auto_explain shows the statement the function really runs, as the runtime role."""
+    logged = []
+    db.add_notice_handler(lambda diag: logged.append(diag.message_primary))
+    db.execute("load 'auto_explain'")
+    for setting, value in [("auto_explain.log_min_duration", "0"), ("auto_explain.log_analyze", "on"),
+                           ("auto_explain.log_buffers", "on"), ("auto_explain.log_nested_statements", "on"),
+                           ("auto_explain.log_format", "json"), ("client_min_messages", "log")]:
+        db.execute(f"set {setting} = '{value}'")
+    db.execute("set role chat_test_app")
+    try:
+        with acting_as(db, user_a):
+            db.execute("select * from chat.fetch_recent(%s, 50)", [big_conversation]).fetchall()
+    finally:
+        db.execute("reset role")
+        db.execute("set client_min_messages = notice")
+
+    # each auto_explain message is "duration: … ms  plan:" followed by the JSON plan
+    plans = [json.loads(m[m.index("{"):])["Plan"] for m in logged if "plan:" in m]
+    message_plans = [p for p in plans if any(n.get("Relation Name") == "messages" for n in nodes(p))]
+    assert message_plans, logged
+    inner = message_plans[0]
+    scans = [n for n in nodes(inner) if n.get("Relation Name") == "messages"]
+    assert len(scans) == 1
+    scan = scans[0]
+    assert scan["Node Type"] == "Index Scan"
+    assert scan["Scan Direction"] == "Backward"
+    assert scan["Index Name"] == "messages_conversation_seq_key"
+    assert scan["Actual Rows"] == 50
+    assert scan.get("Rows Removed by Filter", 0) == 0
+    assert total_buffers(scan) <= 100
+    assert not any(n["Node Type"] == "Seq Scan" for n in nodes(inner))
+
+
+def test_fetch_messages_page_is_a_bounded_forward_index_scan(app_conn, user_a, big_conversation):
+    with acting_as(app_conn, user_a):
+        sql = "select * from chat.fetch_messages(%s, 5000, 100)"
+        for _ in range(6):
+            app_conn.execute(sql, [big_conversation]).fetchall()
+        plan = explain(app_conn, sql, [big_conversation])
+    assert plan["Actual Rows"] == 100
+    assert total_buffers(plan) <= 400, plan
