@@ -1,0 +1,188 @@
+"""The test harness: a real PostgreSQL, the Sqitch plan deployed once into a
+template database, and a fresh copy of it for every test.
+
+The server is the one the usual libpq variables name (``PGHOST``, ``PGPORT``,
+``PGUSER``, ``PGPASSWORD``; ``make test`` starts a private throw-away cluster
+and sets them when none is given). ``PGUSER`` must be a superuser: it deploys,
+seeds data under forced RLS and corrupts it on purpose. Security tests never
+run as it: they log in as ``chat_test_app`` (granted ``chat_app``) or
+``chat_test_auditor`` (granted ``chat_auditor``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from pytest_postgresql import factories
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Login roles of the suite, cluster-wide like the group roles they are granted.
+TEST_LOGINS = {"chat_test_app": "chat_app", "chat_test_auditor": "chat_auditor"}
+
+
+def sqitch_env(password: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if password:
+        env["PGPASSWORD"] = password
+    # never pick up a developer's ~/.sqitch or ~/.psqlrc
+    env["SQITCH_USER_CONFIG"] = os.devnull
+    env["PSQLRC"] = os.devnull
+    return env
+
+
+def run_sqitch(*args: str, host, port, user, dbname, password=None, check=True) -> subprocess.CompletedProcess:
+    """Run ``sqitch`` from the repository root against one database."""
+    executable = shutil.which("sqitch")
+    assert executable, "sqitch is needed: make test installs it"
+    target = f"db:pg://{user}@{host}:{port}/{dbname}"
+    command = [executable, *args, target]
+    result = subprocess.run(command, cwd=ROOT, env=sqitch_env(password), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def deploy_plan(host, port, user, dbname, password=None, **_) -> None:
+    """pytest-postgresql loader: the whole plan into the template database."""
+    run_sqitch("deploy", host=host, port=port, user=user, dbname=dbname, password=password)
+
+
+postgresql_server = factories.postgresql_noproc(
+    host=os.environ.get("PGHOST", "127.0.0.1"),
+    port=os.environ.get("PGPORT", "5432"),
+    user=os.environ.get("PGUSER", "postgres"),
+    password=os.environ.get("PGPASSWORD"),
+    dbname="chat_test",
+    load=[deploy_plan],
+)
+chat_database = factories.postgresql("postgresql_server")
+
+
+@dataclass
+class Server:
+    """Where the test server is, and how to reach it as any role."""
+
+    host: str
+    port: int
+    user: str
+    password: str | None
+    test_password: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    def conninfo(self, dbname: str, **kwargs) -> str:
+        params = {"host": self.host, "port": self.port, "user": self.user, "password": self.password}
+        return make_conninfo(dbname=dbname, **{k: v for k, v in {**params, **kwargs}.items() if v is not None})
+
+    def connect(self, dbname: str, **kwargs) -> psycopg.Connection:
+        return psycopg.connect(self.conninfo(dbname, **kwargs), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server(postgresql_server) -> Server:
+    """The server, with the template deployed and the suite's login roles ready."""
+    server = Server(postgresql_server.host, postgresql_server.port, postgresql_server.user,
+                    postgresql_server.password)
+    with server.connect(postgresql_server.maintenance_dbname) as conn:
+        for login, group in TEST_LOGINS.items():
+            exists = conn.execute("select from pg_roles where rolname = %s", [login]).fetchone()
+            verb = "alter" if exists else "create"
+            conn.execute(sql.SQL("{} role {} login password {}").format(
+                sql.SQL(verb), sql.Identifier(login), sql.Literal(server.test_password)))
+            conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(group), sql.Identifier(login)))
+    yield server
+    with server.connect(postgresql_server.maintenance_dbname) as conn:
+        for login in TEST_LOGINS:
+            conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(login)))
+
+
+@pytest.fixture
+def sqitch(pg_server):
+    """``sqitch(command, *args, dbname=…, user=…, password=…, check=True)``."""
+
+    def run(*args, dbname, user=None, password=None, check=True):
+        return run_sqitch(*args, host=pg_server.host, port=pg_server.port, user=user or pg_server.user,
+                          dbname=dbname, password=password or pg_server.password, check=check)
+
+    return run
+
+
+@pytest.fixture
+def db(pg_server, chat_database) -> psycopg.Connection:
+    """The superuser on this test's own copy of the deployed database (autocommit)."""
+    chat_database.autocommit = True
+    return chat_database
+
+
+@pytest.fixture
+def chat_db(db) -> str:
+    """The name of this test's own copy of the deployed database."""
+    return db.info.dbname
+
+
+@pytest.fixture
+def empty_db(pg_server):
+    """A database with nothing deployed in it, dropped afterwards."""
+    name = f"chat_test_empty_{uuid.uuid4().hex[:12]}"
+    with pg_server.connect("postgres") as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield name
+    with pg_server.connect("postgres") as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def connect_as(pg_server, chat_db):
+    """``connect_as(login)``: an autocommit connection to the test database as that login role."""
+    opened: list[psycopg.Connection] = []
+
+    def connect(login: str) -> psycopg.Connection:
+        conn = pg_server.connect(chat_db, user=login, password=pg_server.test_password)
+        opened.append(conn)
+        return conn
+
+    yield connect
+    for conn in opened:
+        conn.close()
+
+
+@pytest.fixture
+def app_conn(connect_as) -> psycopg.Connection:
+    """The runtime role, as the backend logs in: a login granted chat_app."""
+    return connect_as("chat_test_app")
+
+
+@pytest.fixture
+def auditor_conn(connect_as) -> psycopg.Connection:
+    """An auditor, as one logs in with psql: a login granted chat_auditor."""
+    return connect_as("chat_test_auditor")
+
+
+@pytest.fixture
+def make_user(db):
+    """``make_user(email=None)``: provisions a user (as the superuser) and returns their id."""
+
+    def make(email: str | None = None) -> uuid.UUID:
+        return db.execute("insert into chat.users (id, email) values (%s, %s) returning id",
+                          [uuid.uuid4(), email]).fetchone()[0]
+
+    return make
+
+
+@pytest.fixture
+def user_a(make_user) -> uuid.UUID:
+    return make_user("a@example.com")
+
+
+@pytest.fixture
+def user_b(make_user) -> uuid.UUID:
+    return make_user("b@example.com")
