@@ -1,0 +1,24 @@
+# The two commands: `make run` and `make test`. Both set up what is missing first.
+
+LOCAL_DIR ?= .local
+export LOCAL_DIR
+
+.PHONY: run test setup psql db-stop clean
+
+run: setup ## start the local database and deploy the plan to it
+	scripts/run
+
+test: setup ## run the whole test suite against a real PostgreSQL
+	scripts/test
+
+setup: ## install what is missing: PostgreSQL, Sqitch, the Python environment
+	scripts/setup
+
+psql: ## psql on the local database, as its superuser
+	@eval "$$(scripts/pg-cluster env $(LOCAL_DIR)/pg)" && psql -X chat
+
+db-stop: ## stop the local database (its data stays in .local/)
+	scripts/pg-cluster stop $(LOCAL_DIR)/pg
+
+clean: db-stop ## stop the local database and delete it, and the virtual environment
+	rm -rf $(LOCAL_DIR) .venv
