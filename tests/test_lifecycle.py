@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from acting import acting_as, call
+from conftest import ROOT
 
 ROLES_SQL = """
 select rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolbypassrls
@@ -22,6 +23,8 @@ select rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, r
 
 def schema_dump(pg_server, dbname) -> str:
     """The chat schema as pg_dump sees it: tables, functions, policies, grants, comments."""
+    if query(pg_server, dbname, "select count(*) from pg_namespace where nspname = 'chat'") == [(0,)]:
+        return ""
     pg_dump = shutil.which("pg_dump")
     assert pg_dump, "pg_dump is needed to compare schemas"
     result = subprocess.run(
@@ -183,3 +186,37 @@ def test_verify_fails_when_the_runtime_role_could_bypass_rls(db, sqitch, chat_db
         db.execute("alter role chat_app nobypassrls")
     assert result.returncode != 0
     assert "roles" in result.stdout + result.stderr
+
+
+# Every change, one at a time: revert undoes exactly its deploy, and its
+# verify script fails once its objects are gone.
+
+PLAN = [line.split()[0] for line in (ROOT / "sqitch.plan").read_text().splitlines()
+        if line.strip() and not line.startswith(("%", "#", "@"))]
+
+
+def test_each_revert_undoes_exactly_its_deploy(pg_server, sqitch, empty_db):
+    """deploy --to C, revert --to C^: the schema is as before C, change by change."""
+    for previous, change in zip([None, *PLAN], PLAN):
+        before = schema_dump(pg_server, empty_db)
+        sqitch("deploy", "--to", change, dbname=empty_db)
+        if previous is None:
+            sqitch("revert", "-y", dbname=empty_db)
+        else:
+            sqitch("revert", "-y", "--to", previous, dbname=empty_db)
+        assert schema_dump(pg_server, empty_db) == before, change
+        sqitch("deploy", "--to", change, dbname=empty_db)
+
+
+@pytest.mark.parametrize("change", [c for c in PLAN if c != "roles"])
+def test_each_verify_fails_once_its_change_is_undone(pg_server, sqitch, chat_db, change):
+    """Run the change's revert script (and its dependents', latest first) behind
+    Sqitch's back: the registry still says deployed, and verify must say not ok.
+    (The roles outlive any one database; their verify is sabotaged above.)"""
+    psql = shutil.which("psql")
+    for undone in reversed(PLAN[PLAN.index(change):]):
+        subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(ROOT / "db" / "revert" / f"{undone}.sql"),
+                        pg_server.conninfo(chat_db)], check=True, capture_output=True)
+    result = sqitch("verify", "--from-change", change, "--to-change", change, dbname=chat_db, check=False)
+    assert result.returncode != 0
+    assert f"{change} " in result.stdout and "not ok" in result.stdout, result.stdout + result.stderr
