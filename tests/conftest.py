@@ -27,6 +27,9 @@ from pytest_postgresql import factories
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The tables that hold user data, parents first.
+TABLES = ("users", "tasks", "conversations", "messages")
+
 # Login roles of the suite, cluster-wide like the group roles they are granted.
 TEST_LOGINS = {"chat_test_app": "chat_app", "chat_test_auditor": "chat_auditor"}
 
@@ -176,6 +179,17 @@ def make_user(db):
                           [uuid.uuid4(), email]).fetchone()[0]
 
     return make
+
+
+@pytest.fixture
+def snapshot(db):
+    """``snapshot()``: every row of every table of chat, as the superuser sees them."""
+
+    def take() -> dict[str, list[tuple]]:
+        return {table: db.execute(sql.SQL("select * from chat.{} order by 1, 2").format(sql.Identifier(table)))
+                .fetchall() for table in TABLES}
+
+    return take
 
 
 @pytest.fixture

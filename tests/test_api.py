@@ -91,8 +91,9 @@ def test_delete_conversation_takes_its_messages(app, user_a, db):
     conversation = create(app, user_a)
     for _ in range(3):
         append(app, user_a, conversation["id"])
-    assert call(app, user_a, "select chat.delete_conversation(%s) as deleted", [conversation["id"]]) == [{"deleted": True}]
-    assert call(app, user_a, "select chat.delete_conversation(%s) as deleted", [conversation["id"]]) == [{"deleted": False}]
+    delete = "select chat.delete_conversation(%s) as deleted"
+    assert call(app, user_a, delete, [conversation["id"]]) == [{"deleted": True}]
+    assert call(app, user_a, delete, [conversation["id"]]) == [{"deleted": False}]
     assert db.execute("select count(*) from chat.messages where conversation_id = %s",
                       [conversation["id"]]).fetchone()[0] == 0
 

@@ -11,9 +11,6 @@ from psycopg import errors
 
 from acting import call
 
-TABLES = ("users", "tasks", "conversations", "messages")
-
-
 @pytest.fixture
 def two_users_data(app_conn, user_a, user_b):
     """Each user with a task and a conversation of two messages."""
@@ -25,10 +22,6 @@ def two_users_data(app_conn, user_a, user_b):
             call(app_conn, user, "select chat.append_message(%s, 'user', %s)", [conversation, content])
         conversations[user] = conversation
     return conversations
-
-
-def snapshot(db) -> dict[str, list[tuple]]:
-    return {table: db.execute(f"select * from chat.{table} order by 1, 2").fetchall() for table in TABLES}
 
 
 @pytest.mark.parametrize("table, owner", [
@@ -75,12 +68,12 @@ WRITES = [
 
 
 @pytest.mark.parametrize("sql", WRITES)
-def test_every_write_by_the_auditor_is_refused(auditor_conn, db, user_a, two_users_data, sql):
-    before = snapshot(db)
+def test_every_write_by_the_auditor_is_refused(auditor_conn, snapshot, user_a, two_users_data, sql):
+    before = snapshot()
     params = {"new": uuid.uuid4(), "a": user_a, "c": two_users_data[user_a]}
     with pytest.raises(errors.InsufficientPrivilege):
         call(auditor_conn, user_a, sql, params)
-    assert snapshot(db) == before
+    assert snapshot() == before
 
 
 def test_the_auditor_holds_no_write_privilege_at_all(auditor_conn):

@@ -29,7 +29,8 @@ def stored_count(db, conversation):
 
 # content: at most 10,000 characters, counted as characters
 
-@pytest.mark.parametrize("char", ["a", "é", "€", "😀", "e\u0301"[1]], ids=["1-byte", "2-byte", "3-byte", "4-byte", "combining"])
+@pytest.mark.parametrize("char", ["a", "é", "€", "😀", "e\u0301"[1]],
+                         ids=["1-byte", "2-byte", "3-byte", "4-byte", "combining"])
 def test_content_of_10000_characters_is_accepted_whatever_their_width(app_conn, user_a, conversation, char):
     content = char * 10000
     seq, stored, _ = append(app_conn, user_a, conversation, content=content)

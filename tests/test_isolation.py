@@ -17,8 +17,7 @@ import pytest
 from psycopg import errors
 
 from acting import acting_as, call
-
-TABLES = ("users", "tasks", "conversations", "messages")
+from conftest import TABLES
 
 
 @dataclass
@@ -43,17 +42,12 @@ def world(app_conn, user_a, user_b) -> World:
     return World(user_a, user_b, task, conversation, message, b_conversation)
 
 
-def snapshot(db) -> dict[str, list[tuple]]:
-    """Every row of every table, as the superuser sees them."""
-    return {table: db.execute(f"select * from chat.{table} order by 1, 2").fetchall() for table in TABLES}
-
-
 @pytest.fixture
-def unchanged(db, world):
+def unchanged(snapshot, world):
     """Asserts, after the test, that not one row of anyone changed."""
-    before = snapshot(db)
+    before = snapshot()
     yield
-    assert snapshot(db) == before
+    assert snapshot() == before
 
 
 def rowcount(conn, user, sql, params=()) -> int:
@@ -167,14 +161,14 @@ def test_a_cannot_move_their_row_to_b(app_conn, world, unchanged, table, column)
 @pytest.mark.parametrize("table, column", [
     ("users", "id"), ("tasks", "user_id"), ("conversations", "user_id"), ("messages", "user_id"),
 ])
-def test_the_update_policy_refuses_a_move_even_with_the_privilege(app_conn, db, world, table, column):
+def test_the_update_policy_refuses_a_move_even_with_the_privilege(app_conn, db, snapshot, world, table, column):
     """Second line: were the column ever granted, WITH CHECK still refuses the new owner."""
     db.execute(f"grant update ({column}) on chat.{table} to chat_app")
-    before = snapshot(db)
+    before = snapshot()
     with pytest.raises(errors.InsufficientPrivilege) as raised:
         call(app_conn, world.a, f"update chat.{table} set {column} = %s", [world.b])
     assert "row-level security" in raised.value.diag.message_primary
-    assert snapshot(db) == before
+    assert snapshot() == before
 
 
 # nobody: app.user_id unset, empty or garbage

@@ -12,7 +12,7 @@ import uuid
 import psycopg
 import pytest
 
-from acting import acting_as, call
+from acting import call
 from conftest import ROOT
 
 ROLES_SQL = """
