@@ -15,15 +15,22 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+import jwt
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pytest_postgresql import factories
+
+from app.chat import EchoResponder
+from app.main import create_app
+from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -200,3 +207,55 @@ def user_a(make_user) -> uuid.UUID:
 @pytest.fixture
 def user_b(make_user) -> uuid.UUID:
     return make_user("b@example.com")
+
+
+# The HTTP service, over ASGI (no network), logged in as the runtime role.
+
+JWT_SECRET = "test-secret-of-at-least-thirty-two-bytes"
+
+
+@pytest.fixture
+def settings(pg_server, chat_db) -> Settings:
+    return Settings(
+        database_url=pg_server.conninfo(chat_db, user="chat_test_app", password=pg_server.test_password),
+        jwt_secret=JWT_SECRET, pool_min_size=1, pool_max_size=5, pool_timeout=10,
+    )
+
+
+@pytest.fixture
+def responder():
+    """The responder the service is built with; a test may override this fixture."""
+    return EchoResponder()
+
+
+@pytest.fixture
+async def api(settings, responder):
+    """An httpx client of the service, its lifespan (the pool) running."""
+    service = create_app(settings, responder)
+    async with service.router.lifespan_context(service):
+        transport = httpx.ASGITransport(app=service)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            client.app = service
+            yield client
+
+
+@pytest.fixture
+def token(settings):
+    """``token(user_id, **claims)``: a valid bearer token for that user (claims override or add)."""
+
+    def make(user_id, **claims) -> str:
+        now = int(time.time())
+        payload = {"sub": str(user_id), "iat": now, "exp": now + 300, **claims}
+        return jwt.encode({k: v for k, v in payload.items() if v is not None}, JWT_SECRET, algorithm="HS256")
+
+    return make
+
+
+@pytest.fixture
+def auth(token):
+    """``auth(user_id, **claims)``: the Authorization header of a valid token for that user."""
+
+    def make(user_id, **claims) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token(user_id, **claims)}"}
+
+    return make

@@ -1,0 +1,27 @@
+"""The connection pool: one psycopg ``AsyncConnectionPool`` per process.
+
+Connections are in autocommit mode: each operation of the store sends its
+statements in one pipeline, which PostgreSQL runs as one implicit transaction
+ending at the pipeline's Sync. Nothing is set on a session, so a connection
+(or, behind a transaction-mode pooler, a server connection) carries nothing of
+one user into the next transaction.
+"""
+
+from __future__ import annotations
+
+from psycopg_pool import AsyncConnectionPool
+
+from app.settings import Settings
+
+
+def create_pool(settings: Settings) -> AsyncConnectionPool:
+    """A closed pool; the application's lifespan opens and closes it."""
+    return AsyncConnectionPool(
+        settings.database_url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        timeout=settings.pool_timeout,
+        kwargs={"autocommit": True, "prepare_threshold": settings.prepare_threshold},
+        name="chat",
+        open=False,
+    )

@@ -1,0 +1,117 @@
+"""The HTTP service: ``uvicorn app.main:app``.
+
+``create_app`` builds it with a given configuration and responder; the
+lifespan opens the connection pool and closes it. Errors from the database
+are answered by SQLSTATE, so that no bad input ever becomes a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+import psycopg
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from psycopg import errors
+from psycopg_pool import PoolTimeout
+
+from app.chat import EchoResponder, Responder, ResponderFailed
+from app.database import create_pool
+from app.routes import ConversationNotFound, router
+from app.settings import Settings, get_settings
+from app.store import ChatStore
+
+logger = logging.getLogger("app")
+
+RETRY_AFTER_SECONDS = "1"
+
+# Where a database argument comes from in the HTTP API, for 422 bodies.
+ARGUMENT_LOCATION = {"max_count": ("query", "limit"), "after_seq": ("query", "after"),
+                     "before_activity": ("query", "cursor")}
+
+
+def create_app(settings: Settings | None = None, responder: Responder | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        pool = create_pool(settings)
+        # not waiting: the service starts (and /healthz says 503) while the database is away
+        await pool.open(wait=False)
+        app.state.store = ChatStore(pool, statement_timeout_ms=settings.statement_timeout_ms)
+        app.state.responder = responder or EchoResponder()
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(title="chat persistence", version="0.1.0", lifespan=lifespan,
+                  description="Conversations and messages of the todo app's chatbot, isolated per user by "
+                              "PostgreSQL row-level security.")
+    app.dependency_overrides[get_settings] = lambda: settings
+    app.include_router(router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz(request: Request):
+        try:
+            await request.app.state.store.ping()
+        except (psycopg.Error, PoolTimeout) as error:
+            logger.warning("healthz: database unreachable: %s", error)
+            return JSONResponse({"status": "database unreachable"}, status.HTTP_503_SERVICE_UNAVAILABLE,
+                                headers={"Retry-After": RETRY_AFTER_SECONDS})
+        return {"status": "ok"}
+
+    add_error_handlers(app)
+    return app
+
+
+def not_found() -> JSONResponse:
+    return JSONResponse({"detail": "conversation not found"}, status.HTTP_404_NOT_FOUND)
+
+
+def unavailable(detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ConversationNotFound)
+    @app.exception_handler(errors.NoDataFound)
+    async def on_not_found(request: Request, error: Exception):
+        return not_found()
+
+    @app.exception_handler(ResponderFailed)
+    async def on_responder_failed(request: Request, error: ResponderFailed):
+        logger.error("responder failed", exc_info=error.__cause__)
+        return JSONResponse({"detail": "the assistant could not answer; your message is stored",
+                             "conversation_id": str(error.conversation_id)}, status.HTTP_502_BAD_GATEWAY)
+
+    @app.exception_handler(errors.UniqueViolation)
+    async def on_conflict(request: Request, error: errors.UniqueViolation):
+        return JSONResponse({"detail": error.diag.message_primary}, status.HTTP_409_CONFLICT)
+
+    @app.exception_handler(psycopg.DataError)
+    @app.exception_handler(psycopg.IntegrityError)
+    async def on_bad_input(request: Request, error: psycopg.Error):
+        column = error.diag.column_name
+        location = ARGUMENT_LOCATION.get(column, ("body", column)) if column else ("body",)
+        return JSONResponse({"detail": [{"type": f"sqlstate_{error.sqlstate}", "loc": list(location),
+                                         "msg": error.diag.message_primary}]},
+                            status.HTTP_422_UNPROCESSABLE_ENTITY)
+
+    @app.exception_handler(PoolTimeout)
+    async def on_pool_timeout(request: Request, error: PoolTimeout):
+        return unavailable("no database connection free; try again")
+
+    @app.exception_handler(errors.QueryCanceled)
+    async def on_timeout(request: Request, error: errors.QueryCanceled):
+        return unavailable("the database did not answer in time; try again")
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def on_connection_lost(request: Request, error: psycopg.OperationalError):
+        logger.warning("database connection failed: %s", error)
+        return unavailable("the database is unreachable; try again")
+
+
+app = create_app()

@@ -1,0 +1,140 @@
+"""pydantic models of the HTTP API and the Python layer.
+
+Input models mirror the database's limits, so that bad input is refused with
+a 422 naming the field before it reaches PostgreSQL; the database refuses it
+again (SQLSTATE class 22/23) if it ever does.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# The database's limits (db/deploy/conversations.sql, db/deploy/messages.sql).
+MAX_CONTENT = 10_000
+MAX_TITLE = 200
+MAX_CLIENT_MSG_ID = 200
+MAX_CONVERSATION_METADATA = 16 * 1024
+MAX_MESSAGE_METADATA = 64 * 1024
+MAX_LIMIT = 500
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+def storable(text: str) -> str:
+    """PostgreSQL text holds any Unicode but NUL, and only what encodes as UTF-8."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    return text
+
+
+def storable_json(value: Any) -> Any:
+    """Every key and string of a JSON value must be storable text."""
+    if isinstance(value, str):
+        storable(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable(key)
+            storable_json(item)
+    elif isinstance(value, list):
+        for item in value:
+            storable_json(item)
+    return value
+
+
+def bounded_metadata(max_bytes: int):
+    def check(metadata: dict[str, Any]) -> dict[str, Any]:
+        storable_json(metadata)
+        # jsonb prints with the same separators; the database checks its own size again
+        if len(json.dumps(metadata, ensure_ascii=False).encode("utf-8")) > max_bytes:
+            raise ValueError(f"must be at most {max_bytes} bytes as JSON text")
+        return metadata
+
+    return AfterValidator(check)
+
+
+Text = Annotated[str, AfterValidator(storable)]
+Title = Annotated[str, Field(max_length=MAX_TITLE), AfterValidator(storable)]
+Content = Annotated[str, Field(max_length=MAX_CONTENT), AfterValidator(storable)]
+ClientMsgId = Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_MSG_ID), AfterValidator(storable)]
+ConversationMetadata = Annotated[dict[str, Any], bounded_metadata(MAX_CONVERSATION_METADATA)]
+MessageMetadata = Annotated[dict[str, Any], bounded_metadata(MAX_MESSAGE_METADATA)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConversationCreate(Request):
+    title: Title | None = None
+    metadata: ConversationMetadata = Field(default_factory=dict)
+
+
+class ConversationRename(Request):
+    title: Title | None  # required; null clears the title
+
+
+class MessageCreate(Request):
+    role: Role
+    content: Content
+    metadata: MessageMetadata = Field(default_factory=dict)
+    client_msg_id: ClientMsgId | None = None
+
+
+class ChatRequest(Request):
+    conversation_id: UUID | None = None
+    message: Annotated[str, Field(min_length=1, max_length=MAX_CONTENT), AfterValidator(storable)]
+
+
+class Conversation(BaseModel):
+    id: UUID
+    title: str | None
+    metadata: dict[str, Any]
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class Message(BaseModel):
+    id: UUID
+    conversation_id: UUID
+    seq: int
+    role: Role
+    content: str
+    metadata: dict[str, Any]
+    client_msg_id: str | None
+    created_at: datetime
+
+
+class AppendedMessage(Message):
+    """A message as append_message returns it: replayed when an earlier identical append was returned."""
+
+    replayed: bool = Field(exclude=True)
+
+
+class ConversationPage(BaseModel):
+    items: list[Conversation]
+    next_cursor: str | None
+
+
+class MessagePage(BaseModel):
+    items: list[Message]
+    next_after: int | None
+
+
+class RecentMessages(BaseModel):
+    items: list[Message]
+
+
+class ChatTurn(BaseModel):
+    conversation_id: UUID
+    user_message: Message
+    assistant_message: Message

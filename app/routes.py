@@ -1,0 +1,147 @@
+"""The HTTP routes under /api: thin calls of the store, for the token's user."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+
+from app.auth import current_user
+from app.chat import Responder, chat_turn
+from app.models import (
+    MAX_LIMIT, ChatRequest, ChatTurn, Conversation, ConversationCreate, ConversationPage, ConversationRename,
+    Message, MessageCreate, MessagePage, RecentMessages,
+)
+from app.store import ChatStore, User
+
+MAX_SEQ = 2**63 - 1
+
+NOT_FOUND = {"description": "No such conversation of this user (missing and someone else's look the same)"}
+
+
+def get_store(request: Request) -> ChatStore:
+    return request.app.state.store
+
+
+def get_responder(request: Request) -> Responder:
+    return request.app.state.responder
+
+
+Store = Annotated[ChatStore, Depends(get_store)]
+CurrentUser = Annotated[User, Depends(current_user)]
+
+router = APIRouter(prefix="/api")
+
+
+class ConversationNotFound(Exception):
+    """Answered 404, with the same body whether it is missing or someone else's."""
+
+
+# Conversation pages: an opaque cursor over the keyset (updated_at, id).
+
+def encode_cursor(conversation: Conversation) -> str:
+    key = f"{conversation.updated_at.isoformat()}|{conversation.id}"
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        activity, conversation_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
+        return datetime.fromisoformat(activity), UUID(conversation_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise RequestValidationError([{"type": "value_error", "loc": ("query", "cursor"),
+                                       "msg": "Value error, not a cursor of this API", "input": cursor}]) from None
+
+
+# conversations
+
+@router.post("/conversations", status_code=status.HTTP_201_CREATED, response_model=Conversation)
+async def create_conversation(body: ConversationCreate, user: CurrentUser, store: Store):
+    return await store.create_conversation(user, body.title, body.metadata)
+
+
+@router.get("/conversations", response_model=ConversationPage)
+async def list_conversations(user: CurrentUser, store: Store,
+                             limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+                             cursor: Annotated[str | None, Query(max_length=200)] = None):
+    before = decode_cursor(cursor) if cursor else None
+    rows = await store.list_conversations(user, limit + 1, before)
+    items = rows[:limit]
+    return ConversationPage(items=items, next_cursor=encode_cursor(items[-1]) if len(rows) > limit else None)
+
+
+@router.get("/conversations/{conversation_id}", response_model=Conversation, responses={404: NOT_FOUND})
+async def get_conversation(conversation_id: UUID, user: CurrentUser, store: Store):
+    conversation = await store.get_conversation(user, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound
+    return conversation
+
+
+@router.patch("/conversations/{conversation_id}", response_model=Conversation, responses={404: NOT_FOUND})
+async def rename_conversation(conversation_id: UUID, body: ConversationRename, user: CurrentUser, store: Store):
+    return await store.rename_conversation(user, conversation_id, body.title)
+
+
+@router.delete("/conversations/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT,
+               responses={404: NOT_FOUND})
+async def delete_conversation(conversation_id: UUID, user: CurrentUser, store: Store):
+    if not await store.delete_conversation(user, conversation_id):
+        raise ConversationNotFound
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# messages
+
+@router.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED,
+             response_model=Message,
+             responses={200: {"model": Message, "description": "Idempotent replay: the message stored before"},
+                        404: NOT_FOUND, 409: {"description": "client_msg_id already used for another message"}})
+async def append_message(conversation_id: UUID, body: MessageCreate, response: Response,
+                         user: CurrentUser, store: Store):
+    message = await store.append_message(user, conversation_id, body.role, body.content,
+                                         body.metadata, body.client_msg_id)
+    if message.replayed:
+        response.status_code = status.HTTP_200_OK
+    return message
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagePage, responses={404: NOT_FOUND})
+async def fetch_messages(conversation_id: UUID, user: CurrentUser, store: Store,
+                         after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+                         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100):
+    rows = await store.fetch_messages(user, conversation_id, after, limit + 1)
+    items = rows[:limit]
+    return MessagePage(items=items, next_after=items[-1].seq if len(rows) > limit else None)
+
+
+@router.get("/conversations/{conversation_id}/messages/recent", response_model=RecentMessages,
+            responses={404: NOT_FOUND})
+async def fetch_recent(conversation_id: UUID, user: CurrentUser, store: Store,
+                       limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50):
+    return RecentMessages(items=await store.fetch_recent(user, conversation_id, limit))
+
+
+# the chat turn
+
+@router.post("/chat", response_model=ChatTurn,
+             responses={404: NOT_FOUND,
+                        502: {"description": "The responder failed; the user's message is stored"}})
+async def chat(body: ChatRequest, user: CurrentUser, store: Store,
+               responder: Annotated[Responder, Depends(get_responder)]):
+    turn = await chat_turn(store, responder, user, body.conversation_id, body.message)
+    return ChatTurn(conversation_id=turn.conversation_id, user_message=turn.user_message,
+                    assistant_message=turn.assistant_message)
+
+
+# the user
+
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_me(user: CurrentUser, store: Store):
+    await store.delete_user(user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

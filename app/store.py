@@ -1,0 +1,183 @@
+"""The Python layer: typed async calls of the SQL functions of schema ``chat``.
+
+Every operation is one transaction on one pooled connection, sent in one
+network round trip: in a pipeline, ``set_config('app.user_id', …, true)``
+(and the statement timeout), the user's provisioning, then the call itself.
+PostgreSQL runs the statements up to the pipeline's Sync as one implicit
+transaction, so the settings end with it; no session state is ever set.
+
+The database decides everything: a conversation that is missing or someone
+else's raises ``psycopg.errors.NoDataFound`` (P0002), a reused
+``client_msg_id`` ``psycopg.errors.UniqueViolation`` (23505), bad input a
+``psycopg.DataError`` or ``psycopg.IntegrityError`` (class 22/23).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.rows import RowFactory, class_row, scalar_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from app.models import AppendedMessage, Conversation, Message, Role
+
+
+@dataclass(frozen=True)
+class User:
+    """Whom an operation acts for: the token's subject, and its email claim if any."""
+
+    id: UUID
+    email: str | None = None
+
+
+# The current user and the statement timeout, for this transaction only.
+ACT_AS = "select set_config('app.user_id', %s, true), set_config('statement_timeout', %s, true)"
+
+# First use provisions the user. The email is stored when it is well formed
+# and free; when another user has it, the row is made without it (the second
+# insert), so that provisioning never fails and never tells whose it is.
+PROVISION = """
+with claimed as (
+  insert into chat.users (id, email)
+  select chat.current_user_id(), e.email
+    from (select %(email)s::text as email) e
+   where e.email ~ '^[^@[:space:]]+@[^@[:space:]]+$' and char_length(e.email) <= 320
+  on conflict do nothing
+  returning id
+)
+insert into chat.users (id)
+select chat.current_user_id()
+ where not exists (select from claimed)
+on conflict (id) do nothing
+"""
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    params: Sequence[Any] | dict[str, Any]
+    rows: RowFactory[Any]
+
+
+class ChatStore:
+    """The SQL API of one database, for any number of users, over one pool."""
+
+    def __init__(self, pool: AsyncConnectionPool, *, statement_timeout_ms: int = 5000, provision: bool = True):
+        self.pool = pool
+        self.statement_timeout_ms = statement_timeout_ms
+        self.provision = provision
+
+    async def _run(self, user: User, *statements: Statement, provision: bool | None = None) -> list[list[Any]]:
+        """Run the statements as ``user`` in one transaction and one round trip; their rows, in order."""
+        provision = self.provision if provision is None else provision
+        async with self.pool.connection() as conn:
+            cursors = []
+            async with conn.pipeline():
+                await conn.execute(ACT_AS, [str(user.id), str(self.statement_timeout_ms)])
+                if provision:
+                    email = user.email if isinstance(user.email, str) and "\x00" not in user.email else None
+                    await conn.execute(PROVISION, {"email": email})
+                for statement in statements:
+                    cursor = conn.cursor(row_factory=statement.rows)
+                    await cursor.execute(statement.sql, statement.params)
+                    cursors.append(cursor)
+            return [await cursor.fetchall() for cursor in cursors]
+
+    async def _one(self, user: User, statement: Statement, **kwargs) -> Any:
+        (rows,) = await self._run(user, statement, **kwargs)
+        return rows[0] if rows else None
+
+    # users
+
+    async def provision_user(self, user: User) -> None:
+        """Makes the user's row if it is missing (every other call does it too, unless provision=False)."""
+        await self._run(user, provision=True)
+
+    async def delete_user(self, user: User) -> bool:
+        """Deletes the user and, by cascade, everything of theirs; True if there was a row."""
+        return bool(await self._one(user, Statement(
+            "delete from chat.users where id = chat.current_user_id() returning true", [], scalar_row),
+            provision=False))
+
+    # conversations
+
+    async def create_conversation(self, user: User, title: str | None = None,
+                                  metadata: dict[str, Any] | None = None) -> Conversation:
+        return await self._one(user, Statement(
+            "select * from chat.create_conversation(%s, %s)", [title, Jsonb(metadata or {})],
+            class_row(Conversation)))
+
+    async def list_conversations(self, user: User, limit: int = 20,
+                                 before: tuple[datetime, UUID] | None = None) -> list[Conversation]:
+        """Newest activity first; ``before`` is the (updated_at, id) of the last row of the previous page."""
+        activity, conversation_id = before or (None, None)
+        (rows,) = await self._run(user, Statement(
+            "select * from chat.list_conversations(%s, %s, %s)", [limit, activity, conversation_id],
+            class_row(Conversation)))
+        return rows
+
+    async def get_conversation(self, user: User, conversation_id: UUID) -> Conversation | None:
+        return await self._one(user, Statement(
+            "select * from chat.get_conversation(%s)", [conversation_id], class_row(Conversation)))
+
+    async def rename_conversation(self, user: User, conversation_id: UUID, title: str | None) -> Conversation:
+        return await self._one(user, Statement(
+            "select * from chat.rename_conversation(%s, %s)", [conversation_id, title], class_row(Conversation)))
+
+    async def delete_conversation(self, user: User, conversation_id: UUID) -> bool:
+        return await self._one(user, Statement(
+            "select chat.delete_conversation(%s)", [conversation_id], scalar_row))
+
+    # messages
+
+    async def append_message(self, user: User, conversation_id: UUID, role: Role, content: str,
+                             metadata: dict[str, Any] | None = None,
+                             client_msg_id: str | None = None) -> AppendedMessage:
+        return await self._one(user, _append(conversation_id, role, content, metadata, client_msg_id))
+
+    async def fetch_messages(self, user: User, conversation_id: UUID, after_seq: int = 0,
+                             limit: int = 100) -> list[Message]:
+        (rows,) = await self._run(user, Statement(
+            "select * from chat.fetch_messages(%s, %s, %s)", [conversation_id, after_seq, limit],
+            class_row(Message)))
+        return rows
+
+    async def fetch_recent(self, user: User, conversation_id: UUID, limit: int = 50) -> list[Message]:
+        (rows,) = await self._run(user, _recent(conversation_id, limit))
+        return rows
+
+    # the chat turn's first half
+
+    async def open_turn(self, user: User, conversation_id: UUID | None, content: str,
+                        history: int = 50) -> tuple[AppendedMessage, list[Message]]:
+        """Stores the user's message (in a new conversation when none is given) and returns it with
+        the conversation's last ``history`` messages, in one transaction and one round trip."""
+        if conversation_id is None:
+            message = await self._one(user, Statement(
+                "select m.* from chat.create_conversation(%s) c"
+                " cross join lateral chat.append_message(c.id, 'user', %s) m",
+                [content[:200], content], class_row(AppendedMessage)))
+            return message, [Message.model_validate(message, from_attributes=True)]
+        (message,), recent = await self._run(user, _append(conversation_id, "user", content),
+                                             _recent(conversation_id, history))
+        return message, recent
+
+    async def ping(self, timeout: float = 2.0) -> None:
+        """Reaches the database within ``timeout`` seconds, or raises."""
+        async with self.pool.connection(timeout=timeout) as conn:
+            await conn.execute("select")
+
+
+def _append(conversation_id, role, content, metadata=None, client_msg_id=None) -> Statement:
+    return Statement("select * from chat.append_message(%s, %s, %s, %s, %s)",
+                     [conversation_id, role, content, Jsonb(metadata or {}), client_msg_id],
+                     class_row(AppendedMessage))
+
+
+def _recent(conversation_id, limit) -> Statement:
+    return Statement("select * from chat.fetch_recent(%s, %s)", [conversation_id, limit], class_row(Message))
