@@ -1,0 +1,28 @@
+"""Prints a bearer token for local development: ``python -m app.devtoken USER_ID [EMAIL]``.
+
+Signed with ``JWT_SECRET`` (and naming ``JWT_AUDIENCE`` when set), valid for
+a day. Production tokens come from the identity provider, never from here.
+"""
+
+from __future__ import annotations
+
+import sys
+from uuid import UUID
+
+from app.auth import issue_token
+from app.settings import Settings
+
+DAY = 24 * 3600
+
+
+def main(argv: list[str]) -> int:
+    if not 1 <= len(argv) <= 2:
+        print(__doc__.splitlines()[0], file=sys.stderr)
+        return 2
+    email = argv[1] if len(argv) == 2 else None
+    print(issue_token(UUID(argv[0]), Settings(), email=email, lifetime=DAY))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
