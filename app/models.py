@@ -61,7 +61,6 @@ def bounded_metadata(max_bytes: int):
     return AfterValidator(check)
 
 
-Text = Annotated[str, AfterValidator(storable)]
 Title = Annotated[str, Field(max_length=MAX_TITLE), AfterValidator(storable)]
 Content = Annotated[str, Field(max_length=MAX_CONTENT), AfterValidator(storable)]
 ClientMsgId = Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_MSG_ID), AfterValidator(storable)]

@@ -24,7 +24,7 @@ from psycopg.rows import RowFactory, class_row, scalar_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from app.models import AppendedMessage, Conversation, Message, Role
+from app.models import AppendedMessage, Conversation, Message, Role, storable
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,7 @@ class ChatStore:
             async with conn.pipeline():
                 await conn.execute(ACT_AS, [str(user.id), str(self.statement_timeout_ms)])
                 if provision:
-                    email = user.email if isinstance(user.email, str) and "\x00" not in user.email else None
-                    await conn.execute(PROVISION, {"email": email})
+                    await conn.execute(PROVISION, {"email": _claimable(user.email)})
                 for statement in statements:
                     cursor = conn.cursor(row_factory=statement.rows)
                     await cursor.execute(statement.sql, statement.params)
@@ -171,6 +170,14 @@ class ChatStore:
         """Reaches the database within ``timeout`` seconds, or raises."""
         async with self.pool.connection(timeout=timeout) as conn:
             await conn.execute("select")
+
+
+def _claimable(email: object) -> str | None:
+    """An email claim as text PostgreSQL can take, or None: provisioning never fails on it."""
+    try:
+        return storable(email) if isinstance(email, str) else None
+    except ValueError:
+        return None
 
 
 def _append(conversation_id, role, content, metadata=None, client_msg_id=None) -> Statement:

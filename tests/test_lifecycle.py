@@ -197,7 +197,7 @@ PLAN = [line.split()[0] for line in (ROOT / "sqitch.plan").read_text().splitline
 
 def test_each_revert_undoes_exactly_its_deploy(pg_server, sqitch, empty_db):
     """deploy --to C, revert --to C^: the schema is as before C, change by change."""
-    for previous, change in zip([None, *PLAN], PLAN):
+    for previous, change in zip([None, *PLAN[:-1]], PLAN, strict=True):
         before = schema_dump(pg_server, empty_db)
         sqitch("deploy", "--to", change, dbname=empty_db)
         if previous is None:
