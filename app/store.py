@@ -41,12 +41,12 @@ ACT_AS = "select set_config('app.user_id', %s, true), set_config('statement_time
 # First use provisions the user. The email is stored when it is well formed
 # and free; when another user has it, the row is made without it (the second
 # insert), so that provisioning never fails and never tells whose it is.
-PROVISION = """
+PROVISION = r"""
 with claimed as (
   insert into chat.users (id, email)
   select chat.current_user_id(), e.email
     from (select %(email)s::text as email) e
-   where e.email ~ '^[^@[:space:]]+@[^@[:space:]]+$' and char_length(e.email) <= 320
+   where e.email ~ '^[^@\s]+@[^@\s]+$' and char_length(e.email) <= 320
   on conflict do nothing
   returning id
 )

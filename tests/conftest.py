@@ -104,7 +104,7 @@ def pg_server(postgresql_server) -> Server:
                     postgresql_server.password)
     with server.connect(postgresql_server.maintenance_dbname) as conn:
         for login, group in TEST_LOGINS.items():
-            exists = conn.execute("select from pg_roles where rolname = %s", [login]).fetchone()
+            exists = conn.execute("select 1 from pg_roles where rolname = %s", [login]).fetchone()
             verb = "alter" if exists else "create"
             conn.execute(sql.SQL("{} role {} login password {}").format(
                 sql.SQL(verb), sql.Identifier(login), sql.Literal(server.test_password)))

@@ -1,0 +1,167 @@
+"""``python -m bench [--scale S]``: the whole benchmark, in one run, on one server.
+
+The server is the one the libpq variables name (PGUSER a superuser; ``make
+bench`` starts a private one). The run creates database ``chat_bench``,
+deploys the plan, grows the data set in three steps (1 %, 10 % and 100 % of
+the users) measuring the scale curve at each, copies the final data set into
+the peers' own tables, runs every workload for every subject, and writes the
+results (JSON), BENCHMARKS.md and the chart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+from bench import dataset, pgbench, report, workloads
+from bench.ours import Ours
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "chat_bench"
+FULL_USERS = 1000
+
+
+def server() -> dict:
+    return {"host": os.environ.get("PGHOST", "127.0.0.1"), "port": int(os.environ.get("PGPORT", "5432")),
+            "user": os.environ.get("PGUSER", "postgres"), "password": os.environ.get("PGPASSWORD", "")}
+
+
+def url(user: str, password: str) -> str:
+    s = server()
+    return f"postgresql://{user}:{password}@{s['host']}:{s['port']}/{DATABASE}"
+
+
+def prepare_database(password: str) -> None:
+    """A fresh database with the plan deployed, and the two login roles of the subjects."""
+    s = server()
+    with psycopg.connect(dbname="postgres", autocommit=True, **s) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
+    env = {**os.environ, "PGPASSWORD": s["password"], "SQITCH_USER_CONFIG": os.devnull}
+    subprocess.run(["sqitch", "--quiet", "deploy", f"db:pg://{s['user']}@{s['host']}:{s['port']}/{DATABASE}"],
+                   cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    with psycopg.connect(dbname=DATABASE, autocommit=True, **s) as conn:
+        for role, extra in (("bench_app", sql.SQL("")), ("bench_bypass", sql.SQL("bypassrls"))):
+            exists = conn.execute("select 1 from pg_roles where rolname = %s", [role]).fetchone()
+            conn.execute(sql.SQL("{} role {} login {} password {}").format(
+                sql.SQL("alter" if exists else "create"), sql.Identifier(role), extra, sql.Literal(password)))
+            conn.execute(sql.SQL("grant chat_app to {}").format(sql.Identifier(role)))
+        conn.execute("create extension if not exists pg_stat_statements")
+
+
+def peers(admin_url: str) -> list:
+    """The peers that can be imported here (their packages are in the bench dependency group)."""
+    found = []
+    try:
+        from bench.peers.sqlmodel_design import SQLModelDesign
+        found.append(SQLModelDesign(admin_url))
+    except ImportError as error:
+        print(f"bench: SQLModel design unavailable: {error}", file=sys.stderr)
+    try:
+        from bench.peers.langchain_history import LangchainHistory
+        found.append(LangchainHistory(admin_url))
+    except ImportError as error:
+        print(f"bench: langchain-postgres unavailable: {error}", file=sys.stderr)
+    return found
+
+
+async def measure(subject, size: int, users: int, seconds: float, repeats: int) -> list[workloads.Result]:
+    long_user, long_c = dataset.LONG_CONVERSATION
+    medium_user, medium_c = dataset.MEDIUM_CONVERSATION
+    long_args = (dataset.user_uuid(long_user), dataset.conversation_uuid(long_user, long_c))
+    medium_args = (dataset.user_uuid(medium_user), dataset.conversation_uuid(medium_user, medium_c))
+    some_user: UUID = dataset.user_uuid(3)
+    slow = subject.name == "langchain-postgres"  # reads whole conversations: fewer repeats
+    few = max(5, repeats // 10) if slow else repeats
+    results = [
+        await workloads.latency(subject, "recent50", size, lambda: subject.recent(*long_args, 50), few),
+        await workloads.latency(subject, "page100", size, lambda: subject.page(*long_args, 5000, 100), few),
+        await workloads.latency(subject, "whole1000", size, lambda: subject.whole(*medium_args), max(5, repeats // 4)),
+    ]
+    try:
+        results.append(await workloads.latency(subject, "list20", size,
+                                               lambda: subject.conversations(some_user, 20), repeats))
+    except NotImplementedError:
+        pass
+    results.append(await workloads.latency(
+        subject, "turn", size,
+        lambda: subject.turn(some_user, dataset.conversation_uuid(3, 1), workloads.CONTENT), max(5, repeats // 4)))
+    results.append(await workloads.append_load(subject, size, users, seconds))
+    return results
+
+
+async def run(scale: float, seconds: float, repeats: int, out: Path) -> dict:
+    password = secrets.token_hex(12)
+    prepare_database(password)
+    s = server()
+    admin = url(s["user"], s["password"])
+    ours = Ours(url("bench_app", password), "ours")
+    bypass = Ours(url("bench_bypass", password), "ours-bypass-rls")
+    pgbench_conn = {**s, "user": "bench_app", "password": password, "dbname": DATABASE}
+    users = max(3, round(FULL_USERS * scale))
+    results: list[workloads.Result] = []
+
+    # the scale curve: the same fetch at 1 %, 10 % and 100 % of the data set
+    with psycopg.connect(dbname=DATABASE, autocommit=True, **s) as conn:
+        for step_users in sorted({max(3, users // 100), max(3, users // 10), users}):
+            dataset.grow(conn, step_users)
+            size = dataset.messages_in(conn)
+            await ours.open()
+            long_args = (dataset.user_uuid(1), dataset.conversation_uuid(1, 0))
+            results.append(await workloads.latency(ours, "scale_recent50", size,
+                                                    lambda: ours.recent(*long_args, 50), repeats))
+            results.append(await workloads.latency(ours, "scale_page100", size,
+                                                   lambda: ours.page(*long_args, 5000, 100), repeats))
+            await ours.close()
+        size = dataset.messages_in(conn)
+
+    subjects = [ours, bypass, *peers(admin)]
+    for subject in subjects:
+        print(f"bench: {subject.name}", file=sys.stderr)
+        await subject.open()
+        try:
+            await subject.load()
+            results += await measure(subject, size, users, seconds, repeats)
+        finally:
+            await subject.close()
+    print("bench: pgbench", file=sys.stderr)
+    results.append(pgbench.run(pgbench.append_script(users), name="pgbench", workload="append", size=size,
+                               conninfo=pgbench_conn, seconds=seconds))
+    results.append(pgbench.run(pgbench.recent_script(), name="pgbench", workload="recent50", size=size,
+                               conninfo=pgbench_conn, seconds=seconds, clients=1))
+
+    data = report.collect(results, scale=scale, seconds=seconds, repeats=repeats, server=s)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="fraction of the 1,000 users (default 1: 2 million messages)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each throughput run")
+    parser.add_argument("--repeats", type=int, default=200, help="calls per latency workload")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where results go")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="also write BENCHMARKS.md and the chart here (a directory)")
+    args = parser.parse_args(argv)
+    data = asyncio.run(run(args.scale, args.seconds, args.repeats, args.out))
+    report.print_targets(data)
+    if args.report:
+        report.write(data, args.report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

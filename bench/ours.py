@@ -1,0 +1,54 @@
+"""This project, measured the way a backend uses it: ``app.store.ChatStore``
+over one psycopg pool, logged in as a role granted chat_app (RLS on), or as
+a role with BYPASSRLS (the same calls, to show what isolation costs).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from psycopg_pool import AsyncConnectionPool
+
+from app.store import ChatStore, User
+
+POOL_SIZE = 8
+
+
+class Ours:
+    def __init__(self, url: str, name: str = "ours", *, prepare_threshold: int | None = 5):
+        self.name = name
+        self.url = url
+        self.prepare_threshold = prepare_threshold
+        self.pool: AsyncConnectionPool | None = None
+        self.store: ChatStore | None = None
+
+    async def open(self) -> None:
+        self.pool = AsyncConnectionPool(self.url, min_size=POOL_SIZE, max_size=POOL_SIZE, open=False,
+                                        kwargs={"autocommit": True, "prepare_threshold": self.prepare_threshold})
+        await self.pool.open(wait=True)
+        self.store = ChatStore(self.pool)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def load(self) -> None:
+        """The data set is generated in this project's own tables: nothing to copy."""
+
+    async def append(self, user: UUID, conversation: UUID, role: str, content: str) -> None:
+        await self.store.append_message(User(user), conversation, role, content)
+
+    async def recent(self, user: UUID, conversation: UUID, n: int) -> int:
+        return len(await self.store.fetch_recent(User(user), conversation, n))
+
+    async def page(self, user: UUID, conversation: UUID, after: int, n: int) -> int:
+        return len(await self.store.fetch_messages(User(user), conversation, after, n))
+
+    async def whole(self, user: UUID, conversation: UUID) -> int:
+        return len(await self.store.fetch_messages(User(user), conversation, 0, 1000))
+
+    async def conversations(self, user: UUID, n: int) -> int:
+        return len(await self.store.list_conversations(User(user), n))
+
+    async def turn(self, user: UUID, conversation: UUID, content: str) -> None:
+        _, history = await self.store.open_turn(User(user), conversation, content, 50)
+        await self.store.append_message(User(user), conversation, "assistant", "ok")

@@ -1,0 +1,161 @@
+"""What a run found: the results as JSON, each target as a ratio of two
+measurements of the same run, BENCHMARKS.md and a chart.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import psycopg
+
+from bench.workloads import Result
+
+# (name, what, numerator, denominator, measure, comparison, target)
+# measure: "throughput" (higher is better) or "p50_ms" (lower is better)
+TARGETS = [
+    ("append_vs_sqlmodel", "append throughput, ours / SQLModel design", ("ours", "append"),
+     ("sqlmodel", "append"), "throughput", ">=", 4.0),
+    ("append_vs_langchain", "append throughput, ours / langchain-postgres", ("ours", "append"),
+     ("langchain-postgres", "append"), "throughput", ">=", 1.0),
+    ("append_vs_pgbench", "append throughput, ours / pgbench (same transactions)", ("ours", "append"),
+     ("pgbench", "append"), "throughput", ">=", 0.8),
+    ("recent50_vs_sqlmodel", "fetch_recent(50) of 10,000, latency, ours / SQLModel design", ("ours", "recent50"),
+     ("sqlmodel", "recent50"), "p50_ms", "<=", 0.6),
+    ("rls_cost", "fetch_recent(50) latency, RLS on / RLS bypassed", ("ours", "recent50"),
+     ("ours-bypass-rls", "recent50"), "p50_ms", "<=", 1.2),
+    ("rls_cost_append", "append throughput, RLS on / RLS bypassed (information)", ("ours", "append"),
+     ("ours-bypass-rls", "append"), "throughput", "info", None),
+    ("recent50_vs_pgbench", "fetch_recent(50) latency, ours / pgbench (information)", ("ours", "recent50"),
+     ("pgbench", "recent50"), "p50_ms", "info", None),
+]
+
+
+def machine(server: dict) -> dict:
+    try:
+        with psycopg.connect(dbname="postgres", autocommit=True, **server) as conn:
+            version = conn.execute("select version()").fetchone()[0]
+    except psycopg.Error:
+        version = "unknown"
+    memory = ""
+    if Path("/proc/meminfo").exists():
+        memory = Path("/proc/meminfo").read_text().splitlines()[0].split(":")[1].strip()
+    cpu = next((line.split(":")[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory": memory, "postgresql": version,
+            "python": platform.python_version(), "os": platform.platform(),
+            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                     text=True).stdout.strip()}
+
+
+def collect(results: list[Result], *, scale: float, seconds: float, repeats: int, server: dict) -> dict:
+    summaries = [r.summary() for r in results]
+    by_key = {(r["subject"], r["workload"]): r for r in summaries}
+    ratios = []
+    for name, what, top, bottom, measure, comparison, target in TARGETS:
+        if top in by_key and bottom in by_key and by_key[bottom][measure]:
+            value = by_key[top][measure] / by_key[bottom][measure]
+            met = None if comparison == "info" else (value >= target if comparison == ">=" else value <= target)
+            ratios.append({"name": name, "what": what, "value": round(value, 3), "comparison": comparison,
+                           "target": target, "met": met})
+    curve = sorted((r for r in summaries if r["workload"] == "scale_recent50"), key=lambda r: r["size"])
+    if len(curve) >= 2:
+        value = curve[-1]["p50_ms"] / curve[0]["p50_ms"]
+        ratios.append({"name": "scale", "what": f"fetch_recent(50) latency at {curve[-1]['size']:,} messages / "
+                                                f"at {curve[0]['size']:,}",
+                       "value": round(value, 3), "comparison": "<=", "target": 1.3, "met": value <= 1.3})
+    return {"machine": machine(server), "scale": scale, "seconds": seconds, "repeats": repeats,
+            "results": summaries, "ratios": ratios}
+
+
+def print_targets(data: dict) -> None:
+    print(f"\n{'ratio':<72} {'value':>7}  target")
+    for ratio in data["ratios"]:
+        verdict = {True: "met", False: "MISSED", None: ""}[ratio["met"]]
+        target = "" if ratio["comparison"] == "info" else f"{ratio['comparison']} {ratio['target']}"
+        print(f"{ratio['what']:<72} {ratio['value']:>7.2f}  {target:<7} {verdict}")
+
+
+def chart(data: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = data["results"]
+    final = max(r["size"] for r in results)
+    fig, (latency_ax, append_ax, scale_ax) = plt.subplots(1, 3, figsize=(16, 5))
+
+    workloads = ["recent50", "page100", "whole1000", "list20", "turn"]
+    subjects = [s for s in ("ours", "ours-bypass-rls", "sqlmodel", "langchain-postgres", "pgbench")
+                if any(r["subject"] == s for r in results)]
+    width = 0.8 / len(subjects)
+    for i, subject in enumerate(subjects):
+        values = [next((r["p50_ms"] for r in results if r["subject"] == subject and r["workload"] == w
+                        and r["size"] == final), 0) for w in workloads]
+        latency_ax.bar([x + i * width for x in range(len(workloads))], values, width, label=subject)
+    latency_ax.set_xticks([x + width * (len(subjects) - 1) / 2 for x in range(len(workloads))], workloads)
+    latency_ax.set_yscale("log")
+    latency_ax.set_ylabel("median latency, ms (log)")
+    latency_ax.set_title(f"reads and a chat turn, {final:,} messages")
+    latency_ax.legend(fontsize=8)
+
+    appends = [r for r in results if r["workload"] == "append"]
+    append_ax.bar([r["subject"] for r in appends], [r["throughput"] for r in appends], color="tab:green")
+    append_ax.set_ylabel("appends per second (8 clients)")
+    append_ax.set_title("append throughput")
+    append_ax.tick_params(axis="x", rotation=30)
+
+    for workload in ("scale_recent50", "scale_page100"):
+        curve = sorted((r for r in results if r["workload"] == workload), key=lambda r: r["size"])
+        scale_ax.plot([r["size"] for r in curve], [r["p50_ms"] for r in curve], marker="o",
+                      label=workload.removeprefix("scale_"))
+    scale_ax.set_xscale("log")
+    scale_ax.set_ylim(bottom=0)
+    scale_ax.set_xlabel("messages in the database")
+    scale_ax.set_ylabel("median latency, ms")
+    scale_ax.set_title("ours as the data grows")
+    scale_ax.legend()
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(data: dict, directory: Path) -> None:
+    """BENCHMARKS.md and benchmarks.png in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    chart(data, directory / "benchmarks.png")
+    m = data["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured on {m['date']} at commit {m['commit']}: {m['cpus']} CPUs ({m['cpu']}), {m['memory']} of memory,",
+        f"{m['postgresql']}, Python {m['python']}. Every subject ran on the same server in the same run,",
+        "one after the other; numbers are comparable only within this run.",
+        "",
+        "```sh",
+        f"make bench ARGS='--scale {data['scale']:g} --seconds {data['seconds']:g} --repeats {data['repeats']}'",
+        "```",
+        "",
+        "## Targets",
+        "",
+        "| ratio | value | target | |",
+        "|---|---:|---|---|",
+    ]
+    for ratio in data["ratios"]:
+        target = "information" if ratio["comparison"] == "info" else f"{ratio['comparison']} {ratio['target']}"
+        verdict = {True: "met", False: "**missed**", None: ""}[ratio["met"]]
+        lines.append(f"| {ratio['what']} | {ratio['value']:.2f} | {target} | {verdict} |")
+    lines += ["", "![latency, throughput and scale](benchmarks.png)", "", "## Measurements", "",
+              "| subject | workload | messages | calls | median ms | p99 ms | per second |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+    for r in data["results"]:
+        lines.append(f"| {r['subject']} | {r['workload']} | {r['size']:,} | {r['ops']:,} | {r['p50_ms']:.2f} "
+                     f"| {r['p99_ms']:.2f} | {r['throughput']:,.0f} |")
+    lines.append("")
+    (directory / "BENCHMARKS.md").write_text("\n".join(lines))

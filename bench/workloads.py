@@ -1,0 +1,88 @@
+"""The workloads, each timed the same way for every subject.
+
+A latency workload calls one operation sequentially (after a short warm-up)
+and keeps every latency; the append workload runs 8 concurrent clients for a
+fixed time on random conversations and keeps every latency too. Results are
+medians and percentiles, never a lone mean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+
+from bench.dataset import CONVERSATIONS_PER_USER, conversation_uuid, user_uuid
+
+CLIENTS = 8
+CONTENT = ("Remind me to renew the car insurance before the end of the month, and move the dentist "
+           "appointment to a morning next week if one is free; also add milk, eggs and coffee to the list.")
+
+
+@dataclass
+class Result:
+    subject: str
+    workload: str
+    size: int                       # messages in the data set when measured
+    seconds: float
+    latencies_ms: list[float] = field(repr=False)
+    rows: int = 0                   # rows the last call returned (a check that it did the work)
+
+    @property
+    def ops(self) -> int:
+        return len(self.latencies_ms)
+
+    @property
+    def throughput(self) -> float:
+        return self.ops / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.latencies_ms) if self.latencies_ms else float("nan")
+
+    def summary(self) -> dict:
+        data = asdict(self)
+        del data["latencies_ms"]
+        return {**data, "ops": self.ops, "throughput": round(self.throughput, 1),
+                "p50_ms": round(self.median_ms, 3), "p99_ms": round(self.percentile(99), 3)}
+
+
+async def latency(subject, workload: str, size: int, call: Callable[[], Awaitable[int]],
+                  repeats: int, warmup: int = 5) -> Result:
+    for _ in range(warmup):
+        await call()
+    latencies, rows = [], 0
+    started = time.perf_counter()
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        rows = await call()
+        latencies.append((time.perf_counter() - t0) * 1000)
+    return Result(subject.name, workload, size, time.perf_counter() - started, latencies, rows or 0)
+
+
+async def append_load(subject, size: int, users: int, seconds: float, seed: int = 7) -> Result:
+    """CLIENTS concurrent clients appending to random conversations of random users for ``seconds``."""
+    latencies: list[float] = []
+
+    async def client(n: int) -> None:
+        pick = random.Random(seed * 100 + n)
+        while time.perf_counter() < deadline:
+            u = pick.randint(3, max(3, users))
+            c = pick.randint(1, CONVERSATIONS_PER_USER)
+            t0 = time.perf_counter()
+            await subject.append(user_uuid(u), conversation_uuid(u, c), "user", CONTENT)
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    for n in range(CLIENTS):  # warm every connection up
+        await subject.append(user_uuid(3), conversation_uuid(3, 1 + n), "user", CONTENT)
+    started = time.perf_counter()
+    deadline = started + seconds
+    await asyncio.gather(*(client(n) for n in range(CLIENTS)))
+    return Result(subject.name, "append", size, time.perf_counter() - started, latencies)
