@@ -9,9 +9,22 @@ one user into the next transaction.
 
 from __future__ import annotations
 
+import json
+
+from psycopg import AsyncConnection
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from app.settings import Settings
+
+
+def load_json(data: bytes | str):
+    """json.loads, with a shortcut for the empty object most metadata is."""
+    return {} if data in (b"{}", "{}") else json.loads(data)
+
+
+async def configure(conn: AsyncConnection) -> None:
+    set_json_loads(load_json, conn)
 
 
 def create_pool(settings: Settings) -> AsyncConnectionPool:
@@ -22,6 +35,7 @@ def create_pool(settings: Settings) -> AsyncConnectionPool:
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout,
         kwargs={"autocommit": True, "prepare_threshold": settings.prepare_threshold},
+        configure=configure,
         name="chat",
         open=False,
     )

@@ -2,7 +2,8 @@
 
 Every operation is one transaction on one pooled connection, sent in one
 network round trip: in a pipeline, ``set_config('app.user_id', …, true)``
-(and the statement timeout), the user's provisioning, then the call itself.
+(and the statement timeout), the user's provisioning when it is due, then the
+call itself.
 PostgreSQL runs the statements up to the pipeline's Sync as one implicit
 transaction, so the settings end with it; no session state is ever set.
 
@@ -14,15 +15,17 @@ else's raises ``psycopg.errors.NoDataFound`` (P0002), a reused
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg.rows import RowFactory, class_row, scalar_row
+from psycopg.rows import BaseRowFactory, RowFactory, scalar_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel
 
 from app.models import AppendedMessage, Conversation, Message, Role, storable
 
@@ -57,6 +60,17 @@ on conflict (id) do nothing
 """
 
 
+def model_row(model: type[BaseModel]) -> BaseRowFactory:
+    """Rows as pydantic models, built without validation: PostgreSQL has typed and checked them already."""
+
+    def factory(cursor):
+        names = [column.name for column in cursor.description or ()]
+        construct = model.model_construct
+        return lambda values: construct(**dict(zip(names, values, strict=True)))
+
+    return factory
+
+
 @dataclass(frozen=True)
 class Statement:
     sql: str
@@ -65,16 +79,29 @@ class Statement:
 
 
 class ChatStore:
-    """The SQL API of one database, for any number of users, over one pool."""
+    """The SQL API of one database, for any number of users, over one pool.
 
-    def __init__(self, pool: AsyncConnectionPool, *, statement_timeout_ms: int = 5000, provision: bool = True):
+    A user is provisioned by the first call this store makes for them, and by
+    every call that creates a conversation (so that a user deleted through
+    another process comes back where it matters); the users it has seen are
+    remembered (up to ``remember`` of them), so that later calls skip it.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool, *, statement_timeout_ms: int = 5000, provision: bool = True,
+                 remember: int = 100_000):
         self.pool = pool
         self.statement_timeout_ms = statement_timeout_ms
         self.provision = provision
+        self.remember = remember
+        self._provisioned: OrderedDict[UUID, None] = OrderedDict()
 
     async def _run(self, user: User, *statements: Statement, provision: bool | None = None) -> list[list[Any]]:
-        """Run the statements as ``user`` in one transaction and one round trip; their rows, in order."""
-        provision = self.provision if provision is None else provision
+        """Run the statements as ``user`` in one transaction and one round trip; their rows, in order.
+
+        ``provision``: True always provisions, False never, None (the default) the first time only.
+        """
+        if provision is None:
+            provision = self.provision and user.id not in self._provisioned
         async with self.pool.connection() as conn:
             cursors = []
             async with conn.pipeline():
@@ -85,7 +112,15 @@ class ChatStore:
                     cursor = conn.cursor(row_factory=statement.rows)
                     await cursor.execute(statement.sql, statement.params)
                     cursors.append(cursor)
+            if provision:
+                self._remember(user.id)
             return [await cursor.fetchall() for cursor in cursors]
+
+    def _remember(self, user_id: UUID) -> None:
+        self._provisioned[user_id] = None
+        self._provisioned.move_to_end(user_id)
+        while len(self._provisioned) > self.remember:
+            self._provisioned.popitem(last=False)
 
     async def _one(self, user: User, statement: Statement, **kwargs) -> Any:
         (rows,) = await self._run(user, statement, **kwargs)
@@ -94,11 +129,12 @@ class ChatStore:
     # users
 
     async def provision_user(self, user: User) -> None:
-        """Makes the user's row if it is missing (every other call does it too, unless provision=False)."""
+        """Makes the user's row if it is missing."""
         await self._run(user, provision=True)
 
     async def delete_user(self, user: User) -> bool:
         """Deletes the user and, by cascade, everything of theirs; True if there was a row."""
+        self._provisioned.pop(user.id, None)
         return bool(await self._one(user, Statement(
             "delete from chat.users where id = chat.current_user_id() returning true", [], scalar_row),
             provision=False))
@@ -109,7 +145,7 @@ class ChatStore:
                                   metadata: dict[str, Any] | None = None) -> Conversation:
         return await self._one(user, Statement(
             "select * from chat.create_conversation(%s, %s)", [title, Jsonb(metadata or {})],
-            class_row(Conversation)))
+            model_row(Conversation)), provision=self.provision)
 
     async def list_conversations(self, user: User, limit: int = 20,
                                  before: tuple[datetime, UUID] | None = None) -> list[Conversation]:
@@ -117,16 +153,16 @@ class ChatStore:
         activity, conversation_id = before or (None, None)
         (rows,) = await self._run(user, Statement(
             "select * from chat.list_conversations(%s, %s, %s)", [limit, activity, conversation_id],
-            class_row(Conversation)))
+            model_row(Conversation)))
         return rows
 
     async def get_conversation(self, user: User, conversation_id: UUID) -> Conversation | None:
         return await self._one(user, Statement(
-            "select * from chat.get_conversation(%s)", [conversation_id], class_row(Conversation)))
+            "select * from chat.get_conversation(%s)", [conversation_id], model_row(Conversation)))
 
     async def rename_conversation(self, user: User, conversation_id: UUID, title: str | None) -> Conversation:
         return await self._one(user, Statement(
-            "select * from chat.rename_conversation(%s, %s)", [conversation_id, title], class_row(Conversation)))
+            "select * from chat.rename_conversation(%s, %s)", [conversation_id, title], model_row(Conversation)))
 
     async def delete_conversation(self, user: User, conversation_id: UUID) -> bool:
         return await self._one(user, Statement(
@@ -143,7 +179,7 @@ class ChatStore:
                              limit: int = 100) -> list[Message]:
         (rows,) = await self._run(user, Statement(
             "select * from chat.fetch_messages(%s, %s, %s)", [conversation_id, after_seq, limit],
-            class_row(Message)))
+            model_row(Message)))
         return rows
 
     async def fetch_recent(self, user: User, conversation_id: UUID, limit: int = 50) -> list[Message]:
@@ -160,7 +196,7 @@ class ChatStore:
             message = await self._one(user, Statement(
                 "select m.* from chat.create_conversation(%s) c"
                 " cross join lateral chat.append_message(c.id, 'user', %s) m",
-                [content[:200], content], class_row(AppendedMessage)))
+                [content[:200], content], model_row(AppendedMessage)), provision=self.provision)
             return message, [Message.model_validate(message, from_attributes=True)]
         (message,), recent = await self._run(user, _append(conversation_id, "user", content),
                                              _recent(conversation_id, history))
@@ -183,8 +219,8 @@ def _claimable(email: object) -> str | None:
 def _append(conversation_id, role, content, metadata=None, client_msg_id=None) -> Statement:
     return Statement("select * from chat.append_message(%s, %s, %s, %s, %s)",
                      [conversation_id, role, content, Jsonb(metadata or {}), client_msg_id],
-                     class_row(AppendedMessage))
+                     model_row(AppendedMessage))
 
 
 def _recent(conversation_id, limit) -> Statement:
-    return Statement("select * from chat.fetch_recent(%s, %s)", [conversation_id, limit], class_row(Message))
+    return Statement("select * from chat.fetch_recent(%s, %s)", [conversation_id, limit], model_row(Message))

@@ -112,12 +112,12 @@ async def run(scale: float, seconds: float, repeats: int, out: Path) -> dict:
     results: list[workloads.Result] = []
 
     # the scale curve: the same fetch at 1 %, 10 % and 100 % of the data set
+    long_args = (dataset.user_uuid(1), dataset.conversation_uuid(1, 0))
     with psycopg.connect(dbname=DATABASE, autocommit=True, **s) as conn:
         for step_users in sorted({max(3, users // 100), max(3, users // 10), users}):
             dataset.grow(conn, step_users)
             size = dataset.messages_in(conn)
             await ours.open()
-            long_args = (dataset.user_uuid(1), dataset.conversation_uuid(1, 0))
             results.append(await workloads.latency(ours, "scale_recent50", size,
                                                     lambda: ours.recent(*long_args, 50), repeats))
             results.append(await workloads.latency(ours, "scale_page100", size,

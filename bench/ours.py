@@ -9,6 +9,7 @@ from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
+from app.database import configure
 from app.store import ChatStore, User
 
 POOL_SIZE = 8
@@ -24,7 +25,8 @@ class Ours:
 
     async def open(self) -> None:
         self.pool = AsyncConnectionPool(self.url, min_size=POOL_SIZE, max_size=POOL_SIZE, open=False,
-                                        kwargs={"autocommit": True, "prepare_threshold": self.prepare_threshold})
+                                        kwargs={"autocommit": True, "prepare_threshold": self.prepare_threshold},
+                                        configure=configure)
         await self.pool.open(wait=True)
         self.store = ChatStore(self.pool)
 

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from app.store import ACT_AS, PROVISION
+from app.store import ACT_AS
 from bench.workloads import CLIENTS, CONTENT, Result
 
 # prepared statements, as psycopg prepares a statement from its 5th execution
@@ -29,10 +29,9 @@ def pgbench_binary() -> str:
 
 
 def _pipeline(call: str) -> str:
-    """One operation as app.store sends it: act as the user, provision, call; one Sync."""
+    """One operation as app.store sends it for a user it has provisioned: act as the user, call; one Sync."""
     act_as = ACT_AS.replace("%s", "bench.user_uuid(:u)::text", 1).replace("%s", "'5000'", 1)
-    provision = " ".join(PROVISION.replace("%(email)s", "null").split())
-    return "\n".join([r"\startpipeline", act_as + ";", provision + ";", call + ";", r"\endpipeline"]) + "\n"
+    return "\n".join([r"\startpipeline", act_as + ";", call + ";", r"\endpipeline"]) + "\n"
 
 
 def append_script(users: int) -> str:
