@@ -126,14 +126,26 @@ def chart(data: dict, path: Path) -> None:
     plt.close(fig)
 
 
+START, END = "<!-- results: written by python -m bench -->", "<!-- end of results -->"
+
+
 def write(data: dict, directory: Path) -> None:
-    """BENCHMARKS.md and benchmarks.png in ``directory``."""
+    """benchmarks.png, and the results section of BENCHMARKS.md (the rest of the file is prose kept as it is)."""
     directory.mkdir(parents=True, exist_ok=True)
     chart(data, directory / "benchmarks.png")
+    generated = "\n".join([START, *results_section(data), END])
+    path = directory / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    if START in text and END in text:
+        text = text[:text.index(START)] + generated + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + generated + "\n"
+    path.write_text(text)
+
+
+def results_section(data: dict) -> list[str]:
     m = data["machine"]
     lines = [
-        "# Benchmarks",
-        "",
         f"Measured on {m['date']} at commit {m['commit']}: {m['cpus']} CPUs ({m['cpu']}), {m['memory']} of memory,",
         f"{m['postgresql']}, Python {m['python']}. Every subject ran on the same server in the same run,",
         "one after the other; numbers are comparable only within this run.",
@@ -157,5 +169,4 @@ def write(data: dict, directory: Path) -> None:
     for r in data["results"]:
         lines.append(f"| {r['subject']} | {r['workload']} | {r['size']:,} | {r['ops']:,} | {r['p50_ms']:.2f} "
                      f"| {r['p99_ms']:.2f} | {r['throughput']:,.0f} |")
-    lines.append("")
-    (directory / "BENCHMARKS.md").write_text("\n".join(lines))
+    return lines
