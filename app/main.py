@@ -8,10 +8,13 @@ are answered by SQLSTATE, so that no bad input ever becomes a 500.
 from __future__ import annotations
 
 import logging
+import math
 from contextlib import asynccontextmanager
 
 import psycopg
 from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg import errors
 from psycopg_pool import PoolTimeout
@@ -25,6 +28,7 @@ from app.store import ChatStore
 logger = logging.getLogger("app")
 
 RETRY_AFTER_SECONDS = "1"
+UNPROCESSABLE = 422
 
 # Where a database argument comes from in the HTTP API, for 422 bodies.
 ARGUMENT_LOCATION = {"max_count": ("query", "limit"), "after_seq": ("query", "after"),
@@ -75,7 +79,25 @@ def unavailable(detail: str) -> JSONResponse:
                         headers={"Retry-After": RETRY_AFTER_SECONDS})
 
 
+def printable(value):
+    """The value made fit for a JSON answer: text that is not valid Unicode (a lone surrogate) escaped,
+    numbers JSON cannot carry (NaN, Infinity) as text."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(v) for v in value]
+    return value
+
+
 def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid_request(request: Request, error: RequestValidationError):
+        # FastAPI's own 422 body, with the refused input made printable
+        return JSONResponse({"detail": printable(jsonable_encoder(error.errors()))}, UNPROCESSABLE)
     @app.exception_handler(ConversationNotFound)
     @app.exception_handler(errors.NoDataFound)
     async def on_not_found(request: Request, error: Exception):
@@ -96,9 +118,8 @@ def add_error_handlers(app: FastAPI) -> None:
     async def on_bad_input(request: Request, error: psycopg.Error):
         column = error.diag.column_name
         location = ARGUMENT_LOCATION.get(column, ("body", column)) if column else ("body",)
-        return JSONResponse({"detail": [{"type": f"sqlstate_{error.sqlstate}", "loc": list(location),
-                                         "msg": error.diag.message_primary}]},
-                            status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return JSONResponse({"detail": [{"type": f"sqlstate_{error.sqlstate or 'client'}", "loc": list(location),
+                                         "msg": error.diag.message_primary or str(error)}]}, UNPROCESSABLE)
 
     @app.exception_handler(PoolTimeout)
     async def on_pool_timeout(request: Request, error: PoolTimeout):

@@ -8,6 +8,7 @@ again (SQLSTATE class 22/23) if it ever does.
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -37,9 +38,11 @@ def storable(text: str) -> str:
 
 
 def storable_json(value: Any) -> Any:
-    """Every key and string of a JSON value must be storable text."""
+    """Every key and string of a JSON value must be storable text, every number finite (JSON has no NaN)."""
     if isinstance(value, str):
         storable(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must hold finite numbers only (no NaN or Infinity)")
     elif isinstance(value, dict):
         for key, item in value.items():
             storable(key)

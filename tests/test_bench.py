@@ -1,0 +1,42 @@
+"""The benchmark works, at a tiny scale: every subject runs every workload and
+does the work (rows counted), every ratio is computed, the report is written.
+No timing is asserted here: numbers come from `make bench`, never from tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from bench import report
+from conftest import ROOT
+
+
+def test_the_benchmark_runs_at_a_tiny_scale(pg_server, tmp_path):
+    env = {**os.environ, "PGHOST": pg_server.host, "PGPORT": str(pg_server.port), "PGUSER": pg_server.user,
+           "PGPASSWORD": pg_server.password or ""}
+    result = subprocess.run([sys.executable, "-m", "bench", "--scale", "0.02", "--seconds", "1", "--repeats", "5",
+                             "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads((tmp_path / "results.json").read_text())
+
+    rows = {(r["subject"], r["workload"]): r for r in data["results"]}
+    subjects = {subject for subject, _ in rows}
+    assert {"ours", "ours-bypass-rls", "pgbench", "sqlmodel", "langchain-postgres"} <= subjects
+    for subject in subjects - {"pgbench"}:
+        assert rows[(subject, "recent50")]["rows"] == 50, subject
+        assert rows[(subject, "page100")]["rows"] == 100, subject
+        assert rows[(subject, "whole1000")]["rows"] == 1000, subject
+        assert rows[(subject, "append")]["ops"] > 0, subject
+    assert rows[("ours", "list20")]["rows"] == 20
+    assert rows[("pgbench", "append")]["ops"] > 0 and rows[("pgbench", "recent50")]["ops"] > 0
+    assert {r["name"] for r in data["ratios"]} >= {"append_vs_sqlmodel", "append_vs_langchain", "append_vs_pgbench",
+                                                   "recent50_vs_sqlmodel", "rls_cost", "scale"}
+    assert "ratio" in result.stdout and "fetch_recent(50)" in result.stdout
+
+    report.write(data, tmp_path)
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert report.START in text and "| ours | append |" in text
+    assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
