@@ -6,14 +6,16 @@
 -- Appends a message with the next seq and bumps the conversation's
 -- message_count and updated_at, all in the caller's transaction.
 --
--- Concurrency: every append first locks its conversation's row, so appends to
--- one conversation queue up there and each sees the count its predecessor
+-- Concurrency: every append locks its conversation's row (the update of its
+-- counter does, in one statement with the insert), so appends to one
+-- conversation queue up there and each sees the count its predecessor
 -- committed: seq is gapless and unique, and message_count equals the number
 -- of messages. Appends to different conversations do not wait for each other.
 --
--- Idempotency: the client_msg_id check runs after the lock, so of several
--- racers with one client_msg_id the first stores the message and the others,
--- once it commits, find it and get it back (replayed = true) without writing.
+-- Idempotency: with a client_msg_id the row is locked first and the key
+-- looked up after, so of several racers with one client_msg_id the first
+-- stores the message and the others, once it commits, find it and get it back
+-- (replayed = true) without writing.
 -- The same key with another role, content or metadata is a client error:
 -- 23505, as the unique index would say.
 
@@ -46,7 +48,6 @@ create function chat.append_message(
 declare
   v_user_id uuid := chat.require_user_id();
   v_metadata jsonb := chat.check_metadata(append_message.metadata, 65536);
-  v_now timestamptz;
   v_stored chat.messages;
 begin
   -- Input first, with errors that name the argument; the table's constraints
@@ -68,18 +69,19 @@ begin
       using errcode = '22001', column = 'client_msg_id';
   end if;
 
-  -- Queue behind other appends to this conversation.
-  perform
-    from chat.conversations c
-   where c.user_id = v_user_id
-     and c.id = append_message.conversation_id
-     for update;
-  if not found then
-    raise exception 'conversation % not found', append_message.conversation_id
-      using errcode = 'P0002';
-  end if;
-
+  -- With a client_msg_id: queue behind other appends to this conversation
+  -- (lock its row) before looking for an earlier append with that key.
   if append_message.client_msg_id is not null then
+    perform
+      from chat.conversations c
+     where c.user_id = v_user_id
+       and c.id = append_message.conversation_id
+       for update;
+    if not found then
+      raise exception 'conversation % not found', append_message.conversation_id
+        using errcode = 'P0002';
+    end if;
+
     select m.* into v_stored
       from chat.messages m
      where m.user_id = v_user_id
@@ -98,22 +100,27 @@ begin
     end if;
   end if;
 
-  -- Taken after the lock, so that created_at follows seq.
-  v_now := pg_catalog.clock_timestamp();
-
+  -- The update takes (or holds) the conversation's row lock, so appends to one
+  -- conversation queue here; its clock is read once the lock is held, so
+  -- created_at follows seq.
   with bumped as (
     update chat.conversations c
        set message_count = c.message_count + 1,
-           updated_at = greatest(c.updated_at, v_now)
+           updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
      where c.user_id = v_user_id
        and c.id = append_message.conversation_id
-    returning c.message_count
+    returning c.message_count, c.updated_at
   )
   insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, created_at)
   select append_message.conversation_id, v_user_id, bumped.message_count,
-         append_message.role, append_message.content, v_metadata, append_message.client_msg_id, v_now
+         append_message.role, append_message.content, v_metadata, append_message.client_msg_id, bumped.updated_at
     from bumped
   returning * into v_stored;
+
+  if not found then
+    raise exception 'conversation % not found', append_message.conversation_id
+      using errcode = 'P0002';
+  end if;
 
   return row(v_stored.*, false)::chat.appended_message;
 end
