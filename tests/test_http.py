@@ -150,15 +150,19 @@ def assert_refused(response: httpx.Response, *loc) -> None:
 
 # 401: every /api route needs a valid token
 
-ROUTES = [
-    ("post", "/api/conversations", {}),
-    ("get", "/api/conversations", None),
+CONVERSATION_ROUTES = [
     ("get", "/api/conversations/{id}", None),
     ("patch", "/api/conversations/{id}", {"title": "t"}),
     ("delete", "/api/conversations/{id}", None),
     ("post", "/api/conversations/{id}/messages", {"role": "user", "content": "hi"}),
     ("get", "/api/conversations/{id}/messages", None),
     ("get", "/api/conversations/{id}/messages/recent", None),
+]
+
+ROUTES = [
+    ("post", "/api/conversations", {}),
+    ("get", "/api/conversations", None),
+    *CONVERSATION_ROUTES,
     ("post", "/api/chat", {"message": "hi"}),
     ("delete", "/api/me", None),
 ]
@@ -442,16 +446,6 @@ async def test_rename_refuses_bad_input(api, db, auth, user_a, body, field):
     response = await send_raw(api, "patch", f"/api/conversations/{created['id']}", body, auth(user_a))
     assert_refused(response, field)
     assert db.execute("select title from chat.conversations where id = %s", [created["id"]]).fetchone() == ("kept",)
-
-
-CONVERSATION_ROUTES = [
-    ("get", "/api/conversations/{id}", None),
-    ("patch", "/api/conversations/{id}", {"title": "t"}),
-    ("delete", "/api/conversations/{id}", None),
-    ("post", "/api/conversations/{id}/messages", {"role": "user", "content": "hi"}),
-    ("get", "/api/conversations/{id}/messages", None),
-    ("get", "/api/conversations/{id}/messages/recent", None),
-]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), CONVERSATION_ROUTES,
