@@ -28,6 +28,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pytest_postgresql import factories
 
+import pooler
 from app.chat import EchoResponder
 from app.main import create_app
 from app.settings import Settings
@@ -222,6 +223,28 @@ def settings(pg_server, chat_db) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def pgbouncer(pg_server) -> pooler.PgBouncer:
+    """PgBouncer in transaction mode in front of the test server (as Neon's pooled endpoint), for the
+    runtime login, with fewer server connections than the service's pool has clients."""
+    bouncer = pooler.start(pg_server.host, pg_server.port, {"chat_test_app": pg_server.test_password},
+                           pool_size=POOLED_SERVER_CONNECTIONS)
+    yield bouncer
+    bouncer.stop()
+
+
+POOLED_SERVER_CONNECTIONS = 4
+
+
+@pytest.fixture
+def pooled_settings(settings, pgbouncer, pg_server, chat_db) -> Settings:
+    """The service's settings through PgBouncer: no prepared statements, a pool of 10."""
+    return settings.model_copy(update={
+        "database_url": pgbouncer.conninfo(chat_db, "chat_test_app", pg_server.test_password),
+        "prepare_threshold": None, "pool_max_size": 10,
+    })
+
+
 @pytest.fixture
 def responder():
     """The responder the service is built with; a test may override this fixture."""
@@ -259,3 +282,16 @@ def auth(token):
         return {"Authorization": f"Bearer {token(user_id, **claims)}"}
 
     return make
+
+
+# Figures: what the reliability tests measured (operations, users, faults,
+# inputs), recorded with pytest's ``record_property`` and printed at the end
+# of the run; RELIABILITY.md quotes them.
+
+def pytest_terminal_summary(terminalreporter):
+    reports = [report for report in terminalreporter.stats.get("passed", []) if report.user_properties]
+    if reports:
+        terminalreporter.section("figures")
+        for report in reports:
+            for name, value in report.user_properties:
+                terminalreporter.write_line(f"{report.nodeid}: {name} = {value}")

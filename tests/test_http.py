@@ -17,16 +17,14 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
 import httpx
 import jwt
 import pytest
 
 from acting import acting_as
-from app.chat import EchoResponder
-from app.main import create_app
+from serving import client_of, serve
 
 CONVERSATION_KEYS = {"id", "title", "metadata", "message_count", "created_at", "updated_at"}
 MESSAGE_KEYS = {"id", "conversation_id", "seq", "role", "content", "metadata", "client_msg_id", "created_at"}
@@ -73,21 +71,6 @@ def now_plus(seconds: int) -> int:
 
 
 # helpers: requests and checks
-
-@asynccontextmanager
-async def serve(settings, responder=None, **changes) -> AsyncIterator[httpx.AsyncClient]:
-    """A second instance of the service, with its own settings and responder, its lifespan running."""
-    service = create_app(settings.model_copy(update=changes), responder or EchoResponder())
-    async with service.router.lifespan_context(service):
-        async with client_of(service) as client:
-            yield client
-
-
-def client_of(service) -> httpx.AsyncClient:
-    """A client that gets a 500, as from uvicorn, where the app raises (instead of the test raising)."""
-    transport = httpx.ASGITransport(app=service, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://service")
-
 
 @pytest.fixture
 async def api(api):
