@@ -3,13 +3,16 @@
 LOCAL_DIR ?= .local
 export LOCAL_DIR
 
-.PHONY: run test bench setup psql db-stop clean
+.PHONY: run test test-fast bench setup psql db-stop clean
 
 run: setup ## start the local database and deploy the plan to it
 	scripts/run
 
 test: setup ## run the whole test suite against a real PostgreSQL
 	scripts/test
+
+test-fast: setup ## the test suite without the load and fault tests marked slow
+	scripts/test -m "not slow"
 
 bench: setup ## the benchmark against the peers, in one run (ARGS='--scale 0.1' for a quick one)
 	scripts/bench $(ARGS)

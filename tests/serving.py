@@ -1,5 +1,6 @@
-"""More instances of the service in one test: each with its own settings and
-responder, its lifespan (the pool) running, reached over ASGI."""
+"""The service as tests reach it: its routes, and instances of it with their
+own settings and responder, each with its lifespan (the pool) running,
+reached over ASGI."""
 
 from __future__ import annotations
 
@@ -10,6 +11,25 @@ import httpx
 
 from app.chat import EchoResponder
 from app.main import create_app
+
+
+# Every /api route, with a body it accepts ({id}: a conversation's).
+CONVERSATION_ROUTES = [
+    ("get", "/api/conversations/{id}", None),
+    ("patch", "/api/conversations/{id}", {"title": "t"}),
+    ("delete", "/api/conversations/{id}", None),
+    ("post", "/api/conversations/{id}/messages", {"role": "user", "content": "hi"}),
+    ("get", "/api/conversations/{id}/messages", None),
+    ("get", "/api/conversations/{id}/messages/recent", None),
+]
+
+ROUTES = [
+    ("post", "/api/conversations", {}),
+    ("get", "/api/conversations", None),
+    *CONVERSATION_ROUTES,
+    ("post", "/api/chat", {"message": "hi"}),
+    ("delete", "/api/me", None),
+]
 
 
 @asynccontextmanager

@@ -24,7 +24,7 @@ import jwt
 import pytest
 
 from acting import acting_as
-from serving import client_of, serve
+from serving import CONVERSATION_ROUTES, ROUTES, client_of, serve
 
 CONVERSATION_KEYS = {"id", "title", "metadata", "message_count", "created_at", "updated_at"}
 MESSAGE_KEYS = {"id", "conversation_id", "seq", "role", "content", "metadata", "client_msg_id", "created_at"}
@@ -132,24 +132,6 @@ def assert_refused(response: httpx.Response, *loc) -> None:
 
 
 # 401: every /api route needs a valid token
-
-CONVERSATION_ROUTES = [
-    ("get", "/api/conversations/{id}", None),
-    ("patch", "/api/conversations/{id}", {"title": "t"}),
-    ("delete", "/api/conversations/{id}", None),
-    ("post", "/api/conversations/{id}/messages", {"role": "user", "content": "hi"}),
-    ("get", "/api/conversations/{id}/messages", None),
-    ("get", "/api/conversations/{id}/messages/recent", None),
-]
-
-ROUTES = [
-    ("post", "/api/conversations", {}),
-    ("get", "/api/conversations", None),
-    *CONVERSATION_ROUTES,
-    ("post", "/api/chat", {"message": "hi"}),
-    ("delete", "/api/me", None),
-]
-
 
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
 async def test_every_api_route_needs_a_token(api, user_a, method, path, body, snapshot):

@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from app.store import ChatStore, User
 from conftest import POOLED_SERVER_CONNECTIONS
 from serving import serve
+from wholeness import broken_conversations
 
 
 def runtime_backends(db) -> int:
@@ -163,11 +164,7 @@ async def test_ten_thousand_operations_of_125_users_through_pgbouncer(pooled_set
     assert dict(stored) == load.acknowledged
 
     # and every conversation is whole: seq 1..n, message_count n
-    broken = db.execute("""
-        select c.id from chat.conversations c left join chat.messages m on m.conversation_id = c.id
-         group by c.id, c.message_count
-        having c.message_count <> count(m.id) or coalesce(max(m.seq), 0) <> count(m.id)""").fetchall()
-    assert broken == []
+    assert broken_conversations(db) == []
 
     record_property("operations", load.operations)
     record_property("users", USERS)

@@ -1,0 +1,283 @@
+"""Faults: connections killed under traffic, the server restarted under
+traffic, the pool exhausted, statements stuck behind a lock.
+
+The promise under test: the service keeps answering (503 with Retry-After
+while it cannot, never a 500 and never a hang), a client that retries with
+the same ``client_msg_id`` never stores a message twice, no chat turn is left
+half-written, and nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from conftest import ROOT, run_sqitch
+from serving import ROUTES, serve
+from wholeness import broken_conversations
+
+ACKNOWLEDGED = (200, 201)
+
+# Every server process of the runtime login in this database, terminated.
+TERMINATE = """
+select count(*) filter (where pg_terminate_backend(pid))
+  from pg_stat_activity
+ where usename = 'chat_test_app' and datname = current_database() and pid <> pg_backend_pid()
+"""
+
+# Assistant messages not directly preceded by their user message: a half-written turn.
+ORPHAN_REPLIES = """
+select a.id from chat.messages a
+ where a.role = 'assistant'
+   and not exists (select from chat.messages u
+                    where u.user_id = a.user_id and u.conversation_id = a.conversation_id
+                      and u.seq = a.seq - 1 and u.role = 'user')
+"""
+
+
+async def until_acknowledged(client, method, url, statuses: Counter, attempts=300, **kwargs):
+    """What a well-behaved client does: on 503, wait and send the very same request again."""
+    for _ in range(attempts):
+        response = await client.request(method, url, **kwargs)
+        statuses[response.status_code] += 1
+        if response.status_code in ACKNOWLEDGED:
+            return response
+        assert response.status_code == 503, response.text
+        assert response.headers.get("retry-after"), response.headers
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{method} {url}: never acknowledged in {attempts} attempts")
+
+
+class Traffic:
+    """Users appending with client_msg_ids and taking chat turns, each in a conversation of their own."""
+
+    def __init__(self, client, auth, users: int, appends: int, turns: int = 0):
+        self.client, self.auth = client, auth
+        self.users = [uuid.uuid4() for _ in range(users)]
+        self.appends, self.turns = appends, turns
+        self.statuses: Counter = Counter()
+        self.acknowledged: dict[str, str] = {}  # client_msg_id -> id
+        self.turns_acknowledged: list[tuple[str, str]] = []  # (user message id, assistant message id)
+        self.replays = 0
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self.one_user(user) for user in self.users))
+
+    async def one_user(self, user: uuid.UUID) -> None:
+        headers = self.auth(user)
+        conversation = (await until_acknowledged(self.client, "POST", "/api/conversations", self.statuses,
+                                                 json={}, headers=headers)).json()
+        url = f"/api/conversations/{conversation['id']}"
+        every = self.appends // self.turns if self.turns else 0
+        for n in range(self.appends):
+            client_msg_id = f"{user}:{n}"
+            response = await until_acknowledged(self.client, "POST", f"{url}/messages", self.statuses,
+                                                headers=headers,
+                                                json={"role": "user", "content": f"{n}", "client_msg_id": client_msg_id})
+            self.acknowledged[client_msg_id] = response.json()["id"]
+            self.replays += response.status_code == 200  # a retry found its message stored already
+            if every and n % every == every - 1:
+                await self.turn(conversation["id"], headers)
+
+    async def turn(self, conversation_id: str, headers) -> None:
+        response = await self.client.post("/api/chat", json={"conversation_id": conversation_id, "message": "hi"},
+                                          headers=headers)
+        self.statuses[response.status_code] += 1
+        if response.status_code == 200:
+            body = response.json()
+            self.turns_acknowledged.append((body["user_message"]["id"], body["assistant_message"]["id"]))
+        else:
+            assert response.status_code == 503, response.text
+
+    def check(self, db) -> None:
+        """Nothing lost, nothing twice, nothing half-written, never an answer but 2xx or 503."""
+        assert set(self.statuses) <= {200, 201, 503}, self.statuses
+        stored = db.execute("select client_msg_id, id::text from chat.messages where client_msg_id is not null")
+        stored = stored.fetchall()
+        assert len(stored) == len(self.acknowledged) == len(self.users) * self.appends
+        assert dict(stored) == self.acknowledged
+        ids = {row[0] for row in db.execute("select id::text from chat.messages").fetchall()}
+        assert all(user_message in ids and reply in ids for user_message, reply in self.turns_acknowledged)
+        assert db.execute(ORPHAN_REPLIES).fetchall() == []
+        assert broken_conversations(db) == []
+
+
+async def terminate_until(stop: asyncio.Event, conninfo: str, every: float) -> int:
+    """Terminates the runtime login's server processes every ``every`` seconds; how many it terminated."""
+    terminated = 0
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        while not stop.is_set():
+            terminated += (await (await conn.execute(TERMINATE)).fetchone())[0]
+            await asyncio.sleep(every)
+    return terminated
+
+
+@pytest.fixture(params=["direct", "pgbouncer"])
+def route_settings(request, settings):
+    """The service's settings: straight to PostgreSQL, or through PgBouncer in transaction mode."""
+    return settings if request.param == "direct" else request.getfixturevalue("pooled_settings")
+
+
+async def test_connections_terminated_under_traffic(route_settings, pg_server, chat_db, db, auth, record_property):
+    async with serve(route_settings) as client:
+        traffic = Traffic(client, auth, users=20, appends=15, turns=5)
+        stop = asyncio.Event()
+        killer = asyncio.create_task(terminate_until(stop, pg_server.conninfo(chat_db), every=0.2))
+        try:
+            await traffic.run()
+        finally:
+            stop.set()
+            terminated = await killer
+
+        # the service keeps answering: with the killing over, every user is served again
+        for user in traffic.users:
+            await until_acknowledged(client, "GET", "/api/conversations", Counter(), attempts=20,
+                                     headers=auth(user))
+
+    assert terminated > 0
+    traffic.check(db)
+    record_property("server processes terminated", terminated)
+    record_property("answers", dict(traffic.statuses))
+    record_property("acknowledged appends stored exactly once", len(traffic.acknowledged))
+    record_property("retried appends answered as replays", traffic.replays)
+    record_property("chat turns acknowledged whole", len(traffic.turns_acknowledged))
+
+
+# the server restarted under traffic: a PostgreSQL of this test's own
+
+class OwnServer:
+    """A private cluster with the plan deployed and the runtime login, that a test may stop and start."""
+
+    def __init__(self, password: str):
+        self.scratch = Path(tempfile.mkdtemp(prefix="chat-restart."))
+        os.chmod(self.scratch, 0o755)  # as root, the server runs as postgres and must reach it
+        self.directory = self.scratch / "pg"
+        self.password = password
+        self.env = self.start()
+        self.host, self.port = self.env["PGHOST"], int(self.env["PGPORT"])
+        superuser = dict(host=self.host, port=self.port, user="postgres", password=self.env["PGPASSWORD"])
+        with psycopg.connect(dbname="postgres", autocommit=True, **superuser) as conn:
+            conn.execute("create database chat")
+        run_sqitch("deploy", dbname="chat", **superuser)
+        with psycopg.connect(dbname="chat", autocommit=True, **superuser) as conn:
+            conn.execute(sql.SQL("create role chat_test_app login password {}").format(sql.Literal(password)))
+            conn.execute("grant chat_app to chat_test_app")
+        self.superuser = superuser
+
+    def cluster(self, *args: str) -> str:
+        result = subprocess.run([str(ROOT / "scripts" / "pg-cluster"), *args], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def start(self) -> dict[str, str]:
+        exports = self.cluster("start", str(self.directory), "--throwaway").split()
+        return dict(item.split("=", 1) for item in exports if "=" in item)
+
+    def stop(self) -> None:
+        self.cluster("stop", str(self.directory))
+
+    def runtime_url(self) -> str:
+        return f"postgresql://chat_test_app:{self.password}@{self.host}:{self.port}/chat?connect_timeout=2"
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+@pytest.fixture
+def own_server(pg_server):
+    server = OwnServer(pg_server.test_password)
+    yield server
+    server.remove()
+
+
+async def wait_for_health(client, status: int, within: float) -> None:
+    async def poll():
+        while (await client.get("/healthz")).status_code != status:
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(poll(), within)
+
+
+@pytest.mark.slow
+async def test_the_server_restarted_under_traffic(own_server, settings, auth, record_property):
+    async with serve(settings, database_url=own_server.runtime_url(), pool_timeout=1.0) as client:
+        await wait_for_health(client, 200, within=30)
+        traffic = Traffic(client, auth, users=10, appends=40, turns=4)
+        running = asyncio.create_task(traffic.run())
+        while len(traffic.acknowledged) < 50:
+            await asyncio.sleep(0.01)
+
+        own_server.stop()
+        await wait_for_health(client, 503, within=15)
+        down = await asyncio.wait_for(client.get("/api/conversations", headers=auth(uuid.uuid4())), 15)
+        assert down.status_code == 503 and down.headers.get("retry-after")
+        acknowledged_while_down = len(traffic.acknowledged)
+        await asyncio.sleep(1)
+        assert len(traffic.acknowledged) == acknowledged_while_down
+
+        own_server.start()  # the same service, never restarted, finds it again
+        started = time.monotonic()
+        await wait_for_health(client, 200, within=60)
+        recovered_after = time.monotonic() - started
+        await asyncio.wait_for(running, 120)
+
+    with psycopg.connect(dbname="chat", autocommit=True, **own_server.superuser) as db:
+        traffic.check(db)
+    assert traffic.statuses[503] > 0
+    record_property("answers", dict(traffic.statuses))
+    record_property("acknowledged appends stored exactly once", len(traffic.acknowledged))
+    record_property("healthy again after the server came back (s)", round(recovered_after, 1))
+
+
+# the pool exhausted: a bounded wait, then 503
+
+async def test_an_exhausted_pool_answers_503_after_a_bounded_wait(settings, auth, user_a, record_property):
+    async with serve(settings, pool_min_size=0, pool_max_size=2, pool_timeout=0.5) as client:
+        pool = client.app.state.store.pool
+        async with pool.connection(), pool.connection():
+            started = time.monotonic()
+            response = await asyncio.wait_for(client.get("/api/conversations", headers=auth(user_a)), 10)
+            waited = time.monotonic() - started
+            health = await asyncio.wait_for(client.get("/healthz"), 10)
+        assert response.status_code == 503 and response.headers["retry-after"]
+        assert response.json() == {"detail": "no database connection free; try again"}
+        assert health.status_code == 503
+        # once a connection is free again, the same service answers
+        assert (await client.get("/api/conversations", headers=auth(user_a))).status_code == 200
+    record_property("waited for a connection before 503 (s)", round(waited, 2))
+
+
+# a statement timeout bounds every call
+
+STATEMENT_TIMEOUT_MS = 300
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
+async def test_a_statement_timeout_bounds_every_call(settings, pg_server, chat_db, api, auth, user_a, snapshot,
+                                                     method, path, body):
+    created = await api.post("/api/conversations", json={"title": "kept"}, headers=auth(user_a))
+    await api.post(f"/api/conversations/{created.json()['id']}/messages", json={"role": "user", "content": "kept"},
+                   headers=auth(user_a))
+    before = snapshot()
+    async with serve(settings, statement_timeout_ms=STATEMENT_TIMEOUT_MS) as client:
+        with pg_server.connect(chat_db) as locker, locker.transaction():
+            locker.execute("lock table chat.users, chat.tasks, chat.conversations, chat.messages"
+                           " in access exclusive mode")
+            response = await asyncio.wait_for(
+                client.request(method, path.format(id=created.json()["id"]), json=body, headers=auth(user_a)), 10)
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"]
+    assert response.json() == {"detail": "the database did not answer in time; try again"}
+    assert snapshot() == before
