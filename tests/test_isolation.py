@@ -10,44 +10,12 @@ after each attempt: the snapshot must not move.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-
 import psycopg
 import pytest
 from psycopg import errors
 
 from acting import acting_as, call
 from conftest import TABLES
-
-
-@dataclass
-class World:
-    a: uuid.UUID
-    b: uuid.UUID
-    task: uuid.UUID
-    conversation: uuid.UUID
-    message: uuid.UUID
-    b_conversation: uuid.UUID
-
-
-@pytest.fixture
-def world(app_conn, user_a, user_b) -> World:
-    """A with a task and a conversation of two messages; B with a conversation of their own."""
-    task = call(app_conn, user_a, "insert into chat.tasks (title) values ('A''s task') returning id")[0][0]
-    conversation = call(app_conn, user_a, "select id from chat.create_conversation('A''s secret')")[0][0]
-    message = call(app_conn, user_a, "select id from chat.append_message(%s, 'user', 'A''s first words', "
-                                     "'{\"k\": 1}', 'a-1')", [conversation])[0][0]
-    call(app_conn, user_a, "select chat.append_message(%s, 'assistant', 'reply to A')", [conversation])
-    b_conversation = call(app_conn, user_b, "select id from chat.create_conversation('B''s own')")[0][0]
-    return World(user_a, user_b, task, conversation, message, b_conversation)
-
-
-@pytest.fixture
-def unchanged(snapshot, world):
-    """Asserts, after the test, that not one row of anyone changed."""
-    before = snapshot()
-    yield
-    assert snapshot() == before
 
 
 def rowcount(conn, user, sql, params=()) -> int:
