@@ -14,10 +14,12 @@ from contextlib import asynccontextmanager
 import psycopg
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg import errors
 from psycopg_pool import PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.chat import EchoResponder, Responder, ResponderFailed
 from app.database import create_pool
@@ -93,11 +95,37 @@ def printable(value):
     return value
 
 
+# Characters of refused text that a 422 echoes back.
+ECHOED_INPUT = 200
+
+
+def echoed(error: dict) -> dict:
+    """A validation error as a 422 tells it: the refused input echoed when it is text (cut short) or a
+    number, not when it is an object or array, which may be large or nested thousands deep."""
+    error = dict(error)
+    if isinstance(error.get("input"), dict | list):
+        del error["input"]
+    elif isinstance(error.get("input"), str):
+        error["input"] = error["input"][:ECHOED_INPUT]
+    return error
+
+
 def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_invalid_request(request: Request, error: RequestValidationError):
-        # FastAPI's own 422 body, with the refused input made printable
-        return JSONResponse({"detail": printable(jsonable_encoder(error.errors()))}, UNPROCESSABLE)
+        # FastAPI's own 422 body, with the refused input echoed briefly and made printable
+        details = [echoed(item) for item in error.errors()]
+        return JSONResponse({"detail": printable(jsonable_encoder(details))}, UNPROCESSABLE)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, error: StarletteHTTPException):
+        # FastAPI answers 400 when its JSON parser fails on anything but a syntax error: past Python's
+        # recursion limit, a body nested thousands deep is unreadable input like any other
+        if isinstance(error.__cause__, RecursionError):
+            return JSONResponse({"detail": [{"type": "json_too_deep", "loc": ["body"],
+                                             "msg": "JSON nested too deeply to read"}]}, UNPROCESSABLE)
+        return await http_exception_handler(request, error)
+
     @app.exception_handler(ConversationNotFound)
     @app.exception_handler(errors.NoDataFound)
     async def on_not_found(request: Request, error: Exception):
@@ -115,6 +143,7 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(psycopg.DataError)
     @app.exception_handler(psycopg.IntegrityError)
+    @app.exception_handler(errors.StatementTooComplex)
     async def on_bad_input(request: Request, error: psycopg.Error):
         column = error.diag.column_name
         location = ARGUMENT_LOCATION.get(column, ("body", column)) if column else ("body",)

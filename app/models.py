@@ -22,6 +22,10 @@ MAX_CLIENT_MSG_ID = 200
 MAX_CONVERSATION_METADATA = 16 * 1024
 MAX_MESSAGE_METADATA = 64 * 1024
 MAX_LIMIT = 500
+# Nesting of metadata: PostgreSQL's JSON parser runs out of stack (SQLSTATE
+# 54001) some ten thousand levels down, Python's well before that; tool calls
+# need a handful. Deeper is refused here, with the field named.
+MAX_METADATA_DEPTH = 100
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -37,19 +41,22 @@ def storable(text: str) -> str:
     return text
 
 
-def storable_json(value: Any) -> Any:
-    """Every key and string of a JSON value must be storable text, every number finite (JSON has no NaN)."""
+def storable_json(value: Any, depth: int = 1) -> Any:
+    """Every key and string of a JSON value must be storable text, every number finite (JSON has no NaN),
+    and containers nested at most MAX_METADATA_DEPTH deep."""
     if isinstance(value, str):
         storable(value)
     elif isinstance(value, float) and not math.isfinite(value):
         raise ValueError("must hold finite numbers only (no NaN or Infinity)")
+    elif isinstance(value, dict | list) and depth > MAX_METADATA_DEPTH:
+        raise ValueError(f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
     elif isinstance(value, dict):
         for key, item in value.items():
             storable(key)
-            storable_json(item)
+            storable_json(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            storable_json(item)
+            storable_json(item, depth + 1)
     return value
 
 

@@ -322,9 +322,12 @@ def auth(token):
 # of the run; RELIABILITY.md quotes them.
 
 def pytest_terminal_summary(terminalreporter):
-    reports = [report for report in terminalreporter.stats.get("passed", []) if report.user_properties]
-    if reports:
-        terminalreporter.section("figures")
+    figures: dict[tuple[str, str], object] = {}
+    for reports in terminalreporter.stats.values():
         for report in reports:
-            for name, value in report.user_properties:
-                terminalreporter.write_line(f"{report.nodeid}: {name} = {value}")
+            for name, value in getattr(report, "user_properties", ()):
+                figures[report.nodeid, name] = value  # the teardown's report repeats the call's, and adds to it
+    if figures:
+        terminalreporter.section("figures")
+        for (nodeid, name), value in figures.items():
+            terminalreporter.write_line(f"{nodeid}: {name} = {value}")

@@ -221,6 +221,7 @@ CHAT_APP_FUNCTIONS = {
     "chat.fetch_recent(uuid,integer)",
     "chat.get_conversation(uuid)",
     "chat.list_conversations(integer,timestamp with time zone,uuid)",
+    "chat.metadata_too_deep(jsonb)",
     "chat.rename_conversation(uuid,text)",
     "chat.require_user_id()",
 }
