@@ -17,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from psycopg import errors
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -58,7 +59,7 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
     app.dependency_overrides[get_settings] = lambda: settings
     app.include_router(router)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], responses={503: {"model": Health, "description": "The database is unreachable"}})
     async def healthz(request: Request):
         try:
             await request.app.state.store.ping()
@@ -70,6 +71,10 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
 
     add_error_handlers(app)
     return app
+
+
+class Health(BaseModel):
+    status: str
 
 
 def not_found() -> JSONResponse:
@@ -119,11 +124,13 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, error: StarletteHTTPException):
-        # FastAPI answers 400 when its JSON parser fails on anything but a syntax error: past Python's
-        # recursion limit, a body nested thousands deep is unreadable input like any other
-        if isinstance(error.__cause__, RecursionError):
-            return JSONResponse({"detail": [{"type": "json_too_deep", "loc": ["body"],
-                                             "msg": "JSON nested too deeply to read"}]}, UNPROCESSABLE)
+        # FastAPI answers 400 when reading the body fails other than by a JSON syntax error (which is a 422):
+        # bytes that are not UTF-8, or nesting past Python's recursion limit. Unreadable input all the same.
+        if error.status_code == status.HTTP_400_BAD_REQUEST and error.__cause__ is not None:
+            message = ("JSON nested too deeply to read" if isinstance(error.__cause__, RecursionError)
+                       else "not a JSON text in UTF-8")
+            return JSONResponse({"detail": [{"type": "json_invalid", "loc": ["body"], "msg": message}]},
+                                UNPROCESSABLE)
         return await http_exception_handler(request, error)
 
     @app.exception_handler(ConversationNotFound)

@@ -143,6 +143,18 @@ class RecentMessages(BaseModel):
     items: list[Message]
 
 
+class Problem(BaseModel):
+    """What an error answer other than a 422 carries."""
+
+    detail: str
+
+
+class ResponderProblem(Problem):
+    """A 502 of the chat turn: the user's message is stored in this conversation."""
+
+    conversation_id: UUID
+
+
 class ChatTurn(BaseModel):
     conversation_id: UUID
     user_message: Message

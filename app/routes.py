@@ -15,13 +15,20 @@ from app.auth import current_user
 from app.chat import Responder, chat_turn
 from app.models import (
     MAX_LIMIT, ChatRequest, ChatTurn, Conversation, ConversationCreate, ConversationPage, ConversationRename,
-    Message, MessageCreate, MessagePage, RecentMessages,
+    Message, MessageCreate, MessagePage, Problem, RecentMessages, ResponderProblem,
 )
 from app.store import ChatStore, User
 
 MAX_SEQ = 2**63 - 1
 
-NOT_FOUND = {"description": "No such conversation of this user (missing and someone else's look the same)"}
+NOT_FOUND = {"model": Problem,
+             "description": "No such conversation of this user (missing and someone else's look the same)"}
+
+# What any /api route may answer besides its own success and 422.
+API_RESPONSES = {
+    401: {"model": Problem, "description": "Missing, malformed, expired or wrongly signed bearer token"},
+    503: {"model": Problem, "description": "The database is unreachable, busy or slow; retry after Retry-After"},
+}
 
 
 def get_store(request: Request) -> ChatStore:
@@ -35,7 +42,26 @@ def get_responder(request: Request) -> Responder:
 Store = Annotated[ChatStore, Depends(get_store)]
 CurrentUser = Annotated[User, Depends(current_user)]
 
-router = APIRouter(prefix="/api")
+def declared_query_parameters(dependant) -> set[str]:
+    """The query parameters a route and its dependencies declare."""
+    names = {parameter.alias for parameter in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= declared_query_parameters(dependency)
+    return names
+
+
+def no_unknown_query_parameters(request: Request) -> None:
+    """Query parameters are refused when unknown, as body fields are: a misspelt ``limt`` is a 422 rather than
+    silently the default."""
+    known = declared_query_parameters(request.scope["route"].dependant)
+    unknown = [name for name in request.query_params if name not in known]
+    if unknown:
+        raise RequestValidationError([{"type": "extra_forbidden", "loc": ("query", name),
+                                       "msg": "Unknown query parameter", "input": request.query_params[name]}
+                                      for name in unknown])
+
+
+router = APIRouter(prefix="/api", responses=API_RESPONSES, dependencies=[Depends(no_unknown_query_parameters)])
 
 
 class ConversationNotFound(Exception):
@@ -101,7 +127,8 @@ async def delete_conversation(conversation_id: UUID, user: CurrentUser, store: S
 @router.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED,
              response_model=Message,
              responses={200: {"model": Message, "description": "Idempotent replay: the message stored before"},
-                        404: NOT_FOUND, 409: {"description": "client_msg_id already used for another message"}})
+                        404: NOT_FOUND,
+                        409: {"model": Problem, "description": "client_msg_id already used for another message"}})
 async def append_message(conversation_id: UUID, body: MessageCreate, response: Response,
                          user: CurrentUser, store: Store):
     message = await store.append_message(user, conversation_id, body.role, body.content,
@@ -131,7 +158,8 @@ async def fetch_recent(conversation_id: UUID, user: CurrentUser, store: Store,
 
 @router.post("/chat", response_model=ChatTurn,
              responses={404: NOT_FOUND,
-                        502: {"description": "The responder failed; the user's message is stored"}})
+                        502: {"model": ResponderProblem,
+                              "description": "The responder failed; the user's message is stored"}})
 async def chat(body: ChatRequest, user: CurrentUser, store: Store,
                responder: Annotated[Responder, Depends(get_responder)]):
     turn = await chat_turn(store, responder, user, body.conversation_id, body.message)

@@ -823,6 +823,24 @@ async def test_delete_me_takes_everything_of_the_user_and_nothing_else(api, db, 
     assert stored_user(db, user_a) == ("a@example.com",)
 
 
+# input that is not even JSON, and query parameters nobody declared
+
+async def test_a_body_that_is_not_utf8_is_a_422(api, db, auth, user_a, snapshot):
+    before = snapshot()
+    response = await api.post("/api/conversations", content=b'{"title": "\xff\xfe"}',
+                              headers={**auth(user_a), "content-type": "application/json"})
+    assert_refused(response, "body")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("query", ["limt=5", "=true", "limit=5&cursor=&extra=1"])
+async def test_an_unknown_query_parameter_is_a_422_naming_it(api, auth, user_a, query):
+    response = await api.get(f"/api/conversations?{query}", headers=auth(user_a))
+    assert response.status_code == 422, response.text
+    unknown = [error["loc"] for error in response.json()["detail"] if error["type"] == "extra_forbidden"]
+    assert unknown and all(loc[0] == "query" for loc in unknown)
+
+
 # health and the schema
 
 async def test_healthz(api):
