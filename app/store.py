@@ -15,6 +15,7 @@ else's raises ``psycopg.errors.NoDataFound`` (P0002), a reused
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg.rows import BaseRowFactory, RowFactory, scalar_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
@@ -94,6 +96,7 @@ class ChatStore:
         self.provision = provision
         self.remember = remember
         self._provisioned: OrderedDict[UUID, None] = OrderedDict()
+        self._checking: asyncio.Task | None = None
 
     async def _run(self, user: User, *statements: Statement, provision: bool | None = None) -> list[list[Any]]:
         """Run the statements as ``user`` in one transaction and one round trip; their rows, in order.
@@ -104,17 +107,29 @@ class ChatStore:
             provision = self.provision and user.id not in self._provisioned
         async with self.pool.connection() as conn:
             cursors = []
-            async with conn.pipeline():
-                await conn.execute(ACT_AS, [str(user.id), str(self.statement_timeout_ms)])
-                if provision:
-                    await conn.execute(PROVISION, {"email": _claimable(user.email)})
-                for statement in statements:
-                    cursor = conn.cursor(row_factory=statement.rows)
-                    await cursor.execute(statement.sql, statement.params)
-                    cursors.append(cursor)
+            try:
+                async with conn.pipeline():
+                    await conn.execute(ACT_AS, [str(user.id), str(self.statement_timeout_ms)])
+                    if provision:
+                        await conn.execute(PROVISION, {"email": _claimable(user.email)})
+                    for statement in statements:
+                        cursor = conn.cursor(row_factory=statement.rows)
+                        await cursor.execute(statement.sql, statement.params)
+                        cursors.append(cursor)
+            except psycopg.OperationalError:
+                if conn.broken:
+                    self._check_idle_connections()
+                raise
             if provision:
                 self._remember(user.id)
             return [await cursor.fetchall() for cursor in cursors]
+
+    def _check_idle_connections(self) -> None:
+        """A connection was found dead: the pool's idle ones likely are too, killed by the same
+        event (a server restart, a pooler or a compute that went away). Have the pool test them
+        now, in the background, so that the next callers are not handed them one by one."""
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.get_running_loop().create_task(self.pool.check())
 
     def _remember(self, user_id: UUID) -> None:
         self._provisioned[user_id] = None

@@ -154,6 +154,22 @@ async def test_connections_terminated_under_traffic(route_settings, pg_server, c
     record_property("chat turns acknowledged whole", len(traffic.turns_acknowledged))
 
 
+async def test_idle_connections_terminated_together_cost_one_answer(settings, pg_server, chat_db, auth, user_a):
+    """A server restart or a compute going away kills every idle connection at once; the first caller to
+    meet a dead one gets 503, and the pool then replaces the others before they are handed out."""
+    async with serve(settings, pool_min_size=5, pool_max_size=5) as client:
+        pool = client.app.state.store.pool
+        await pool.wait()
+        async with await psycopg.AsyncConnection.connect(pg_server.conninfo(chat_db), autocommit=True) as killer:
+            terminated = (await (await killer.execute(TERMINATE)).fetchone())[0]
+        assert terminated == 5
+        await asyncio.sleep(0.2)  # the server processes have ended; the pool has not noticed
+        answers = Counter()
+        for _ in range(10):
+            answers[(await client.get("/api/conversations", headers=auth(user_a))).status_code] += 1
+    assert answers == Counter({503: 1, 200: 9})
+
+
 # the server restarted under traffic: a PostgreSQL of this test's own
 
 class OwnServer:
