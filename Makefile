@@ -3,7 +3,7 @@
 LOCAL_DIR ?= .local
 export LOCAL_DIR
 
-.PHONY: run test test-fast bench setup psql db-stop clean
+.PHONY: run test test-fast bench audit purge setup psql db-stop clean
 
 run: setup ## start the local database and deploy the plan to it
 	scripts/run
@@ -16,6 +16,12 @@ test-fast: setup ## the test suite without the load and fault tests marked slow
 
 bench: setup ## the benchmark against the peers, in one run (ARGS='--scale 0.1' for a quick one)
 	scripts/bench $(ARGS)
+
+audit: setup ## integrity, volume and activity reports as an auditor (AUDIT_DATABASE_URL, or the local database)
+	scripts/audit
+
+purge: setup ## delete conversations inactive for OLDER_THAN='90 days' (PURGE_DATABASE_URL, or the local database)
+	scripts/purge
 
 setup: ## install what is missing: PostgreSQL, Sqitch, the Python environment
 	scripts/setup

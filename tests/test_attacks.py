@@ -217,6 +217,7 @@ CHAT_APP_FUNCTIONS = {
     "chat.create_conversation(text,jsonb)",
     "chat.current_user_id()",
     "chat.delete_conversation(uuid)",
+    "chat.export_user_data()",
     "chat.fetch_messages(uuid,bigint,integer)",
     "chat.fetch_recent(uuid,integer)",
     "chat.get_conversation(uuid)",
@@ -224,6 +225,8 @@ CHAT_APP_FUNCTIONS = {
     "chat.metadata_too_deep(jsonb)",
     "chat.rename_conversation(uuid,text)",
     "chat.require_user_id()",
+    "chat.search_message_hits(tsquery,integer)",
+    "chat.search_messages(text,integer)",
 }
 
 

@@ -1,10 +1,13 @@
-"""db/audit/integrity.sql, run with psql as an auditor: silent success on
-sound data, and a non-zero exit naming each problem once the data is
-corrupted (as only a superuser could).
+"""The audit scripts, run with psql as an auditor: integrity.sql passes on
+sound data and exits non-zero naming each problem once the data is corrupted
+(as only a superuser could); volume.sql and activity.sql report the figures
+of the data; `make audit` (scripts/audit) runs them all and fails with the
+integrity check.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,18 +15,26 @@ from pathlib import Path
 import pytest
 
 from acting import call
+from conftest import ROOT
 
-INTEGRITY = Path(__file__).resolve().parent.parent / "db" / "audit" / "integrity.sql"
+AUDIT = ROOT / "db" / "audit"
+INTEGRITY = AUDIT / "integrity.sql"
+
+
+def auditor_url(pg_server, dbname) -> str:
+    return pg_server.conninfo(dbname, user="chat_test_auditor", password=pg_server.test_password)
+
+
+def run_script(pg_server, dbname, script: Path, *variables: str):
+    psql = shutil.which("psql")
+    assert psql, "psql is needed for the audit scripts"
+    options = [option for variable in variables for option in ("-v", variable)]
+    return subprocess.run([psql, "-X", "-v", "ON_ERROR_STOP=1", *options, "-f", str(script),
+                           auditor_url(pg_server, dbname)], capture_output=True, text=True)
 
 
 def run_integrity(pg_server, dbname):
-    psql = shutil.which("psql")
-    assert psql, "psql is needed for the audit scripts"
-    return subprocess.run(
-        [psql, "-X", "-v", "ON_ERROR_STOP=1", "-f", str(INTEGRITY),
-         pg_server.conninfo(dbname, user="chat_test_auditor", password=pg_server.test_password)],
-        capture_output=True, text=True,
-    )
+    return run_script(pg_server, dbname, INTEGRITY)
 
 
 @pytest.fixture
@@ -62,3 +73,43 @@ def test_integrity_fails_and_names_the_problem(pg_server, chat_db, db, chatted, 
     assert str(chatted[0]) in result.stdout
     assert str(chatted[1]) not in result.stdout
     assert "integrity check failed" in result.stderr
+
+
+def test_volume_reports_each_users_counts(pg_server, chat_db, chatted, user_a, user_b, app_conn):
+    call(app_conn, user_a, "insert into chat.tasks (title) values ('a task')")
+    result = run_script(pg_server, chat_db, AUDIT / "volume.sql", "top=10")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("|")[0].strip(): [cell.strip() for cell in line.split("|")]
+            for line in result.stdout.splitlines() if line.count("|") >= 7}
+    # user_id | conversations | messages | content_chars | content_size | metadata_size | tasks | last_activity
+    assert rows[str(user_a)][1:4] + rows[str(user_a)][6:7] == ["1", "3", str(len("onetwothree")), "1"]
+    assert rows[str(user_b)][1:4] + rows[str(user_b)][6:7] == ["1", "3", str(len("onetwothree")), "0"]
+    totals = [line for line in result.stdout.splitlines() if line.count("|") == 4][-1]
+    assert [cell.strip() for cell in totals.split("|")][:4] == ["2", "2", "6", "1"]
+
+
+def test_activity_reports_todays_messages_and_the_latest_conversations(pg_server, chat_db, chatted):
+    result = run_script(pg_server, chat_db, AUDIT / "activity.sql", "days=1")
+    assert result.returncode == 0, result.stderr
+    per_day = [line for line in result.stdout.splitlines() if line.count("|") == 6 and "day" not in line]
+    # day | messages | from_users | from_assistant | system_or_tool | users | conversations
+    assert [[cell.strip() for cell in line.split("|")][1:] for line in per_day] == [["6", "6", "0", "0", "2", "2"]]
+    assert all(str(conversation) in result.stdout for conversation in chatted)
+
+
+def make_audit(pg_server, dbname):
+    env = {**os.environ, "AUDIT_DATABASE_URL": auditor_url(pg_server, dbname)}
+    return subprocess.run([str(ROOT / "scripts" / "audit")], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_make_audit_passes_on_sound_data_and_fails_on_corrupted(pg_server, chat_db, db, chatted):
+    sound = make_audit(pg_server, chat_db)
+    assert sound.returncode == 0, sound.stdout + sound.stderr
+    assert "integrity check passed" in sound.stdout and "chat volume per user" in sound.stdout
+    assert "messages per day" in sound.stdout
+
+    db.execute("update chat.conversations set message_count = 9 where id = %s", [chatted[0]])
+    corrupted = make_audit(pg_server, chat_db)
+    assert corrupted.returncode != 0
+    assert "message_count" in corrupted.stdout and "chat volume per user" in corrupted.stdout
+    assert "integrity check FAILED" in corrupted.stderr

@@ -72,8 +72,8 @@ def test_fetch_recent_reads_a_few_hundred_buffers_at_most(app_conn, user_a, big_
     assert total_buffers(plan) <= 300, plan
 
 
-def test_fetch_recent_plan_inside_the_function_is_a_bounded_backward_index_scan(db, user_a, big_conversation):
-    """auto_explain shows the statement the function really runs, as the runtime role."""
+def function_plans(db, user, sql, params) -> list[dict]:
+    """The plans of the statements a function runs, as the runtime role, from auto_explain."""
     logged = []
     db.add_notice_handler(lambda diag: logged.append(diag.message_primary))
     db.execute("load 'auto_explain'")
@@ -83,16 +83,20 @@ def test_fetch_recent_plan_inside_the_function_is_a_bounded_backward_index_scan(
         db.execute(f"set {setting} = '{value}'")
     db.execute("set role chat_test_app")
     try:
-        with acting_as(db, user_a):
-            db.execute("select * from chat.fetch_recent(%s, 50)", [big_conversation]).fetchall()
+        with acting_as(db, user):
+            db.execute(sql, params).fetchall()
     finally:
         db.execute("reset role")
         db.execute("set client_min_messages = notice")
-
     # each auto_explain message is "duration: … ms  plan:" followed by the JSON plan
-    plans = [json.loads(m[m.index("{"):])["Plan"] for m in logged if "plan:" in m]
+    return [json.loads(m[m.index("{"):])["Plan"] for m in logged if "plan:" in m]
+
+
+def test_fetch_recent_plan_inside_the_function_is_a_bounded_backward_index_scan(db, user_a, big_conversation):
+    """auto_explain shows the statement the function really runs, as the runtime role."""
+    plans = function_plans(db, user_a, "select * from chat.fetch_recent(%s, 50)", [big_conversation])
     message_plans = [p for p in plans if any(n.get("Relation Name") == "messages" for n in nodes(p))]
-    assert message_plans, logged
+    assert message_plans, plans
     inner = message_plans[0]
     scans = [n for n in nodes(inner) if n.get("Relation Name") == "messages"]
     assert len(scans) == 1
@@ -114,3 +118,34 @@ def test_fetch_messages_page_is_a_bounded_forward_index_scan(app_conn, user_a, b
         plan = explain(app_conn, sql, [big_conversation])
     assert plan["Actual Rows"] == 100
     assert total_buffers(plan) <= 400, plan
+
+
+# search: the GIN index keyed by (user_id, words) reads the current user's matches only
+
+@pytest.fixture
+def haystacks(db, make_user, user_a):
+    """Six users of 2,000 messages each, one in a hundred with the word "needle": user_a's 20 among 120."""
+    for user in [user_a, *(make_user() for _ in range(5))]:
+        conversation = db.execute("insert into chat.conversations (user_id, message_count) values (%s, 2000)"
+                                  " returning id", [user]).fetchone()[0]
+        db.execute("insert into chat.messages (conversation_id, user_id, seq, role, content)"
+                   " select %s, %s, g, 'user', md5(g::text) || case when g %% 100 = 0 then ' needle' else '' end"
+                   "   from generate_series(1, 2000) g", [conversation, user])
+    # as autovacuum would: GIN keeps its statistics, which the planner's costs read, in its metapage
+    db.execute("vacuum analyze chat.messages")
+
+
+def test_search_reads_the_current_users_matches_only(db, user_a, haystacks):
+    plans = function_plans(db, user_a, "select * from chat.search_messages('needle', 50)", [])
+    scans = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "messages" or "Index Name" in n]
+    assert not any(n["Node Type"] == "Seq Scan" for n in scans), scans
+    # the word lookup: keyed by (user_id, words), the index yields user_a's 20 matches, not the others' 100
+    (lookup,) = [n for n in scans if n.get("Index Name") == "messages_search_idx"]
+    assert lookup["Node Type"] == "Bitmap Index Scan"
+    assert "user_id" in lookup["Index Cond"] and "to_tsvector" in lookup["Index Cond"]
+    assert lookup["Actual Rows"] == 20
+    heap = next(n for n in scans if n["Node Type"] == "Bitmap Heap Scan")
+    assert heap["Actual Rows"] == 20 and heap.get("Rows Removed by Filter", 0) == 0
+    # then the 20 rows themselves, by primary key, as the runtime role under the policies
+    fetch = [n for n in scans if n.get("Index Name") == "messages_pkey"]
+    assert fetch and sum(n["Actual Rows"] * n.get("Actual Loops", 1) for n in fetch) == 20
