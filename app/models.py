@@ -22,6 +22,7 @@ MAX_CLIENT_MSG_ID = 200
 MAX_CONVERSATION_METADATA = 16 * 1024
 MAX_MESSAGE_METADATA = 64 * 1024
 MAX_LIMIT = 500
+MAX_QUERY = 1000
 # Nesting of metadata: PostgreSQL's JSON parser runs out of stack (SQLSTATE
 # 54001) some ten thousand levels down, Python's well before that; tool calls
 # need a handful. Deeper is refused here, with the field named.
@@ -141,6 +142,30 @@ class MessagePage(BaseModel):
 
 class RecentMessages(BaseModel):
     items: list[Message]
+
+
+class SearchResults(BaseModel):
+    items: list[Message]
+
+
+class ExportedConversation(Conversation):
+    messages: list[Message]
+
+
+class ExportedUser(BaseModel):
+    id: UUID
+    email: str | None
+    display_name: str | None
+    created_at: datetime
+
+
+class UserExport(BaseModel):
+    """Everything stored for a user (GET /api/me/export)."""
+
+    exported_at: datetime
+    user: ExportedUser | None
+    tasks: list[dict[str, Any]]
+    conversations: list[ExportedConversation]
 
 
 class Problem(BaseModel):

@@ -14,8 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from app.auth import current_user
 from app.chat import Responder, chat_turn
 from app.models import (
-    MAX_LIMIT, ChatRequest, ChatTurn, Conversation, ConversationCreate, ConversationPage, ConversationRename,
-    Message, MessageCreate, MessagePage, Problem, RecentMessages, ResponderProblem,
+    MAX_LIMIT, MAX_QUERY, ChatRequest, ChatTurn, Conversation, ConversationCreate, ConversationPage,
+    ConversationRename, Message, MessageCreate, MessagePage, Problem, RecentMessages, ResponderProblem,
+    SearchResults, UserExport, storable,
 )
 from app.store import ChatStore, User
 
@@ -167,7 +168,29 @@ async def chat(body: ChatRequest, user: CurrentUser, store: Store,
                     assistant_message=turn.assistant_message)
 
 
+# search
+
+@router.get("/search", response_model=SearchResults)
+async def search_messages(user: CurrentUser, store: Store,
+                          q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY, pattern=r"\S")],
+                          limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20):
+    return SearchResults(items=await store.search_messages(user, storable_query(q), limit))
+
+
+def storable_query(q: str) -> str:
+    try:
+        return storable(q)
+    except ValueError as error:
+        raise RequestValidationError([{"type": "value_error", "loc": ("query", "q"), "msg": f"Value error, {error}",
+                                       "input": q}]) from None
+
+
 # the user
+
+@router.get("/me/export", response_model=UserExport)
+async def export_me(user: CurrentUser, store: Store):
+    return await store.export_user_data(user)
+
 
 @router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_me(user: CurrentUser, store: Store):

@@ -201,6 +201,18 @@ class ChatStore:
         (rows,) = await self._run(user, _recent(conversation_id, limit))
         return rows
 
+    async def search_messages(self, user: User, query: str, limit: int = 20) -> list[Message]:
+        """The user's messages matching ``query`` (web-search syntax), best match first."""
+        (rows,) = await self._run(user, Statement(
+            "select * from chat.search_messages(%s, %s)", [query, limit], model_row(Message)))
+        return rows
+
+    # the user's data
+
+    async def export_user_data(self, user: User) -> dict[str, Any]:
+        """Everything stored for the user, as one JSON document."""
+        return await self._one(user, Statement("select chat.export_user_data()", [], scalar_row))
+
     # the chat turn's first half
 
     async def open_turn(self, user: User, conversation_id: UUID | None, content: str,

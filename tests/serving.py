@@ -28,6 +28,8 @@ ROUTES = [
     ("get", "/api/conversations", None),
     *CONVERSATION_ROUTES,
     ("post", "/api/chat", {"message": "hi"}),
+    ("get", "/api/search?q=hi", None),
+    ("get", "/api/me/export", None),
     ("delete", "/api/me", None),
 ]
 
