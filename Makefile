@@ -3,7 +3,7 @@
 LOCAL_DIR ?= .local
 export LOCAL_DIR
 
-.PHONY: run test test-fast bench audit purge setup psql db-stop clean
+.PHONY: run test test-fast bench audit purge adopt setup psql db-stop clean
 
 run: setup ## start the local database and deploy the plan to it
 	scripts/run
@@ -22,6 +22,9 @@ audit: setup ## integrity, volume and activity reports as an auditor (AUDIT_DATA
 
 purge: setup ## delete conversations inactive for OLDER_THAN='90 days' (PURGE_DATABASE_URL, or the local database)
 	scripts/purge
+
+adopt: setup ## a Phase II database (ADOPT_DATABASE_URL, as its owner) adopts the plan, every row kept
+	scripts/adopt
 
 setup: ## install what is missing: PostgreSQL, Sqitch, the Python environment
 	scripts/setup
