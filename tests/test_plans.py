@@ -72,8 +72,8 @@ def test_fetch_recent_reads_a_few_hundred_buffers_at_most(app_conn, user_a, big_
     assert total_buffers(plan) <= 300, plan
 
 
-def function_plans(db, user, sql, params) -> list[dict]:
-    """The plans of the statements a function runs, as the runtime role, from auto_explain."""
+def function_plans(db, user, sql, params, role="chat_test_app") -> list[dict]:
+    """The plans of the statements a function runs, as ``role`` (the runtime role), from auto_explain."""
     logged = []
     db.add_notice_handler(lambda diag: logged.append(diag.message_primary))
     db.execute("load 'auto_explain'")
@@ -81,7 +81,7 @@ def function_plans(db, user, sql, params) -> list[dict]:
                            ("auto_explain.log_buffers", "on"), ("auto_explain.log_nested_statements", "on"),
                            ("auto_explain.log_format", "json"), ("client_min_messages", "log")]:
         db.execute(f"set {setting} = '{value}'")
-    db.execute("set role chat_test_app")
+    db.execute(f"set role {role}")
     try:
         with acting_as(db, user):
             db.execute(sql, params).fetchall()
