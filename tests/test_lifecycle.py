@@ -5,15 +5,18 @@ BYPASSRLS); verify scripts that fail when their object is missing or wrong.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from acting import call
-from conftest import ROOT
+from conftest import ROOT, sqitch_env
 
 ROLES_SQL = """
 select rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolbypassrls
@@ -97,9 +100,11 @@ def test_every_function_pins_search_path_and_nothing_is_executable_by_public(pg_
         assert not public_execute, signature
 
 
-# The one function that runs with its owner's rights: search's word lookup,
+# The functions that run with their owner's rights: search's word lookup,
 # which row security would keep off the word index (see its deploy script).
-OWNER_RIGHTS_FUNCTIONS = {"chat.search_message_hits(tsquery,integer)"}
+OWNER_RIGHTS_FUNCTIONS = {"chat.search_message_hits(tsquery,integer)",
+                          # and the operators' purge, so that chat_operator needs no privilege on any table
+                          "chat.purge_inactive(interval,integer)"}
 
 
 # Neon's shape: the deploying role owns everything but is no superuser; it has
@@ -190,6 +195,40 @@ def test_an_owner_that_does_not_bypass_rls_gets_a_search_with_the_callers_rights
         db.execute(f"drop role {name}")
 
 
+def test_an_owner_that_does_not_bypass_rls_still_purges_for_an_operator_with_no_privilege(pg_server, sqitch, db):
+    """The purge runs with its owner's rights; a plain owner gets the two policies it needs for that, for itself
+    alone: the operator still holds no privilege on any table."""
+    name, password = f"chat_test_plain_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    operator = f"{name}_operator"
+    db.execute(f"create role {name} login password '{password}' createrole")
+    db.execute(f"create database {name} owner {name}")
+    try:
+        sqitch("deploy", dbname=name, user=name, password=password)
+        sqitch("verify", dbname=name, user=name, password=password)
+        assert query(pg_server, name, "select policyname, roles::text[] from pg_policies"
+                                      " where policyname like '%%purge%%' order by 1") == [
+            ("conversations_owner_purge_delete", [name]), ("conversations_owner_purge_select", [name])]
+        with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
+            conn.execute(f"create role {operator} login password '{password}' in role chat_operator")
+            a, b = uuid.uuid4(), uuid.uuid4()
+            conn.execute("insert into chat.users (id) values (%s), (%s)", [a, b])
+            conn.execute("insert into chat.conversations (user_id, updated_at) values (%s, now() - interval '2 years'),"
+                         " (%s, now() - interval '2 years'), (%s, now())", [a, b, b])
+        with psycopg.connect(pg_server.conninfo(name, user=operator, password=password), autocommit=True) as conn:
+            assert conn.execute("select chat.purge_inactive('1 year')").fetchone() == (2,)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("select count(*) from chat.conversations")
+        assert query(pg_server, name, "select count(*) from chat.conversations") == [(1,)]
+        sqitch("revert", "-y", "--to", "@v0.1.0", dbname=name, user=name, password=password)
+        assert query(pg_server, name, "select count(*) from pg_policies where policyname like '%%owner_purge%%'") == [
+            (0,)]
+    finally:
+        db.execute(f"drop database {name} with (force)")
+        db.execute(f"drop owned by {name}")
+        db.execute(f"drop role if exists {operator}")
+        db.execute(f"drop role {name}")
+
+
 # verify scripts fail when their object is missing or wrong
 
 SABOTAGE = [
@@ -234,32 +273,186 @@ def test_verify_fails_when_the_runtime_role_could_bypass_rls(db, sqitch, chat_db
 # Every change, one at a time: revert undoes exactly its deploy, and its
 # verify script fails once its objects are gone.
 
-PLAN = [line.split()[0] for line in (ROOT / "sqitch.plan").read_text().splitlines()
-        if line.strip() and not line.startswith(("%", "#", "@"))]
+@dataclass(frozen=True)
+class Change:
+    """One change of the plan as Sqitch names it: a reworked change's earlier instance by the tag after it
+    (``purge_inactive@v0.1.0``, whose scripts are ``purge_inactive@v0.1.0.sql``), the latest by its name."""
+
+    name: str
+    tag: str | None = None
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}@{self.tag}" if self.tag else self.name
+
+    def script(self, kind: str) -> Path:
+        return ROOT / "db" / kind / f"{self.spec}.sql"
+
+    def __str__(self) -> str:
+        return self.spec
+
+
+def read_plan() -> list[Change]:
+    entries = [line.split()[0] for line in (ROOT / "sqitch.plan").read_text().splitlines()
+               if line.strip() and not line.startswith(("%", "#"))]
+    changes = []
+    for n, entry in enumerate(entries):
+        if entry.startswith("@"):
+            continue
+        reworked_later = entry in entries[n + 1:]
+        tag = next(e for e in entries[n + 1:] if e.startswith("@"))[1:] if reworked_later else None
+        changes.append(Change(entry, tag))
+    return changes
+
+
+PLAN = read_plan()
+
+
+def sqitch_spec(change: Change) -> str:
+    """How deploy --to and revert --to name the change: the latest instance of a reworked one as @HEAD."""
+    return change.spec if change.tag or [c.name for c in PLAN].count(change.name) == 1 else f"{change.name}@HEAD"
 
 
 def test_each_revert_undoes_exactly_its_deploy(pg_server, sqitch, empty_db):
     """deploy --to C, revert --to C^: the schema is as before C, change by change."""
     for previous, change in zip([None, *PLAN[:-1]], PLAN, strict=True):
         before = schema_dump(pg_server, empty_db)
-        sqitch("deploy", "--to", change, dbname=empty_db)
+        sqitch("deploy", "--to", sqitch_spec(change), dbname=empty_db)
         if previous is None:
             sqitch("revert", "-y", dbname=empty_db)
         else:
-            sqitch("revert", "-y", "--to", previous, dbname=empty_db)
+            sqitch("revert", "-y", "--to", sqitch_spec(previous), dbname=empty_db)
         assert schema_dump(pg_server, empty_db) == before, change
-        sqitch("deploy", "--to", change, dbname=empty_db)
+        sqitch("deploy", "--to", sqitch_spec(change), dbname=empty_db)
 
 
-@pytest.mark.parametrize("change", [c for c in PLAN if c != "roles"])
+@pytest.mark.parametrize("change", [c for c in PLAN if c.name != "roles" and not c.tag], ids=str)
 def test_each_verify_fails_once_its_change_is_undone(pg_server, sqitch, chat_db, change):
     """Run the change's revert script (and its dependents', latest first) behind
     Sqitch's back: the registry still says deployed, and verify must say not ok.
-    (The roles outlive any one database; their verify is sabotaged above.)"""
+    (The roles outlive any one database; their verify is sabotaged above. sqitch
+    verify skips a change reworked later, whose verify runs only as it is
+    deployed: the privilege test below runs it there.)"""
     psql = shutil.which("psql")
     for undone in reversed(PLAN[PLAN.index(change):]):
-        subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(ROOT / "db" / "revert" / f"{undone}.sql"),
+        subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(undone.script("revert")),
                         pg_server.conninfo(chat_db)], check=True, capture_output=True)
-    result = sqitch("verify", "--from-change", change, "--to-change", change, dbname=chat_db, check=False)
+    spec = sqitch_spec(change)
+    result = sqitch("verify", "--from-change", spec, "--to-change", spec, dbname=chat_db, check=False)
     assert result.returncode != 0
-    assert f"{change} " in result.stdout and "not ok" in result.stdout, result.stdout + result.stderr
+    assert f"{change.name} " in result.stdout and "not ok" in result.stdout, result.stdout + result.stderr
+
+
+# Each verify script checks every privilege its change grants, one by one:
+# revoke any single one (or give back to PUBLIC what the change kept from
+# it) and that change's verify script fails.
+
+ACL = """
+select kind, object, grantee, privilege from (
+  select 'schema' as kind, format('schema %%I', n.nspname) as object, a.grantee, a.privilege_type as privilege
+    from pg_namespace n, aclexplode(n.nspacl) a
+   where n.nspname = 'chat'
+  union all
+  select 'table', c.oid::regclass::text, a.grantee, a.privilege_type
+    from pg_class c, aclexplode(c.relacl) a
+   where c.relnamespace = to_regnamespace('chat')
+  union all
+  select 'column', format('%%s (%%I)', c.oid::regclass, att.attname), a.grantee, a.privilege_type
+    from pg_attribute att join pg_class c on c.oid = att.attrelid, aclexplode(att.attacl) a
+   where c.relnamespace = to_regnamespace('chat')
+  union all
+  select 'function', format('function %%s', p.oid::regprocedure), a.grantee, a.privilege_type
+    from pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+   where p.pronamespace = to_regnamespace('chat')
+) acl
+ where grantee = 0 or grantee in (select oid from pg_roles where rolname in ('chat_app', 'chat_auditor', 'chat_operator'))
+"""
+
+
+def privileges(pg_server, dbname) -> set[tuple[str, str, str, str]]:
+    """(kind, object, grantee, privilege) of every grant to a product role or PUBLIC in schema chat."""
+    rows = query(pg_server, dbname, ACL)
+    names = dict(query(pg_server, dbname, "select oid, rolname from pg_roles"))
+    return {(kind, obj, "public" if grantee == 0 else names[grantee], privilege) for kind, obj, grantee, privilege in rows}
+
+
+def functions(pg_server, dbname) -> set[str]:
+    return {row[0] for row in query(pg_server, dbname, "select format('function %%s', oid::regprocedure) from pg_proc"
+                                                       " where pronamespace = to_regnamespace('chat')")}
+
+
+def grant_statement(verb: str, kind: str, obj: str, grantee: str, privilege: str) -> str:
+    """grant or revoke one privilege: columns as ``priv (col) on table``, everything else as ``priv on obj``."""
+    direction = "to" if verb == "grant" else "from"
+    if kind == "column":
+        table, column = obj.split(" ", 1)
+        return f"{verb} {privilege} {column} on {table} {direction} {grantee}"
+    return f"{verb} {privilege} on {obj} {direction} {grantee}"
+
+
+def verify_after(pg_server, dbname, change: Change, statement: str) -> subprocess.CompletedProcess:
+    """The change's verify script, run right after ``statement`` in the same transaction (its rollback undoes
+    both; a failure ends the session, which undoes them too)."""
+    return subprocess.run(
+        [shutil.which("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", f"begin; {statement};",
+         "-f", str(change.script("verify")), pg_server.conninfo(dbname)],
+        capture_output=True, text=True, env={**os.environ, "PGOPTIONS": "-c client_min_messages=error"})
+
+
+@dataclass
+class Sabotaged:
+    """What a change does to privileges, and the sabotages of them its verify script let pass."""
+
+    granted: set
+    taken: set
+    created: set
+    clean_verify_passes: bool
+    passed: list[str]
+
+
+@pytest.fixture(scope="module")
+def sabotaged(pg_server) -> dict[Change, Sabotaged]:
+    """The plan deployed change by change on an empty database. After each change: the privileges it
+    granted (each revoked in turn), those it took away (each given back) and the functions it created
+    (each made callable by PUBLIC), every one of them followed by the change's verify script."""
+    name = f"chat_test_acl_{uuid.uuid4().hex[:8]}"
+    with pg_server.connect("postgres") as conn:
+        conn.execute(f"create database {name}")
+    try:
+        found, before, before_functions = {}, set(), set()
+        for change in PLAN:
+            result = subprocess.run(
+                [shutil.which("sqitch"), "deploy", "--to", sqitch_spec(change),
+                 f"db:pg://{pg_server.user}@{pg_server.host}:{pg_server.port}/{name}"],
+                cwd=ROOT, env=sqitch_env(pg_server.password), capture_output=True, text=True)
+            assert result.returncode == 0, result.stdout + result.stderr
+            after, after_functions = privileges(pg_server, name), functions(pg_server, name)
+            granted, taken, created = after - before, before - after, after_functions - before_functions
+            sabotages = [grant_statement("revoke", *privilege) for privilege in sorted(granted)]
+            sabotages += [grant_statement("grant", *privilege) for privilege in sorted(taken)]
+            sabotages += [f"grant execute on {function} to public" for function in sorted(created)]
+            found[change] = Sabotaged(
+                granted, taken, created,
+                clean_verify_passes=verify_after(pg_server, name, change, "select").returncode == 0,
+                passed=[s for s in sabotages if verify_after(pg_server, name, change, s).returncode == 0])
+            before, before_functions = after, after_functions
+        yield found
+    finally:
+        with pg_server.connect("postgres") as conn:
+            conn.execute(f"drop database {name} with (force)")
+
+
+def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
+    """The test below is not vacuous: these changes grant, take away or create what it sabotages."""
+    touching = {str(c) for c, found in sabotaged.items() if found.granted or found.taken or found.created}
+    assert {"chat_schema", "current_user_id", "users", "tasks", "conversations", "messages", "append_message",
+            "operator_role", "search_messages", "purge_inactive@v0.1.0", "purge_inactive"} <= touching
+    assert sum(len(found.granted) for found in sabotaged.values()) >= 40
+    assert len(sabotaged[PLAN[-1]].taken) == 2  # the reworked purge takes chat_operator's select and delete
+
+
+@pytest.mark.parametrize("change", PLAN, ids=str)
+def test_each_verify_fails_when_any_one_of_its_privileges_is_revoked(sabotaged, change):
+    found = sabotaged[change]
+    assert found.clean_verify_passes
+    assert found.passed == [], f"{change}'s verify passes after: {found.passed}"

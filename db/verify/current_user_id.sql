@@ -11,4 +11,7 @@ select pg_catalog.set_config('app.user_id', '00000000-0000-0000-0000-00000000000
 select 1 / (chat.current_user_id() = '00000000-0000-0000-0000-000000000001')::int;
 select 1 / (chat.require_user_id() = '00000000-0000-0000-0000-000000000001')::int;
 
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat.current_user_id()', 'execute'))::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat.require_user_id()', 'execute'))::int;
+
 rollback;

@@ -19,7 +19,18 @@ select 1 / (count(*) = 2)::int from pg_catalog.pg_indexes
  where schemaname = 'chat'
    and indexname in ('messages_conversation_seq_key', 'messages_client_msg_id_key');
 
--- append-only for the runtime role
-select 1 / (not pg_catalog.has_table_privilege('chat_app', 'chat.messages', 'update, delete, truncate'))::int;
+-- each privilege the runtime role and the auditor are granted, one by one
+select 1 / pg_catalog.has_table_privilege('chat_app', 'chat.messages', 'select')::int;
+select 1 / pg_catalog.has_table_privilege('chat_app', 'chat.messages', 'insert')::int;
+select 1 / pg_catalog.has_table_privilege('chat_auditor', 'chat.messages', 'select')::int;
+
+-- and none that they are not: a message is never changed, and removed only with its conversation
+select 1 / (not pg_catalog.has_table_privilege('chat_app', 'chat.messages', 'update'))::int;
+select 1 / (not pg_catalog.has_table_privilege('chat_app', 'chat.messages', 'delete'))::int;
+select 1 / (not pg_catalog.has_table_privilege('chat_app', 'chat.messages', 'truncate'))::int;
+select 1 / (not pg_catalog.has_table_privilege('chat_auditor', 'chat.messages', 'insert'))::int;
+select 1 / (not pg_catalog.has_table_privilege('chat_auditor', 'chat.messages', 'update'))::int;
+select 1 / (not pg_catalog.has_table_privilege('chat_auditor', 'chat.messages', 'delete'))::int;
+select 1 / (not pg_catalog.has_table_privilege('chat_auditor', 'chat.messages', 'truncate'))::int;
 
 rollback;

@@ -25,5 +25,6 @@ select 1 / count(*) from pg_catalog.pg_constraint
 select 1 / count(*) from pg_catalog.pg_constraint
  where conrelid = 'chat.conversations'::regclass and conname = 'conversations_metadata_depth' and convalidated;
 select 1 / (not pg_catalog.has_function_privilege('public', 'chat.metadata_too_deep(jsonb)', 'execute'))::int;
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.metadata_too_deep(jsonb)', 'execute')::int;
 
 rollback;
