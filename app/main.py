@@ -1,7 +1,8 @@
 """The HTTP service: ``uvicorn app.main:app``.
 
 ``create_app`` builds it with a given configuration and responder; the
-lifespan opens the connection pool and closes it. Errors from the database
+lifespan reads the configuration (when none is given), builds the token
+verifier, and opens the connection pool and closes it. Errors from the database
 are answered by SQLSTATE, so that no bad input ever becomes a 500.
 """
 
@@ -22,10 +23,11 @@ from psycopg import errors
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.auth import TokenVerifier
 from app.chat import EchoResponder, Responder, ResponderFailed
 from app.database import create_pool
 from app.routes import ConversationNotFound, router
-from app.settings import Settings, get_settings
+from app.settings import ConfigurationError, Settings, get_settings
 from app.store import ChatStore
 
 logger = logging.getLogger("app")
@@ -39,14 +41,18 @@ ARGUMENT_LOCATION = {"max_count": ("query", "limit"), "after_seq": ("query", "af
 
 
 def create_app(settings: Settings | None = None, responder: Responder | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    """The service; without ``settings``, they are read from the environment at startup (not here, so that
+    importing this module needs no configuration), and a wrong configuration stops the startup."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        pool = create_pool(settings)
+        config = settings or startup_settings()
+        app.state.settings = config
+        app.state.tokens = TokenVerifier.from_settings(config)
+        pool = create_pool(config)
         # not waiting: the service starts (and /healthz says 503) while the database is away
         await pool.open(wait=False)
-        app.state.store = ChatStore(pool, statement_timeout_ms=settings.statement_timeout_ms)
+        app.state.store = ChatStore(pool, statement_timeout_ms=config.statement_timeout_ms)
         app.state.responder = responder or EchoResponder()
         try:
             yield
@@ -56,7 +62,7 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
     app = FastAPI(title="chat persistence", version="0.1.0", lifespan=lifespan,
                   description="Conversations and messages of the todo app's chatbot, isolated per user by "
                               "PostgreSQL row-level security.")
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.dependency_overrides[get_settings] = settings_of
     app.include_router(router)
 
     @app.get("/healthz", tags=["health"], responses={503: {"model": Health, "description": "The database is unreachable"}})
@@ -71,6 +77,21 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
 
     add_error_handlers(app)
     return app
+
+
+def startup_settings() -> Settings:
+    """The settings from the environment; when they are wrong, what is wrong is logged in one line before the
+    startup fails."""
+    try:
+        return get_settings()
+    except ConfigurationError as error:
+        logger.error("cannot start: %s", error)
+        raise
+
+
+def settings_of(request: Request) -> Settings:
+    """The settings the application started with (for routes that depend on ``get_settings``)."""
+    return request.app.state.settings
 
 
 class Health(BaseModel):

@@ -28,7 +28,8 @@ NOT_FOUND = {"model": Problem,
 # What any /api route may answer besides its own success and 422.
 API_RESPONSES = {
     401: {"model": Problem, "description": "Missing, malformed, expired or wrongly signed bearer token"},
-    503: {"model": Problem, "description": "The database is unreachable, busy or slow; retry after Retry-After"},
+    503: {"model": Problem, "description": "The database is unreachable, busy or slow, or the identity provider's "
+                                           "signing keys cannot be fetched; retry after Retry-After"},
 }
 
 

@@ -1,15 +1,26 @@
 """Configuration, from the environment (names are case-insensitive).
 
 The defaults suit the local development database that ``make run`` starts;
-in production set at least ``DATABASE_URL`` and ``JWT_SECRET``.
+in production set at least ``DATABASE_URL``. Tokens are verified one way,
+and there is no default for it: ``JWT_SECRET`` (an HS256 key of at least 32
+bytes) or ``JWT_JWKS_URL`` (the identity provider's key set), exactly one of
+them. Every construction of ``Settings`` checks that.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The least length of an HS256 key, in UTF-8 bytes: as many as the hash has (RFC 7518, 3.2).
+MIN_SECRET_BYTES = 32
+
+
+class ConfigurationError(Exception):
+    """The environment does not configure a service that may start; the message names what is wrong."""
 
 
 class Settings(BaseSettings):
@@ -19,9 +30,17 @@ class Settings(BaseSettings):
     # transaction-mode pooler such as Neon's pooled endpoint.
     database_url: str = "postgresql://chat_api@127.0.0.1:54329/chat"
 
-    # HS256 key of the bearer tokens, and the audience they must name (if set).
-    jwt_secret: SecretStr = SecretStr("local-development-secret-not-for-production")
+    # How bearer tokens are verified, one of the two: the HS256 key they are
+    # signed with, or the URL of the key set (JWKS) of the identity provider
+    # that signs them with RS256, ES256 or EdDSA.
+    jwt_secret: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    # The issuer (iss) and the audience (aud) tokens must name, when set.
+    jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # The least time between two fetches of the key set, in seconds: a token
+    # naming a kid the cached set lacks refetches it at most this often.
+    jwt_jwks_cooldown: float = Field(10.0, gt=0)
 
     pool_min_size: int = Field(1, ge=0)
     pool_max_size: int = Field(10, ge=1)
@@ -34,7 +53,48 @@ class Settings(BaseSettings):
     # prepared statements off, as PgBouncer before 1.21 (transaction mode) needs.
     prepare_threshold: int | None = Field(5, ge=0)
 
+    @field_validator("jwt_secret", "jwt_jwks_url", "jwt_issuer", "jwt_audience", mode="before")
+    @classmethod
+    def empty_is_unset(cls, value):
+        """``JWT_SECRET=`` is no secret at all, not an empty one."""
+        return None if value == "" else value
+
+    @field_validator("jwt_jwks_url")
+    @classmethod
+    def fetchable(cls, url: str | None) -> str | None:
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("https", "http") or not parts.hostname:
+                raise ValueError("must be an https:// (or http://) URL")
+        return url
+
+    @model_validator(mode="after")
+    def one_way_to_verify_tokens(self) -> Settings:
+        if self.jwt_secret is None and self.jwt_jwks_url is None:
+            raise ValueError("set JWT_SECRET (an HS256 key of at least 32 bytes) or JWT_JWKS_URL (the identity "
+                             "provider's key set): bearer tokens cannot be verified without one")
+        if self.jwt_secret is not None and self.jwt_jwks_url is not None:
+            raise ValueError("JWT_SECRET and JWT_JWKS_URL are both set: set one of them, not both")
+        if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"JWT_SECRET is too short: an HS256 key needs at least {MIN_SECRET_BYTES} bytes")
+        return self
+
+
+def explain(error: ValidationError) -> str:
+    """What is wrong, one clause per error, naming the variables and never their values (a secret, or a
+    password in DATABASE_URL, must not reach the logs)."""
+    clauses = []
+    for item in error.errors(include_url=False, include_input=False):
+        message = item["msg"].removeprefix("Value error, ")
+        field = ".".join(str(part) for part in item["loc"]).upper()
+        clauses.append(f"{field}: {message}" if field else message)
+    return "; ".join(clauses)
+
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment, read once; ``ConfigurationError`` when they are wrong."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigurationError(explain(error)) from None

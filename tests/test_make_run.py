@@ -35,7 +35,7 @@ class MakeRun:
 
     def __init__(self, local_dir: Path, pg_port: int, api_port: int):
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith("PG") and k not in ("DATABASE_URL", "JWT_SECRET", "JWT_AUDIENCE")}
+               if not k.startswith(("PG", "JWT_")) and k != "DATABASE_URL"}
         env.update(LOCAL_DIR=str(local_dir), LOCAL_PG_PORT=str(pg_port), API_PORT=str(api_port))
         self.base = f"http://127.0.0.1:{api_port}"
         self.output: list[str] = []
@@ -101,6 +101,14 @@ def test_make_run_serves_stops_on_ctrl_c_and_keeps_the_data(local_dir):
     assert not postmaster.exists(), "the database was left running"
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{first.base}/healthz", timeout=2)
+
+    # what it printed holds no password (nor the token key): they stay in their files under LOCAL_DIR
+    secrets = {path.name: path.read_text() for path in local_dir.iterdir()
+               if path.is_file() and path.suffix in (".password", ".secret")}
+    assert {"chat_owner.password", "chat_api.password", "jwt.secret"} <= secrets.keys()
+    printed = "".join(first.output)
+    assert [name for name, value in secrets.items() if value in printed] == []
+    assert "sqitch deploy db:pg://chat_owner@" in printed
 
     second = MakeRun(local_dir, pg_port, api_port)
     try:
