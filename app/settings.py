@@ -49,9 +49,15 @@ class Settings(BaseSettings):
     # Bounds every statement; set per transaction, so that it also holds
     # behind a pooler that ignores startup parameters.
     statement_timeout_ms: int = Field(5000, ge=0)
-    # psycopg prepares a statement after this many executions; "none" turns
-    # prepared statements off, as PgBouncer before 1.21 (transaction mode) needs.
-    prepare_threshold: int | None = Field(5, ge=0)
+    # Prepared statements: off ("none") unless a number says after how many
+    # executions psycopg prepares a statement. Worth little here (BENCHMARKS.md),
+    # and a transaction-mode pooler without prepared-statement support
+    # (PgBouncer before 1.21) does not tell the client it is one: there a
+    # statement could run as another client's of the same name. Turn them on
+    # for a direct connection or a pooler that keeps them (PgBouncer 1.21+ with
+    # max_prepared_statements, Neon's pooled endpoint); where the server then
+    # refuses one, the store turns them off and logs it once.
+    prepare_threshold: int | None = Field(None, ge=0)
 
     @field_validator("jwt_secret", "jwt_jwks_url", "jwt_issuer", "jwt_audience", mode="before")
     @classmethod

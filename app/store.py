@@ -16,6 +16,7 @@ else's raises ``psycopg.errors.NoDataFound`` (P0002), a reused
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
 from app.models import AppendedMessage, Conversation, Message, Role, storable
+
+logger = logging.getLogger("app.store")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,23 @@ def model_row(model: type[BaseModel]) -> BaseRowFactory:
     return factory
 
 
+def prepared_statement_failure(error: psycopg.Error) -> bool:
+    """Whether ``error`` is a server's refusal of a protocol-level prepared statement: one it does not
+    have (26000), has already (42P05), or has with other parameters (08P01). That is what psycopg's
+    prepared statements meet behind a transaction-mode pooler without prepared-statement support
+    (PgBouncer before 1.21), where the next transaction may run on another server connection, or on one
+    that another client prepared its own statements on; and, on any connection, once psycopg's record of
+    them is out of step with the server's (psycopg 3.3 records a statement that a failed pipeline never
+    prepared)."""
+    if isinstance(error, psycopg.errors.InvalidSqlStatementName | psycopg.errors.DuplicatePreparedStatement):
+        return True
+    return isinstance(error, psycopg.errors.ProtocolViolation) and "prepared statement" in str(error)
+
+
+class PreparedStatementsFailed(Exception):
+    """An attempt failed on a prepared statement; prepared statements are off now, and it may run again."""
+
+
 @dataclass(frozen=True)
 class Statement:
     sql: str
@@ -87,6 +107,13 @@ class ChatStore:
     every call that creates a conversation (so that a user deleted through
     another process comes back where it matters); the users it has seen are
     remembered (up to ``remember`` of them), so that later calls skip it.
+
+    Prepared statements are the pool's choice (``prepare_threshold`` of its
+    connections; off by default, see ``app.settings``). When the server
+    refuses one, the store turns them off on every connection it uses from
+    then on, says so once in the log, and runs the operation again: the
+    failed attempt was one transaction that PostgreSQL rolled back whole, so
+    nothing of it was stored.
     """
 
     def __init__(self, pool: AsyncConnectionPool, *, statement_timeout_ms: int = 5000, provision: bool = True,
@@ -97,6 +124,7 @@ class ChatStore:
         self.remember = remember
         self._provisioned: OrderedDict[UUID, None] = OrderedDict()
         self._checking: asyncio.Task | None = None
+        self.prepared_statements_failed = False
 
     async def _run(self, user: User, *statements: Statement, provision: bool | None = None) -> list[list[Any]]:
         """Run the statements as ``user`` in one transaction and one round trip; their rows, in order.
@@ -105,7 +133,16 @@ class ChatStore:
         """
         if provision is None:
             provision = self.provision and user.id not in self._provisioned
+        try:
+            return await self._attempt(user, statements, provision)
+        except PreparedStatementsFailed:
+            # the attempt was rolled back whole; the next one prepares nothing
+            return await self._attempt(user, statements, provision)
+
+    async def _attempt(self, user: User, statements: Sequence[Statement], provision: bool) -> list[list[Any]]:
         async with self.pool.connection() as conn:
+            if self.prepared_statements_failed:
+                conn.prepare_threshold = None
             cursors = []
             try:
                 async with conn.pipeline():
@@ -116,13 +153,26 @@ class ChatStore:
                         cursor = conn.cursor(row_factory=statement.rows)
                         await cursor.execute(statement.sql, statement.params)
                         cursors.append(cursor)
-            except psycopg.OperationalError:
-                if conn.broken:
+            except psycopg.Error as error:
+                if conn.prepare_threshold is not None and prepared_statement_failure(error):
+                    self._turn_off_prepared_statements(error)
+                    raise PreparedStatementsFailed from error
+                if isinstance(error, psycopg.OperationalError) and conn.broken:
                     self._check_idle_connections()
                 raise
             if provision:
                 self._remember(user.id)
             return [await cursor.fetchall() for cursor in cursors]
+
+    def _turn_off_prepared_statements(self, error: psycopg.Error) -> None:
+        """Prepared statements off on every connection from now on, said once in the log."""
+        self.pool.kwargs["prepare_threshold"] = None
+        if not self.prepared_statements_failed:
+            self.prepared_statements_failed = True
+            logger.warning(
+                "prepared statements failed (SQLSTATE %s: %s); they are off in this process from now on. "
+                "Behind a transaction-mode pooler without prepared-statement support (PgBouncer before 1.21) "
+                "set PREPARE_THRESHOLD=none, the default.", error.sqlstate, error.diag.message_primary or error)
 
     def _check_idle_connections(self) -> None:
         """A connection was found dead: the pool's idle ones likely are too, killed by the same
@@ -232,7 +282,7 @@ class ChatStore:
     async def ping(self, timeout: float = 2.0) -> None:
         """Reaches the database within ``timeout`` seconds, or raises."""
         async with self.pool.connection(timeout=timeout) as conn:
-            await conn.execute("select")
+            await conn.execute("select", prepare=False)
 
 
 def _claimable(email: object) -> str | None:

@@ -16,7 +16,7 @@ POOL_SIZE = 8
 
 
 class Ours:
-    def __init__(self, url: str, name: str = "ours", *, prepare_threshold: int | None = 5):
+    def __init__(self, url: str, name: str = "ours", *, prepare_threshold: int | None = None):
         self.name = name
         self.url = url
         self.prepare_threshold = prepare_threshold

@@ -14,7 +14,8 @@ from pathlib import Path
 from app.store import ACT_AS
 from bench.workloads import CLIENTS, CONTENT, Result
 
-# prepared statements, as psycopg prepares a statement from its 5th execution
+# prepared statements: the server's best case (the service prepares none by default; bench.prepared
+# measures what they would be worth to it)
 MODE = "prepared"
 
 

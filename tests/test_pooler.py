@@ -19,7 +19,9 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from app.store import ChatStore, User
+from psycopg.rows import scalar_row
+
+from app.store import ChatStore, Statement, User
 from conftest import POOLED_SERVER_CONNECTIONS
 from serving import serve
 from wholeness import broken_conversations
@@ -49,31 +51,51 @@ def test_a_session_setting_leaks_to_another_client_and_a_transaction_local_one_d
         first.execute("reset app.user_id")
 
 
-async def test_prepared_statements_break_behind_it_so_the_service_turns_them_off(pgbouncer, pg_server, chat_db):
+async def test_prepared_statements_break_behind_it_and_the_store_turns_them_off(pgbouncer, pg_server, chat_db,
+                                                                                caplog):
     """With psycopg preparing every statement (prepare_threshold=0), statements prepared on one server
-    connection are missing on the next: the failure the service's ``prepare_threshold=None`` avoids."""
+    connection are missing on the next, or another client's statement answers to their name. Plain psycopg
+    fails; the store notices, says so once, turns them off and answers every call."""
     conninfo = pgbouncer.conninfo(chat_db, "chat_test_app", pg_server.test_password)
     users = [User(uuid.uuid4()) for _ in range(20)]
 
-    async def traffic(store: ChatStore) -> Counter:
+    async def traffic(call) -> Counter:
         async def one_user(user):
-            conversation = await store.create_conversation(user)
+            conversation = await call(user, "select id from chat.create_conversation()", [])
             for n in range(5):
-                await store.append_message(user, conversation.id, "user", f"{n}")
-                await store.fetch_recent(user, conversation.id)
+                await call(user, "select id from chat.append_message(%s, 'user', %s)", [conversation, f"{n}"])
+                await call(user, "select count(*) from chat.fetch_recent(%s)", [conversation])
 
         outcomes = await asyncio.gather(*(one_user(user) for user in users), return_exceptions=True)
         return Counter(type(outcome).__name__ for outcome in outcomes if outcome is not None)
 
-    for threshold, expect_failures in ((0, True), (None, False)):
+    def plain(pool):
+        async def call(user, sql, params):
+            async with pool.connection() as conn, conn.transaction():
+                await conn.execute("select set_config('app.user_id', %s, true)", [str(user.id)])
+                return await (await conn.execute(sql, params)).fetchone()
+        return call
+
+    def through(store):
+        async def call(user, sql, params):
+            ((value,),) = await store._run(user, Statement(sql, params, scalar_row))
+            return value
+        return call
+
+    async with AsyncConnectionPool(conninfo, min_size=4, max_size=8, open=False,
+                                   kwargs={"autocommit": True, "prepare_threshold": 0}) as pool:
+        await pool.open(wait=True)
+        assert sum((await traffic(plain(pool))).values()) > 0
+
+    for threshold in (0, None):
+        caplog.clear()
         async with AsyncConnectionPool(conninfo, min_size=4, max_size=8, open=False,
                                        kwargs={"autocommit": True, "prepare_threshold": threshold}) as pool:
             await pool.open(wait=True)
-            failures = await traffic(ChatStore(pool))
-        if expect_failures:
-            assert failures["InvalidSqlStatementName"] + failures["DuplicatePreparedStatement"] > 0, failures
-        else:
-            assert failures == Counter()
+            store = ChatStore(pool)
+            assert await traffic(through(store)) == Counter()
+        said = [r for r in caplog.records if "prepared statements failed" in r.getMessage()]
+        assert (store.prepared_statements_failed, len(said)) == ((True, 1) if threshold == 0 else (False, 0))
 
 
 # the service through it, under load
@@ -93,7 +115,7 @@ class Load:
         self.acknowledged: dict[str, str] = {}  # client_msg_id -> message id
 
 
-async def one_user(client, auth, user: uuid.UUID, load: Load) -> None:
+async def one_user(client, auth, user: uuid.UUID, load: Load, rounds: int = ROUNDS) -> None:
     headers = auth(user)
     shuffle = random.Random(user.int)
 
@@ -114,7 +136,7 @@ async def one_user(client, auth, user: uuid.UUID, load: Load) -> None:
         return
     conversation = created["id"]
     base = f"/api/conversations/{conversation}"
-    for round_ in range(ROUNDS):
+    for round_ in range(rounds):
         for n in range(3):
             client_msg_id = f"{user}:{round_}:{n}"
             message = await call("POST", f"{base}/messages",
@@ -173,3 +195,30 @@ async def test_ten_thousand_operations_of_125_users_through_pgbouncer(pooled_set
     record_property("rows of another user returned", len(foreign))
     record_property("acknowledged appends stored exactly once", f"{len(stored)} of {len(load.acknowledged)}")
     record_property("failed requests", len(load.failures))
+
+
+@pytest.mark.parametrize("prepare_threshold", ["default", 5])
+async def test_two_service_instances_behind_it_with_default_settings_answer_every_request(
+        settings, pgbouncer, pg_server, chat_db, db, auth, caplog, prepare_threshold):
+    """Two instances of the service share the pooler, as two replicas of a backend share Neon's pooled
+    endpoint, with the settings as they come: nothing fails. And with prepared statements turned on, as an
+    operator might by mistake: still nothing fails, and each instance says so once in its log."""
+    changes = {"database_url": pgbouncer.conninfo(chat_db, "chat_test_app", pg_server.test_password),
+               "pool_max_size": 10}
+    if prepare_threshold != "default":
+        changes["prepare_threshold"] = prepare_threshold
+    users = [uuid.uuid4() for _ in range(40)]
+    load = Load()
+    async with serve(settings, **changes) as one, serve(settings, **changes) as two:
+        await asyncio.gather(*(one_user(one if n % 2 else two, auth, user, load, rounds=3)
+                               for n, user in enumerate(users)))
+        turned_off = [client.app.state.store.prepared_statements_failed for client in (one, two)]
+
+    assert load.failures == []
+    assert load.operations == len(users) * (1 + 3 * 8)
+    assert broken_conversations(db) == []
+    said = [r.getMessage() for r in caplog.records if "prepared statements failed" in r.getMessage()]
+    if prepare_threshold == "default":
+        assert (turned_off, said) == ([False, False], [])
+    else:
+        assert len(said) == sum(turned_off) >= 1
