@@ -365,7 +365,8 @@ select kind, object, grantee, privilege from (
     from pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
    where p.pronamespace = to_regnamespace('chat')
 ) acl
- where grantee = 0 or grantee in (select oid from pg_roles where rolname in ('chat_app', 'chat_auditor', 'chat_operator'))
+ where grantee = 0
+    or grantee in (select oid from pg_roles where rolname in ('chat_app', 'chat_auditor', 'chat_operator'))
 """
 
 
@@ -373,7 +374,8 @@ def privileges(pg_server, dbname) -> set[tuple[str, str, str, str]]:
     """(kind, object, grantee, privilege) of every grant to a product role or PUBLIC in schema chat."""
     rows = query(pg_server, dbname, ACL)
     names = dict(query(pg_server, dbname, "select oid, rolname from pg_roles"))
-    return {(kind, obj, "public" if grantee == 0 else names[grantee], privilege) for kind, obj, grantee, privilege in rows}
+    return {(kind, obj, "public" if grantee == 0 else names[grantee], privilege)
+            for kind, obj, grantee, privilege in rows}
 
 
 def functions(pg_server, dbname) -> set[str]:

@@ -33,7 +33,8 @@ def login_with(pg_server, db, chat_db):
     def make(*groups: str) -> psycopg.Connection:
         name = f"chat_test_roles_{uuid.uuid4().hex[:8]}"
         db.execute(sql.SQL("create role {} login password {} in role {}").format(
-            sql.Identifier(name), sql.Literal(pg_server.test_password), sql.SQL(", ").join(map(sql.Identifier, groups))))
+            sql.Identifier(name), sql.Literal(pg_server.test_password),
+            sql.SQL(", ").join(map(sql.Identifier, groups))))
         conn = pg_server.connect(chat_db, user=name, password=pg_server.test_password)
         made.append((name, conn))
         return conn
@@ -75,7 +76,8 @@ def test_the_operator_calls_no_function_but_the_purge(db, login_with, world):
     db.execute("update chat.conversations set updated_at = now() - interval '2 years' where id = %s",
                [world.b_conversation])
     assert operator.execute("select chat.purge_inactive('1 year')").fetchone() == (1,)
-    assert db.execute("select count(*) from chat.conversations where id = %s", [world.b_conversation]).fetchone() == (0,)
+    gone = db.execute("select count(*) from chat.conversations where id = %s", [world.b_conversation]).fetchone()
+    assert gone == (0,)
 
 
 @pytest.fixture
