@@ -63,6 +63,34 @@ def test_deploy_verify_revert_deploy_leaves_an_identical_schema(pg_server, sqitc
     assert "create table chat.messages" in first.lower()
 
 
+def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_server, sqitch, empty_db, tmp_path):
+    """A database deployed with the plan as it was released (ending at purge_inactive, no tag yet) takes the
+    rest with a plain sqitch deploy, and ends as a fresh deploy does; and goes back with revert --to @v0.1.0."""
+    released = tmp_path / "released"
+    shutil.copytree(ROOT / "db", released / "db")
+    shutil.copy(ROOT / "sqitch.conf", released)
+    for kind in ("deploy", "revert", "verify"):
+        shutil.copy(ROOT / "db" / kind / "purge_inactive@v0.1.0.sql", released / "db" / kind / "purge_inactive.sql")
+    plan = (ROOT / "sqitch.plan").read_text().splitlines()
+    (released / "sqitch.plan").write_text("\n".join(plan[:plan.index(next(
+        line for line in plan if line.startswith("@v0.1.0")))]) + "\n")
+    target = f"db:pg://{pg_server.user}@{pg_server.host}:{pg_server.port}/{empty_db}"
+    result = subprocess.run([shutil.which("sqitch"), "deploy", target], cwd=released,
+                            env=sqitch_env(pg_server.password), capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    released_schema = schema_dump(pg_server, empty_db)
+
+    sqitch("deploy", dbname=empty_db)
+    sqitch("verify", dbname=empty_db)
+    assert query(pg_server, empty_db, "select tag from sqitch.tags") == [("@v0.1.0",)]
+    upgraded = schema_dump(pg_server, empty_db)
+    sqitch("revert", "-y", "--to", "@v0.1.0", dbname=empty_db)
+    assert schema_dump(pg_server, empty_db) == released_schema
+    sqitch("revert", "-y", dbname=empty_db)
+    sqitch("deploy", dbname=empty_db)
+    assert schema_dump(pg_server, empty_db) == upgraded
+
+
 def test_the_roles_are_what_the_spec_says(pg_server, chat_db):
     rows = query(pg_server, chat_db, ROLES_SQL)
     assert [r[0] for r in rows] == ["chat_app", "chat_auditor"]
