@@ -9,8 +9,12 @@ the machine's drift over seconds falls on both alike; each round's median
 latency is kept, and the report gives the median of the rounds with their
 spread, and the ratio unprepared / prepared.
 
-The server is the one the libpq variables name (PGUSER a superuser); ``make
-bench`` style: ``scripts/bench-prepared`` starts a private one.
+The server is the one the libpq variables name (PGUSER a superuser), as for
+``python -m bench``; a private one for the run:
+
+    eval "$(scripts/pg-cluster start /tmp/chat-prepared/pg --throwaway)"
+    .venv/bin/python -m bench.prepared
+    scripts/pg-cluster stop /tmp/chat-prepared/pg
 """
 
 from __future__ import annotations

@@ -199,7 +199,7 @@ async def test_ten_thousand_operations_of_125_users_through_pgbouncer(pooled_set
 
 @pytest.mark.parametrize("prepare_threshold", ["default", 5])
 async def test_two_service_instances_behind_it_with_default_settings_answer_every_request(
-        settings, pgbouncer, pg_server, chat_db, db, auth, caplog, prepare_threshold):
+        settings, pgbouncer, pg_server, chat_db, db, auth, caplog, record_property, prepare_threshold):
     """Two instances of the service share the pooler, as two replicas of a backend share Neon's pooled
     endpoint, with the settings as they come: nothing fails. And with prepared statements turned on, as an
     operator might by mistake: still nothing fails, and each instance says so once in its log."""
@@ -222,3 +222,6 @@ async def test_two_service_instances_behind_it_with_default_settings_answer_ever
         assert (turned_off, said) == ([False, False], [])
     else:
         assert len(said) == sum(turned_off) >= 1
+    record_property("requests of 40 users through 2 instances", load.operations)
+    record_property("failed requests", len(load.failures))
+    record_property("prepared-statement warnings logged", len(said))

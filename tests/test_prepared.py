@@ -47,7 +47,8 @@ def warnings(caplog) -> list[str]:
 
 @THRESHOLDS
 @pytest.mark.parametrize("failing_turn", range(1, 11))
-async def test_a_failed_chat_turn_never_spoils_the_connection(settings, auth, caplog, threshold, failing_turn):
+async def test_a_failed_chat_turn_never_spoils_the_connection(settings, auth, caplog, record_property, threshold,
+                                                             failing_turn):
     """Turns in a conversation, the failing_turn-th names a conversation that does not exist (404), then 50
     more turns on the same pooled connection: every one answered, numbered right after the last."""
     user = uuid.uuid4()
@@ -71,6 +72,7 @@ async def test_a_failed_chat_turn_never_spoils_the_connection(settings, auth, ca
     assert stored["message_count"] == 2 * (failing_turn + 49)
     assert connections == 1  # the same connection all along: none was dropped to get past a failure
     assert len(warnings(caplog)) <= (0 if threshold is None else 1)
+    record_property("turns after the 404 answered 200", f"{statuses[failing_turn:].count(200)} of 50")
 
 
 # through the store: several statements in one transaction, any of them failing
