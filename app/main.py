@@ -47,7 +47,6 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         config = settings or startup_settings()
-        app.state.settings = config
         app.state.tokens = TokenVerifier.from_settings(config)
         pool = create_pool(config)
         # not waiting: the service starts (and /healthz says 503) while the database is away
@@ -62,7 +61,6 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
     app = FastAPI(title="chat persistence", version="0.1.0", lifespan=lifespan,
                   description="Conversations and messages of the todo app's chatbot, isolated per user by "
                               "PostgreSQL row-level security.")
-    app.dependency_overrides[get_settings] = settings_of
     app.include_router(router)
 
     @app.get("/healthz", tags=["health"], responses={503: {"model": Health, "description": "The database is unreachable"}})
@@ -87,11 +85,6 @@ def startup_settings() -> Settings:
     except ConfigurationError as error:
         logger.error("cannot start: %s", error)
         raise
-
-
-def settings_of(request: Request) -> Settings:
-    """The settings the application started with (for routes that depend on ``get_settings``)."""
-    return request.app.state.settings
 
 
 class Health(BaseModel):

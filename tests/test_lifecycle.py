@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from acting import call
-from conftest import ROOT, sqitch_env
+from conftest import ROOT, run_sqitch, sqitch_env
 
 ROLES_SQL = """
 select rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolbypassrls
@@ -451,11 +451,8 @@ def sabotaged(pg_server) -> dict[Change, Sabotaged]:
     try:
         found, before, before_functions = {}, set(), set()
         for change in PLAN:
-            result = subprocess.run(
-                [shutil.which("sqitch"), "deploy", "--to", sqitch_spec(change),
-                 f"db:pg://{pg_server.user}@{pg_server.host}:{pg_server.port}/{name}"],
-                cwd=ROOT, env=sqitch_env(pg_server.password), capture_output=True, text=True)
-            assert result.returncode == 0, result.stdout + result.stderr
+            run_sqitch("deploy", "--to", sqitch_spec(change), host=pg_server.host, port=pg_server.port,
+                       user=pg_server.user, dbname=name, password=pg_server.password)
             after, after_functions = privileges(pg_server, name), functions(pg_server, name)
             granted, taken, created = after - before, before - after, after_functions - before_functions
             sabotages = [grant_statement("revoke", *privilege) for privilege in sorted(granted)]
