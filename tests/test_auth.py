@@ -145,20 +145,29 @@ def attacker_keys() -> dict[str, SigningKey]:
 
 class KeySetServer:
     """A JWKS endpoint in a thread of this process: serves ``keys`` as they are at each request (or fails with
-    HTTP ``failing``, or serves ``body`` as it is), after ``delay`` seconds; counts the requests in ``hits``."""
+    HTTP ``failing``, or serves ``body`` as it is); counts the requests in ``hits``. Held (``hold``), it answers
+    only once ``released`` is set, as a slow provider would, and says when a request has ``arrived``; it gives up
+    waiting after ``HOLD_SECONDS`` (``gave_up``), so that a test never hangs."""
+
+    HOLD_SECONDS = 10
 
     def __init__(self):
         self.keys: list[dict] = []
         self.failing: int | None = None
         self.body: bytes | None = None
-        self.delay = 0.0
+        self.held = False
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+        self.gave_up = False
         self.hits = 0
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 owner.hits += 1
-                time.sleep(owner.delay)
+                if owner.held:
+                    owner.arrived.set()
+                    owner.gave_up = not owner.released.wait(owner.HOLD_SECONDS)
                 if owner.failing is not None:
                     self.send_error(owner.failing)
                     return
@@ -597,17 +606,17 @@ async def test_while_the_provider_is_down_the_cached_keys_still_work(jwks_settin
 
 
 async def test_fetching_the_key_set_does_not_block_the_event_loop(jwks_api, key_server, keys):
-    key_server.delay = 1.5  # a slow provider
-    started = time.monotonic()
+    key_server.held = True  # a slow provider: the key set comes only when the test releases it
     waiting = asyncio.create_task(jwks_api.get("/api/conversations",
                                                headers=bearer(keys["RS256"].sign(claims(uuid.uuid4())))))
-    await asyncio.sleep(0.1)  # the request is waiting for the key set now
+    await asyncio.to_thread(key_server.arrived.wait, KeySetServer.HOLD_SECONDS)  # the fetch is under way
     health = await jwks_api.get("/healthz")
-    assert health.status_code == 200
-    assert time.monotonic() - started < 0.75  # answered while the key set was being fetched
-    assert not waiting.done()
+    # answered while the fetch was still held: a fetch on the event loop would have held /healthz until the
+    # key server gave up waiting
+    assert (health.status_code, key_server.gave_up, waiting.done()) == (200, False, False)
+    key_server.released.set()
     assert (await waiting).status_code == 200
-    assert key_server.hits == 1
+    assert (key_server.hits, key_server.gave_up) == (1, False)
 
 
 # an application of its own that uses current_user, as the README shows
