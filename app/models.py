@@ -15,12 +15,13 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-# The database's limits (db/deploy/conversations.sql, db/deploy/messages.sql).
+# The database's limits (db/deploy/conversations.sql, db/deploy/messages.sql,
+# db/deploy/message_metadata_limit.sql).
 MAX_CONTENT = 10_000
 MAX_TITLE = 200
 MAX_CLIENT_MSG_ID = 200
 MAX_CONVERSATION_METADATA = 16 * 1024
-MAX_MESSAGE_METADATA = 64 * 1024
+MAX_MESSAGE_METADATA = 1024 * 1024
 MAX_LIMIT = 500
 MAX_QUERY = 1000
 # Nesting of metadata: PostgreSQL's JSON parser runs out of stack (SQLSTATE

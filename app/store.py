@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -239,6 +239,26 @@ class ChatStore:
                              metadata: dict[str, Any] | None = None,
                              client_msg_id: str | None = None) -> AppendedMessage:
         return await self._one(user, _append(conversation_id, role, content, metadata, client_msg_id))
+
+    async def append_messages(self, user: User, conversation_id: UUID,
+                              messages: Sequence[Mapping[str, Any]]) -> list[AppendedMessage]:
+        """Appends ``messages`` (each ``{role, content, metadata?, client_msg_id?}``) with consecutive seq,
+        all or none, in one statement; one row per message, in order. An error names the message
+        (``messages[3].content``), counted from 0."""
+        (rows,) = await self._run(user, Statement(
+            "select * from chat.append_messages(%s, %s)", [conversation_id, Jsonb(list(messages))],
+            model_row(AppendedMessage)))
+        return rows
+
+    async def pop_message(self, user: User, conversation_id: UUID) -> Message | None:
+        """Removes the conversation's last message and returns it; None when it has none."""
+        return await self._one(user, Statement(
+            "select * from chat.pop_message(%s)", [conversation_id], model_row(Message)))
+
+    async def clear_conversation(self, user: User, conversation_id: UUID) -> int:
+        """Removes every message of the conversation, which stays; how many there were."""
+        return await self._one(user, Statement(
+            "select chat.clear_conversation(%s)", [conversation_id], scalar_row))
 
     async def fetch_messages(self, user: User, conversation_id: UUID, after_seq: int = 0,
                              limit: int = 100) -> list[Message]:

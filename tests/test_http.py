@@ -24,6 +24,7 @@ import jwt
 import pytest
 
 from acting import acting_as
+from app.models import MAX_MESSAGE_METADATA
 from serving import CONVERSATION_ROUTES, ROUTES, client_of, serve
 
 CONVERSATION_KEYS = {"id", "title", "metadata", "message_count", "created_at", "updated_at"}
@@ -514,9 +515,9 @@ async def test_a_client_msg_id_is_scoped_to_its_conversation(api, db, auth, user
 @pytest.mark.parametrize(("content", "metadata", "client_msg_id"), [
     ("x" * 10_000, {}, None),
     ("😀" * 10_000, {}, None),
-    ("ok", {"blob": "x" * (64 * 1024 - len('{"blob": ""}'))}, None),
+    ("ok", {"blob": "x" * (MAX_MESSAGE_METADATA - len('{"blob": ""}'))}, None),
     ("ok", {}, "c" * 200),
-], ids=["10,000 characters", "10,000 emoji", "metadata of 64 KiB", "client_msg_id of 200"])
+], ids=["10,000 characters", "10,000 emoji", "metadata of 1 MiB", "client_msg_id of 200"])
 async def test_append_accepts_the_limits_themselves(api, db, auth, user_a, content, metadata, client_msg_id):
     conversation = await new_conversation(api, auth(user_a))
     response = await post_message(api, auth(user_a), conversation["id"], content=content, metadata=metadata,
@@ -536,7 +537,7 @@ async def test_append_accepts_the_limits_themselves(api, db, auth, user_a, conte
     ({"role": "user", "content": None}, "content"),
     ({"role": "user", "content": "a\x00b"}, "content"),
     pytest.param({"role": "user", "content": "\ud800"}, "content"),
-    ({"role": "user", "content": "hi", "metadata": {"blob": "x" * 64 * 1024}}, "metadata"),
+    ({"role": "user", "content": "hi", "metadata": {"blob": "x" * MAX_MESSAGE_METADATA}}, "metadata"),
     ({"role": "user", "content": "hi", "metadata": [1]}, "metadata"),
     ({"role": "user", "content": "hi", "metadata": {"nested": ["\x00"]}}, "metadata"),
     pytest.param({"role": "user", "content": "hi", "metadata": {"k": "\udfff"}}, "metadata"),
@@ -545,7 +546,7 @@ async def test_append_accepts_the_limits_themselves(api, db, auth, user_a, conte
     ({"role": "user", "content": "hi", "client_msg_id": "a\x00"}, "client_msg_id"),
     ({"role": "user", "content": "hi", "seq": 7}, "seq"),
 ], ids=["content 10,001", "emoji 10,001", "unknown role", "no role", "no content", "content null", "NUL in content",
-        "lone surrogate in content", "metadata over 64 KiB", "metadata a list", "NUL in metadata",
+        "lone surrogate in content", "metadata over 1 MiB", "metadata a list", "NUL in metadata",
         "lone surrogate in metadata", "client_msg_id 201", "client_msg_id empty", "NUL in client_msg_id",
         "unknown field"])
 async def test_append_refuses_bad_input_and_stores_nothing(api, db, auth, user_a, body, field):

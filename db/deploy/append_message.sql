@@ -1,44 +1,16 @@
--- Deploy chat:append_message to pg
--- requires: conversations_rls
--- requires: messages_rls
--- requires: check_metadata
+-- Deploy chat:append_message to pg (reworked)
+-- requires: append_message@v0.1.0
+-- requires: check_message
 --
--- Appends a message with the next seq and bumps the conversation's
--- message_count and updated_at, all in the caller's transaction.
---
--- Concurrency: every append locks its conversation's row (the update of its
--- counter does, in one statement with the insert), so appends to one
--- conversation queue up there and each sees the count its predecessor
--- committed: seq is gapless and unique, and message_count equals the number
--- of messages. Appends to different conversations do not wait for each other.
---
--- Idempotency: with a client_msg_id the row is locked first and the key
--- looked up after, so of several racers with one client_msg_id the first
--- stores the message and the others, once it commits, find it and get it back
--- (replayed = true) without writing.
--- The same key with another role, content or metadata is a client error:
--- 23505, as the unique index would say.
+-- As before, with its input checked by chat.check_message, the check that
+-- append_messages shares: message metadata may now be 1 MiB
+-- (chat.message_metadata_problem), and the two append functions refuse the
+-- same things with the same errors. How it appends, locks and replays is
+-- unchanged (see append_message@v0.1.0).
 
 begin;
 
--- The result: a stored message plus whether this call was a replay.
-create type chat.appended_message as (
-  id              uuid,
-  conversation_id uuid,
-  user_id         uuid,
-  seq             bigint,
-  role            text,
-  content         text,
-  metadata        jsonb,
-  client_msg_id   text,
-  created_at      timestamptz,
-  replayed        boolean
-);
-
-comment on type chat.appended_message is
-  'Result of chat.append_message: the columns of chat.messages, and replayed (true when an earlier identical append was returned).';
-
-create function chat.append_message(
+create or replace function chat.append_message(
   conversation_id uuid,
   role text,
   content text,
@@ -47,28 +19,11 @@ create function chat.append_message(
 ) returns chat.appended_message as $$
 declare
   v_user_id uuid := chat.require_user_id();
-  v_metadata jsonb := chat.check_metadata(append_message.metadata, 65536);
+  -- input first, with errors that name the argument
+  v_metadata jsonb := chat.check_message(append_message.role, append_message.content,
+                                         append_message.metadata, append_message.client_msg_id);
   v_stored chat.messages;
 begin
-  -- Input first, with errors that name the argument; the table's constraints
-  -- hold the same limits.
-  if append_message.role is null or append_message.role not in ('system', 'user', 'assistant', 'tool') then
-    raise exception 'role must be one of system, user, assistant, tool; not %', coalesce(pg_catalog.quote_literal(append_message.role), 'NULL')
-      using errcode = '22023', column = 'role';
-  end if;
-  if append_message.content is null then
-    raise exception 'content must not be NULL (it may be empty)'
-      using errcode = '22004', column = 'content';
-  end if;
-  if pg_catalog.char_length(append_message.content) > 10000 then
-    raise exception 'content is longer than 10000 characters (% characters)', pg_catalog.char_length(append_message.content)
-      using errcode = '22001', column = 'content';
-  end if;
-  if pg_catalog.char_length(append_message.client_msg_id) not between 1 and 200 then
-    raise exception 'client_msg_id must be 1 to 200 characters'
-      using errcode = '22001', column = 'client_msg_id';
-  end if;
-
   -- With a client_msg_id: queue behind other appends to this conversation
   -- (lock its row) before looking for an earlier append with that key.
   if append_message.client_msg_id is not null then
