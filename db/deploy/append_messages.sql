@@ -64,11 +64,9 @@ begin
                       v_field, pg_catalog.jsonb_typeof(v_element)
         using errcode = '22023', column = v_field;
     end if;
-    select k.name into v_name
-      from pg_catalog.jsonb_object_keys(v_element) as k (name)
-     where k.name not in ('role', 'content', 'metadata', 'client_msg_id')
-     limit 1;
-    if found then
+    if v_element - '{role,content,metadata,client_msg_id}'::text[] <> '{}' then
+      select pg_catalog.min(k.name) into v_name
+        from pg_catalog.jsonb_object_keys(v_element - '{role,content,metadata,client_msg_id}'::text[]) as k (name);
       raise exception '%.% is not a field of a message (role, content, metadata, client_msg_id)', v_field, v_name
         using errcode = '22023', column = v_field || '.' || v_name;
     end if;
@@ -78,9 +76,10 @@ begin
           using errcode = '22023', column = v_field || '.' || v_name;
       end if;
     end loop;
-    perform chat.check_message(v_element ->> 'role', v_element ->> 'content',
-                               nullif(v_element -> 'metadata', 'null'), v_element ->> 'client_msg_id',
-                               v_field || '.');
+    -- (an assignment, not a perform: an expression runs without a query of its own)
+    v_metadata := chat.check_message(v_element ->> 'role', v_element ->> 'content',
+                                     nullif(v_element -> 'metadata', 'null'), v_element ->> 'client_msg_id',
+                                     v_field || '.');
   end loop;
 
   -- Queue behind other appends to this conversation.
