@@ -97,6 +97,11 @@ async def measure(subject, size: int, users: int, seconds: float, repeats: int) 
         subject, "turn", size,
         lambda: subject.turn(some_user, dataset.conversation_uuid(3, 1), workloads.CONTENT), max(5, repeats // 4)))
     results.append(await workloads.append_load(subject, size, users, seconds))
+    if hasattr(subject, "append_turn"):
+        results.append(await workloads.latency(subject, "get_items50", size,
+                                               lambda: subject.session_items(*long_args, 50), repeats))
+        for batch in (True, False):
+            results.append(await workloads.turn_items_load(subject, size, users, seconds, batch=batch))
     return results
 
 

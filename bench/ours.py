@@ -51,6 +51,22 @@ class Ours:
     async def conversations(self, user: UUID, n: int) -> int:
         return len(await self.store.list_conversations(User(user), n))
 
+    async def append_turn(self, user: UUID, conversation: UUID, items: list[dict]) -> None:
+        """A turn's items in one call (append_messages): one transaction, one round trip."""
+        await self.store.append_messages(User(user), conversation, items)
+
+    async def append_turn_singly(self, user: UUID, conversation: UUID, items: list[dict]) -> None:
+        """The same items with one append_message each: a transaction and a round trip per item."""
+        for item in items:
+            await self.store.append_message(User(user), conversation, item["role"], item["content"],
+                                            item.get("metadata"))
+
+    async def session_items(self, user: UUID, conversation: UUID, n: int) -> int:
+        """The agent's memory as the Agents SDK reads it: ChatStoreSession.get_items(n)."""
+        from app.agent_session import ChatStoreSession
+
+        return len(await ChatStoreSession(self.store, conversation, User(user)).get_items(n))
+
     async def turn(self, user: UUID, conversation: UUID, content: str) -> None:
         _, history = await self.store.open_turn(User(user), conversation, content, 50)
         await self.store.append_message(User(user), conversation, "assistant", "ok")

@@ -31,6 +31,10 @@ TARGETS = [
      ("ours-bypass-rls", "append"), "throughput", "info", None),
     ("recent50_vs_pgbench", "fetch_recent(50) latency, ours / pgbench (information)", ("ours", "recent50"),
      ("pgbench", "recent50"), "p50_ms", "info", None),
+    ("turn_batch_vs_single", "a 4-item agent turn, items/s, append_messages / one append_message per item",
+     ("ours", "turn4_batch"), ("ours", "turn4_single"), "throughput", ">=", 2.5),
+    ("get_items_vs_recent", "get_items(50) of 10,000 latency, agent session / fetch_recent(50) (information)",
+     ("ours", "get_items50"), ("ours", "recent50"), "p50_ms", "info", None),
 ]
 
 

@@ -30,6 +30,7 @@ class Result:
     seconds: float
     latencies_ms: list[float] = field(repr=False)
     rows: int = 0                   # rows the last call returned (a check that it did the work)
+    per_op: int = 1                 # what each call counts for in the throughput (the items of a turn)
 
     @property
     def ops(self) -> int:
@@ -37,7 +38,7 @@ class Result:
 
     @property
     def throughput(self) -> float:
-        return self.ops / self.seconds if self.seconds else 0.0
+        return self.ops * self.per_op / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -86,3 +87,42 @@ async def append_load(subject, size: int, users: int, seconds: float, seed: int 
     deadline = started + seconds
     await asyncio.gather(*(client(n) for n in range(CLIENTS)))
     return Result(subject.name, "append", size, time.perf_counter() - started, latencies)
+
+
+def agent_turn(n: int) -> list[dict]:
+    """The items of an agent's turn as messages: the user's words, a tool call, its output, the reply."""
+    call_id = f"call_{n}"
+    return [
+        {"role": "user", "content": CONTENT},
+        {"role": "assistant", "content": 'add_task({"title": "renew the car insurance"})',
+         "metadata": {"type": "function_call", "call_id": call_id, "name": "add_task",
+                      "arguments": '{"title": "renew the car insurance"}'}},
+        {"role": "tool", "content": '{"id": 42, "completed": false}',
+         "metadata": {"type": "function_call_output", "call_id": call_id, "output": '{"id": 42, "completed": false}'}},
+        {"role": "assistant", "content": "Added: renew the car insurance."},
+    ]
+
+
+async def turn_items_load(subject, size: int, users: int, seconds: float, *, batch: bool, seed: int = 11) -> Result:
+    """CLIENTS concurrent clients each writing a 4-item turn to random conversations for ``seconds``: in one
+    append_messages call (``batch``), or one append_message per item. Throughput is in items per second."""
+    latencies: list[float] = []
+    write = subject.append_turn if batch else subject.append_turn_singly
+    items = agent_turn(0)
+
+    async def client(n: int) -> None:
+        pick = random.Random(seed * 100 + n)
+        while time.perf_counter() < deadline:
+            u = pick.randint(3, max(3, users))
+            c = pick.randint(1, CONVERSATIONS_PER_USER)
+            t0 = time.perf_counter()
+            await write(user_uuid(u), conversation_uuid(u, c), items)
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    for n in range(CLIENTS):
+        await write(user_uuid(3), conversation_uuid(3, 1 + n), items)
+    started = time.perf_counter()
+    deadline = started + seconds
+    await asyncio.gather(*(client(n) for n in range(CLIENTS)))
+    return Result(subject.name, "turn4_batch" if batch else "turn4_single", size, time.perf_counter() - started,
+                  latencies, per_op=len(items))

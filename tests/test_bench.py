@@ -31,9 +31,12 @@ def test_the_benchmark_runs_at_a_tiny_scale(pg_server, tmp_path):
         assert rows[(subject, "whole1000")]["rows"] == 1000, subject
         assert rows[(subject, "append")]["ops"] > 0, subject
     assert rows[("ours", "list20")]["rows"] == 20
+    assert rows[("ours", "get_items50")]["rows"] == 50
+    assert rows[("ours", "turn4_batch")]["ops"] > 0 and rows[("ours", "turn4_single")]["ops"] > 0
     assert rows[("pgbench", "append")]["ops"] > 0 and rows[("pgbench", "recent50")]["ops"] > 0
     assert {r["name"] for r in data["ratios"]} >= {"append_vs_sqlmodel", "append_vs_langchain", "append_vs_pgbench",
-                                                   "recent50_vs_sqlmodel", "rls_cost", "scale"}
+                                                   "recent50_vs_sqlmodel", "rls_cost", "scale",
+                                                   "turn_batch_vs_single", "get_items_vs_recent"}
     assert "ratio" in result.stdout and "fetch_recent(50)" in result.stdout
 
     report.write(data, tmp_path)
