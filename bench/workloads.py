@@ -14,6 +14,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from uuid import UUID
 
 from bench.dataset import CONVERSATIONS_PER_USER, conversation_uuid, user_uuid
 
@@ -68,8 +69,10 @@ async def latency(subject, workload: str, size: int, call: Callable[[], Awaitabl
     return Result(subject.name, workload, size, time.perf_counter() - started, latencies, rows or 0)
 
 
-async def append_load(subject, size: int, users: int, seconds: float, seed: int = 7) -> Result:
-    """CLIENTS concurrent clients appending to random conversations of random users for ``seconds``."""
+async def write_load(subject, workload: str, write: Callable[[UUID, UUID], Awaitable[None]], size: int, users: int,
+                     seconds: float, *, seed: int, per_op: int = 1) -> Result:
+    """CLIENTS concurrent clients calling ``write(user, conversation)`` on random conversations of random users
+    for ``seconds``."""
     latencies: list[float] = []
 
     async def client(n: int) -> None:
@@ -78,51 +81,39 @@ async def append_load(subject, size: int, users: int, seconds: float, seed: int 
             u = pick.randint(3, max(3, users))
             c = pick.randint(1, CONVERSATIONS_PER_USER)
             t0 = time.perf_counter()
-            await subject.append(user_uuid(u), conversation_uuid(u, c), "user", CONTENT)
+            await write(user_uuid(u), conversation_uuid(u, c))
             latencies.append((time.perf_counter() - t0) * 1000)
 
     for n in range(CLIENTS):  # warm every connection up
-        await subject.append(user_uuid(3), conversation_uuid(3, 1 + n), "user", CONTENT)
+        await write(user_uuid(3), conversation_uuid(3, 1 + n))
     started = time.perf_counter()
     deadline = started + seconds
     await asyncio.gather(*(client(n) for n in range(CLIENTS)))
-    return Result(subject.name, "append", size, time.perf_counter() - started, latencies)
+    return Result(subject.name, workload, size, time.perf_counter() - started, latencies, per_op=per_op)
 
 
-def agent_turn(n: int) -> list[dict]:
-    """The items of an agent's turn as messages: the user's words, a tool call, its output, the reply."""
-    call_id = f"call_{n}"
-    return [
-        {"role": "user", "content": CONTENT},
-        {"role": "assistant", "content": 'add_task({"title": "renew the car insurance"})',
-         "metadata": {"type": "function_call", "call_id": call_id, "name": "add_task",
-                      "arguments": '{"title": "renew the car insurance"}'}},
-        {"role": "tool", "content": '{"id": 42, "completed": false}',
-         "metadata": {"type": "function_call_output", "call_id": call_id, "output": '{"id": 42, "completed": false}'}},
-        {"role": "assistant", "content": "Added: renew the car insurance."},
-    ]
+async def append_load(subject, size: int, users: int, seconds: float, seed: int = 7) -> Result:
+    """One message appended per call."""
+    return await write_load(subject, "append", lambda u, c: subject.append(u, c, "user", CONTENT), size, users,
+                            seconds, seed=seed)
+
+
+# The items of an agent's turn as messages: the user's words, a tool call, its output, the reply.
+AGENT_TURN = [
+    {"role": "user", "content": CONTENT},
+    {"role": "assistant", "content": 'add_task({"title": "renew the car insurance"})',
+     "metadata": {"type": "function_call", "call_id": "call_1", "name": "add_task",
+                  "arguments": '{"title": "renew the car insurance"}'}},
+    {"role": "tool", "content": '{"id": 42, "completed": false}',
+     "metadata": {"type": "function_call_output", "call_id": "call_1", "output": '{"id": 42, "completed": false}'}},
+    {"role": "assistant", "content": "Added: renew the car insurance."},
+]
 
 
 async def turn_items_load(subject, size: int, users: int, seconds: float, *, batch: bool, seed: int = 11) -> Result:
-    """CLIENTS concurrent clients each writing a 4-item turn to random conversations for ``seconds``: in one
-    append_messages call (``batch``), or one append_message per item. Throughput is in items per second."""
-    latencies: list[float] = []
+    """A 4-item turn written per call: in one append_messages call (``batch``), or one append_message per item.
+    Throughput is in items per second."""
     write = subject.append_turn if batch else subject.append_turn_singly
-    items = agent_turn(0)
-
-    async def client(n: int) -> None:
-        pick = random.Random(seed * 100 + n)
-        while time.perf_counter() < deadline:
-            u = pick.randint(3, max(3, users))
-            c = pick.randint(1, CONVERSATIONS_PER_USER)
-            t0 = time.perf_counter()
-            await write(user_uuid(u), conversation_uuid(u, c), items)
-            latencies.append((time.perf_counter() - t0) * 1000)
-
-    for n in range(CLIENTS):
-        await write(user_uuid(3), conversation_uuid(3, 1 + n), items)
-    started = time.perf_counter()
-    deadline = started + seconds
-    await asyncio.gather(*(client(n) for n in range(CLIENTS)))
-    return Result(subject.name, "turn4_batch" if batch else "turn4_single", size, time.perf_counter() - started,
-                  latencies, per_op=len(items))
+    return await write_load(subject, "turn4_batch" if batch else "turn4_single",
+                            lambda u, c: write(u, c, AGENT_TURN), size, users, seconds, seed=seed,
+                            per_op=len(AGENT_TURN))
