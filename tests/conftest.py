@@ -153,6 +153,19 @@ def empty_db(pg_server):
 
 
 @pytest.fixture
+def plain_owner(db):
+    """``(name, password)`` of a login shaped like a self-hosted owner: CREATEROLE, neither superuser nor BYPASSRLS
+    (so FORCE row security applies to it), owning an empty database of the same name; dropped afterwards."""
+    name, password = f"chat_test_plain_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    db.execute(f"create role {name} login password '{password}' createrole")
+    db.execute(f"create database {name} owner {name}")
+    yield name, password
+    db.execute(f"drop database {name} with (force)")
+    db.execute(f"drop owned by {name}")
+    db.execute(f"drop role {name}")
+
+
+@pytest.fixture
 def connect_as(pg_server, chat_db):
     """``connect_as(login)``: an autocommit connection to the test database as that login role."""
     opened: list[psycopg.Connection] = []

@@ -337,50 +337,43 @@ def test_the_runtime_role_removes_no_message_by_hand(app_conn, db, user_a, conve
 
 # an owner that does not bypass row security
 
-def test_an_owner_that_does_not_bypass_rls_still_pops_and_clears(pg_server, sqitch, db):
+def test_an_owner_that_does_not_bypass_rls_still_pops_and_clears(pg_server, sqitch, plain_owner):
     """pop_message and clear_conversation run with their owner's rights. Deployed by a plain owner (FORCE applies
     to it), they work through the owner's own four policies, still for the current user alone; the revert takes
     those policies away again."""
-    name, password = f"chat_test_plain_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    db.execute(f"create role {name} login password '{password}' createrole")
-    db.execute(f"create database {name} owner {name}")
-    try:
-        sqitch("deploy", dbname=name, user=name, password=password)
-        sqitch("verify", dbname=name, user=name, password=password)
-        with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
-            assert conn.execute("select tablename, policyname, roles::text[] from pg_policies"
-                                " where policyname like '%%owner_remove%%' order by 1, 2").fetchall() == [
-                ("conversations", "conversations_owner_remove_select", [name]),
-                ("conversations", "conversations_owner_remove_update", [name]),
-                ("messages", "messages_owner_remove_delete", [name]),
-                ("messages", "messages_owner_remove_select", [name])]
-            conn.execute(f"grant chat_app to {name}")
-        a, b = uuid.uuid4(), uuid.uuid4()
-        with psycopg.connect(pg_server.conninfo(name, user=name, password=password), autocommit=True) as conn:
-            conn.execute("set role chat_app")
-            for user in (a, b):
-                call(conn, user, "insert into chat.users (id) values (chat.current_user_id())")
-            mine, theirs = (call(conn, user, "select id from chat.create_conversation()")[0][0] for user in (a, b))
-            append_many(conn, a, mine, turn(1))
-            append_many(conn, b, theirs, turn(2))
-            assert call(conn, a, "select seq, content from chat.pop_message(%s)", [mine]) == [(4, "done 1")]
-            with pytest.raises(psycopg.errors.NoDataFound):
-                call(conn, a, "select chat.clear_conversation(%s)", [theirs])
-            assert call(conn, a, "select chat.clear_conversation(%s)", [mine]) == [(3,)]
-            assert call(conn, b, "select count(*) from chat.fetch_recent(%s)", [theirs]) == [(4,)]
-            assert call(conn, a, "select message_count from chat.get_conversation(%s)", [mine]) == [(0,)]
-        # the change's verify fails once its policies are gone behind Sqitch's back
-        subprocess.run([shutil.which("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f",
-                        str(ROOT / "db" / "revert" / "messages_owner_rls.sql"),
-                        pg_server.conninfo(name, user=name, password=password)], check=True, capture_output=True)
-        result = sqitch("verify", "--from-change", "messages_owner_rls", "--to-change", "messages_owner_rls",
-                        dbname=name, user=name, password=password, check=False)
-        assert result.returncode != 0 and "messages_owner_rls " in result.stdout and "not ok" in result.stdout
-        sqitch("revert", "-y", "--to", "@v0.1.0", dbname=name, user=name, password=password)
-        with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
-            assert conn.execute("select count(*) from pg_policies where policyname like '%%owner_remove%%'"
-                                ).fetchone() == (0,)
-    finally:
-        db.execute(f"drop database {name} with (force)")
-        db.execute(f"drop owned by {name}")
-        db.execute(f"drop role {name}")
+    name, password = plain_owner
+    sqitch("deploy", dbname=name, user=name, password=password)
+    sqitch("verify", dbname=name, user=name, password=password)
+    with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
+        assert conn.execute("select tablename, policyname, roles::text[] from pg_policies"
+                            " where policyname like '%%owner_remove%%' order by 1, 2").fetchall() == [
+            ("conversations", "conversations_owner_remove_select", [name]),
+            ("conversations", "conversations_owner_remove_update", [name]),
+            ("messages", "messages_owner_remove_delete", [name]),
+            ("messages", "messages_owner_remove_select", [name])]
+        conn.execute(f"grant chat_app to {name}")
+    a, b = uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(pg_server.conninfo(name, user=name, password=password), autocommit=True) as conn:
+        conn.execute("set role chat_app")
+        for user in (a, b):
+            call(conn, user, "insert into chat.users (id) values (chat.current_user_id())")
+        mine, theirs = (call(conn, user, "select id from chat.create_conversation()")[0][0] for user in (a, b))
+        append_many(conn, a, mine, turn(1))
+        append_many(conn, b, theirs, turn(2))
+        assert call(conn, a, "select seq, content from chat.pop_message(%s)", [mine]) == [(4, "done 1")]
+        with pytest.raises(psycopg.errors.NoDataFound):
+            call(conn, a, "select chat.clear_conversation(%s)", [theirs])
+        assert call(conn, a, "select chat.clear_conversation(%s)", [mine]) == [(3,)]
+        assert call(conn, b, "select count(*) from chat.fetch_recent(%s)", [theirs]) == [(4,)]
+        assert call(conn, a, "select message_count from chat.get_conversation(%s)", [mine]) == [(0,)]
+    # the change's verify fails once its policies are gone behind Sqitch's back
+    subprocess.run([shutil.which("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f",
+                    str(ROOT / "db" / "revert" / "messages_owner_rls.sql"),
+                    pg_server.conninfo(name, user=name, password=password)], check=True, capture_output=True)
+    result = sqitch("verify", "--from-change", "messages_owner_rls", "--to-change", "messages_owner_rls",
+                    dbname=name, user=name, password=password, check=False)
+    assert result.returncode != 0 and "messages_owner_rls " in result.stdout and "not ok" in result.stdout
+    sqitch("revert", "-y", "--to", "@v0.1.0", dbname=name, user=name, password=password)
+    with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
+        assert conn.execute("select count(*) from pg_policies where policyname like '%%owner_remove%%'"
+                            ).fetchone() == (0,)

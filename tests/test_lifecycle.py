@@ -203,41 +203,33 @@ def test_functions_stay_scoped_to_the_current_user_when_the_caller_bypasses_rls(
         assert conn.execute("select title, message_count from chat.conversations").fetchall() == [("a's", 1)]
 
 
-def test_an_owner_that_does_not_bypass_rls_gets_a_search_with_the_callers_rights(pg_server, sqitch, db):
+def test_an_owner_that_does_not_bypass_rls_gets_a_search_with_the_callers_rights(pg_server, sqitch, plain_owner):
     """Self-hosted, the owner may be a plain role: FORCE applies to it and no policy is its, so the word
     lookup runs as the caller there, and finds the same."""
-    name, password = f"chat_test_plain_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    db.execute(f"create role {name} login password '{password}' createrole")
-    db.execute(f"create database {name} owner {name}")
-    try:
-        sqitch("deploy", dbname=name, user=name, password=password)
-        assert query(pg_server, name, "select prosecdef from pg_proc where proname = 'search_message_hits'") == [
-            (False,)]
-        with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
-            conn.execute(f"grant chat_app to {name}")
-        a, b = uuid.uuid4(), uuid.uuid4()
-        with psycopg.connect(pg_server.conninfo(name, user=name, password=password), autocommit=True) as conn:
-            conn.execute("set role chat_app")
-            for user in (a, b):
-                call(conn, user, "insert into chat.users (id) values (chat.current_user_id())")
-            conversation = call(conn, a, "select id from chat.create_conversation()")[0][0]
-            call(conn, a, "select chat.append_message(%s, 'user', 'plain words')", [conversation])
-            assert [r[0] for r in call(conn, a, "select content from chat.search_messages('words')")] == [
-                "plain words"]
-            assert call(conn, b, "select * from chat.search_messages('words')") == []
-    finally:
-        db.execute(f"drop database {name} with (force)")
-        db.execute(f"drop owned by {name}")
-        db.execute(f"drop role {name}")
+    name, password = plain_owner
+    sqitch("deploy", dbname=name, user=name, password=password)
+    assert query(pg_server, name, "select prosecdef from pg_proc where proname = 'search_message_hits'") == [
+        (False,)]
+    with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
+        conn.execute(f"grant chat_app to {name}")
+    a, b = uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(pg_server.conninfo(name, user=name, password=password), autocommit=True) as conn:
+        conn.execute("set role chat_app")
+        for user in (a, b):
+            call(conn, user, "insert into chat.users (id) values (chat.current_user_id())")
+        conversation = call(conn, a, "select id from chat.create_conversation()")[0][0]
+        call(conn, a, "select chat.append_message(%s, 'user', 'plain words')", [conversation])
+        assert [r[0] for r in call(conn, a, "select content from chat.search_messages('words')")] == [
+            "plain words"]
+        assert call(conn, b, "select * from chat.search_messages('words')") == []
 
 
-def test_an_owner_that_does_not_bypass_rls_still_purges_for_an_operator_with_no_privilege(pg_server, sqitch, db):
+def test_an_owner_that_does_not_bypass_rls_still_purges_for_an_operator_with_no_privilege(pg_server, sqitch, db,
+                                                                                        plain_owner):
     """The purge runs with its owner's rights; a plain owner gets the two policies it needs for that, for itself
     alone: the operator still holds no privilege on any table."""
-    name, password = f"chat_test_plain_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    name, password = plain_owner
     operator = f"{name}_operator"
-    db.execute(f"create role {name} login password '{password}' createrole")
-    db.execute(f"create database {name} owner {name}")
     try:
         sqitch("deploy", dbname=name, user=name, password=password)
         sqitch("verify", dbname=name, user=name, password=password)
@@ -259,10 +251,7 @@ def test_an_owner_that_does_not_bypass_rls_still_purges_for_an_operator_with_no_
         assert query(pg_server, name, "select count(*) from pg_policies where policyname like '%%owner_purge%%'") == [
             (0,)]
     finally:
-        db.execute(f"drop database {name} with (force)")
-        db.execute(f"drop owned by {name}")
         db.execute(f"drop role if exists {operator}")
-        db.execute(f"drop role {name}")
 
 
 # verify scripts fail when their object is missing or wrong
