@@ -213,7 +213,10 @@ def test_public_holds_no_privilege_on_anything_of_chat(db):
 
 CHAT_APP_FUNCTIONS = {
     "chat.append_message(uuid,text,text,jsonb,text)",
+    "chat.append_messages(uuid,jsonb)",
+    "chat.check_message(text,text,jsonb,text,text)",
     "chat.check_metadata(jsonb,integer,text)",
+    "chat.clear_conversation(uuid)",
     "chat.create_conversation(text,jsonb)",
     "chat.current_user_id()",
     "chat.delete_conversation(uuid)",
@@ -222,7 +225,9 @@ CHAT_APP_FUNCTIONS = {
     "chat.fetch_recent(uuid,integer)",
     "chat.get_conversation(uuid)",
     "chat.list_conversations(integer,timestamp with time zone,uuid)",
+    "chat.message_metadata_problem(jsonb)",
     "chat.metadata_too_deep(jsonb)",
+    "chat.pop_message(uuid)",
     "chat.rename_conversation(uuid,text)",
     "chat.require_user_id()",
     "chat.search_message_hits(tsquery,integer)",
