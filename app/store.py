@@ -89,6 +89,11 @@ def prepared_statement_failure(error: psycopg.Error) -> bool:
     return isinstance(error, psycopg.errors.ProtocolViolation) and "prepared statement" in str(error)
 
 
+class NoReply(psycopg.OperationalError):
+    """The database, or a pooler in front of it, sent no complete reply within the operation's deadline (its
+    statement timeout and a grace): the connection is given up, and the pool replaces it."""
+
+
 class PreparedStatementsFailed(Exception):
     """An attempt failed on a prepared statement; prepared statements are off now, and it may run again."""
 
@@ -117,9 +122,13 @@ class ChatStore:
     """
 
     def __init__(self, pool: AsyncConnectionPool, *, statement_timeout_ms: int = 5000, provision: bool = True,
-                 remember: int = 100_000):
+                 remember: int = 100_000, reply_grace: float = 5.0):
         self.pool = pool
         self.statement_timeout_ms = statement_timeout_ms
+        # The server answers within the statement timeout, cancelling what runs longer; a reply later than
+        # that and a grace for the network will not come (a process that froze, a pooler that lost track of
+        # the connection), and waiting for it would hold the request and its connection for ever.
+        self.reply_deadline = statement_timeout_ms / 1000 + reply_grace if statement_timeout_ms > 0 else None
         self.provision = provision
         self.remember = remember
         self._provisioned: OrderedDict[UUID, None] = OrderedDict()
@@ -145,14 +154,18 @@ class ChatStore:
                 conn.prepare_threshold = None
             cursors = []
             try:
-                async with conn.pipeline():
-                    await conn.execute(ACT_AS, [str(user.id), str(self.statement_timeout_ms)])
-                    if provision:
-                        await conn.execute(PROVISION, {"email": _claimable(user.email)})
-                    for statement in statements:
-                        cursor = conn.cursor(row_factory=statement.rows)
-                        await cursor.execute(statement.sql, statement.params)
-                        cursors.append(cursor)
+                async with asyncio.timeout(self.reply_deadline):
+                    async with conn.pipeline():
+                        await conn.execute(ACT_AS, [str(user.id), str(self.statement_timeout_ms)])
+                        if provision:
+                            await conn.execute(PROVISION, {"email": _claimable(user.email)})
+                        for statement in statements:
+                            cursor = conn.cursor(row_factory=statement.rows)
+                            await cursor.execute(statement.sql, statement.params)
+                            cursors.append(cursor)
+            except TimeoutError as error:
+                # the pool discards the connection: it comes back in the middle of a query
+                raise NoReply(f"no reply from the database within {self.reply_deadline:g} s") from error
             except psycopg.Error as error:
                 if conn.prepare_threshold is not None and prepared_statement_failure(error):
                     self._turn_off_prepared_statements(error)

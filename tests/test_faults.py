@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -23,6 +24,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from app.database import create_pool
+from app.store import ChatStore, NoReply, User
 from conftest import ROOT, run_sqitch
 from serving import ROUTES, serve
 from wholeness import broken_conversations
@@ -297,3 +300,26 @@ async def test_a_statement_timeout_bounds_every_call(settings, pg_server, chat_d
     assert response.headers["retry-after"]
     assert response.json() == {"detail": "the database did not answer in time; try again"}
     assert snapshot() == before
+
+
+# a database that never replies
+
+async def test_a_database_that_never_replies_fails_the_call_in_bounded_time_and_the_pool_heals(settings, user_a):
+    """A server process that stops answering (frozen here with SIGSTOP; behind a pooler, a server connection the
+    pooler lost track of) does not hold the call for ever: after its statement timeout and a grace the call fails
+    with NoReply (a 503 to a client), and the pool's next call gets a sound connection."""
+    async with create_pool(settings.model_copy(update={"pool_min_size": 1, "pool_max_size": 1})) as pool:
+        store = ChatStore(pool, statement_timeout_ms=200, reply_grace=1.0)
+        user = User(user_a)
+        conversation = (await store.create_conversation(user)).id
+        async with pool.connection() as conn:
+            frozen = conn.info.backend_pid
+        os.kill(frozen, signal.SIGSTOP)
+        try:
+            with pytest.raises(NoReply):
+                await asyncio.wait_for(store.fetch_recent(user, conversation), 60)
+        finally:
+            os.kill(frozen, signal.SIGCONT)
+        assert [m.content for m in await store.fetch_recent(user, conversation)] == []
+        async with pool.connection() as conn:
+            assert conn.info.backend_pid != frozen
