@@ -7,12 +7,15 @@ with no connection held: a slow model never keeps a pooled connection busy.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
 from app.models import MAX_CONTENT, Message
+from app.settings import ConfigurationError
 from app.store import ChatStore, User
 
 HISTORY = 50
@@ -30,6 +33,29 @@ class EchoResponder:
     async def reply(self, history: Sequence[Message]) -> str:
         last = next((m.content for m in reversed(history) if m.role == "user"), "")
         return f"You said: {last}"[:MAX_CONTENT]
+
+
+def load_responder(spec: str) -> Responder:
+    """The responder that ``spec`` (``module:attribute``, ``RESPONDER``) names: the class or factory it names,
+    called with no argument. A ConfigurationError that names RESPONDER when it cannot be made or is no
+    responder."""
+    module_name, _, attribute = spec.partition(":")
+    try:
+        found = importlib.import_module(module_name)
+        for name in attribute.split("."):
+            found = getattr(found, name)
+    except (ImportError, AttributeError) as error:
+        raise ConfigurationError(f"RESPONDER={spec}: cannot find it: {error}") from error
+    if not callable(found):
+        raise ConfigurationError(f"RESPONDER={spec} names a {type(found).__name__}, not a class or a factory")
+    try:
+        responder = found()
+    except Exception as error:
+        raise ConfigurationError(f"RESPONDER={spec} failed to make a responder: {error}") from error
+    if not inspect.iscoroutinefunction(getattr(responder, "reply", None)):
+        raise ConfigurationError(f"RESPONDER={spec} made a {type(responder).__name__}, which has no "
+                                 "async def reply(history)")
+    return responder
 
 
 class ResponderFailed(Exception):

@@ -24,7 +24,7 @@ from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth import TokenVerifier
-from app.chat import EchoResponder, Responder, ResponderFailed
+from app.chat import Responder, ResponderFailed, load_responder
 from app.database import create_pool
 from app.routes import ConversationNotFound, router
 from app.settings import ConfigurationError, Settings, get_settings
@@ -47,12 +47,12 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         config = settings or startup_settings()
+        app.state.responder = responder or startup_responder(config)
         app.state.tokens = TokenVerifier.from_settings(config)
         pool = create_pool(config)
         # not waiting: the service starts (and /healthz says 503) while the database is away
         await pool.open(wait=False)
         app.state.store = ChatStore(pool, statement_timeout_ms=config.statement_timeout_ms)
-        app.state.responder = responder or EchoResponder()
         try:
             yield
         finally:
@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
                               "PostgreSQL row-level security.")
     app.include_router(router)
 
-    @app.get("/healthz", tags=["health"], responses={503: {"model": Health, "description": "The database is unreachable"}})
+    @app.get("/healthz", tags=["health"],
+             responses={503: {"model": Health, "description": "The database is unreachable"}})
     async def healthz(request: Request):
         try:
             await request.app.state.store.ping()
@@ -82,6 +83,16 @@ def startup_settings() -> Settings:
     startup fails."""
     try:
         return get_settings()
+    except ConfigurationError as error:
+        logger.error("cannot start: %s", error)
+        raise
+
+
+def startup_responder(config: Settings) -> Responder:
+    """The responder RESPONDER names; when it cannot be made, why is logged in one line before the startup
+    fails."""
+    try:
+        return load_responder(config.responder)
     except ConfigurationError as error:
         logger.error("cannot start: %s", error)
         raise

@@ -9,6 +9,7 @@ them. Every construction of ``Settings`` checks that.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -58,6 +59,17 @@ class Settings(BaseSettings):
     # max_prepared_statements, Neon's pooled endpoint); where the server then
     # refuses one, the store turns them off and logs it once.
     prepare_threshold: int | None = Field(None, ge=0)
+    # What writes the assistant's replies in a chat turn: module:attribute, as
+    # uvicorn names an app, naming a class or a factory called with no
+    # argument; what it makes has ``async def reply(self, history) -> str``.
+    responder: str = "app.chat:EchoResponder"
+
+    @field_validator("responder")
+    @classmethod
+    def module_and_attribute(cls, value: str) -> str:
+        if not re.fullmatch(r"[\w.]+:[\w.]+", value):
+            raise ValueError("must be module:attribute, as uvicorn names an app (app.chat:EchoResponder)")
+        return value
 
     @field_validator("jwt_secret", "jwt_jwks_url", "jwt_issuer", "jwt_audience", mode="before")
     @classmethod
