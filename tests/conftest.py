@@ -36,8 +36,10 @@ from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The tables that hold user data, parents first.
-TABLES = ("users", "tasks", "conversations", "messages")
+# The tables that hold user data, parents first, with their keys.
+TABLE_KEYS = {"users": "id", "tasks": "user_id, id", "conversations": "user_id, id", "messages": "user_id, id",
+              "turns": "user_id, conversation_id, seq"}
+TABLES = tuple(TABLE_KEYS)
 
 # Login roles of the suite, cluster-wide like the group roles they are granted.
 TEST_LOGINS = {"chat_test_app": "chat_app", "chat_test_auditor": "chat_auditor"}
@@ -208,8 +210,8 @@ def snapshot(db):
     """``snapshot()``: every row of every table of chat, as the superuser sees them."""
 
     def take() -> dict[str, list[tuple]]:
-        return {table: db.execute(sql.SQL("select * from chat.{} order by 1, 2").format(sql.Identifier(table)))
-                .fetchall() for table in TABLES}
+        return {table: db.execute(sql.SQL("select * from chat.{} order by {}").format(
+            sql.Identifier(table), sql.SQL(TABLE_KEYS[table]))).fetchall() for table in TABLES}
 
     return take
 
@@ -238,12 +240,16 @@ class World:
 
 @pytest.fixture
 def world(app_conn, user_a, user_b) -> World:
-    """A with a task and a conversation of two messages; B with a conversation of their own."""
+    """A with a task and a conversation of two messages, a turn and its reply; B with a conversation of their
+    own."""
     task = call(app_conn, user_a, "insert into chat.tasks (title) values ('A''s task') returning id")[0][0]
     conversation = call(app_conn, user_a, "select id from chat.create_conversation('A''s secret')")[0][0]
     message = call(app_conn, user_a, "select id from chat.append_message(%s, 'user', 'A''s first words', "
                                      "'{\"k\": 1}', 'a-1')", [conversation])[0][0]
     call(app_conn, user_a, "select chat.append_message(%s, 'assistant', 'reply to A')", [conversation])
+    # the first message was a chat turn, answered by the second
+    call(app_conn, user_a, "insert into chat.turns (conversation_id, seq, reply_seq, finished_at)"
+                           " values (%s, 1, 2, now())", [conversation])
     b_conversation = call(app_conn, user_b, "select id from chat.create_conversation('B''s own')")[0][0]
     return World(user_a, user_b, task, conversation, message, b_conversation)
 

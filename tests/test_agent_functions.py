@@ -360,10 +360,15 @@ def test_an_owner_that_does_not_bypass_rls_still_pops_and_clears(pg_server, sqit
         mine, theirs = (call(conn, user, "select id from chat.create_conversation()")[0][0] for user in (a, b))
         append_many(conn, a, mine, turn(1))
         append_many(conn, b, theirs, turn(2))
-        assert call(conn, a, "select seq, content from chat.pop_message(%s)", [mine]) == [(4, "done 1")]
+        # and a chat turn with its reply: removing its messages takes the turn's reply, then the turn
+        call(conn, a, "select chat.begin_turn(%s, 'and then?', 'q-1')", [mine])
+        call(conn, a, "select chat.finish_turn(%s, 5, 'then nothing')", [mine])
+        assert call(conn, a, "select seq, content from chat.pop_message(%s)", [mine]) == [(6, "then nothing")]
+        assert call(conn, a, "select seq, reply_seq from chat.turns") == [(5, None)]
         with pytest.raises(psycopg.errors.NoDataFound):
             call(conn, a, "select chat.clear_conversation(%s)", [theirs])
-        assert call(conn, a, "select chat.clear_conversation(%s)", [mine]) == [(3,)]
+        assert call(conn, a, "select chat.clear_conversation(%s)", [mine]) == [(5,)]
+        assert call(conn, a, "select count(*) from chat.turns") == [(0,)]
         assert call(conn, b, "select count(*) from chat.fetch_recent(%s)", [theirs]) == [(4,)]
         assert call(conn, a, "select message_count from chat.get_conversation(%s)", [mine]) == [(0,)]
     # the change's verify fails once its policies are gone behind Sqitch's back

@@ -22,6 +22,7 @@ import pytest
 from psycopg import errors, sql
 
 from acting import acting_as, call
+from conftest import TABLES
 
 RUNTIME_LOGIN = "chat_test_app"
 
@@ -43,7 +44,7 @@ def refusal(conn, user, statement, params=()) -> tuple:
 
 # row security cannot be turned off
 
-@pytest.mark.parametrize("table", ["users", "tasks", "conversations", "messages"])
+@pytest.mark.parametrize("table", TABLES)
 def test_row_security_off_is_an_error_not_a_bypass(app_conn, world, unchanged, table):
     with acting_as(app_conn, world.b):
         app_conn.execute("set local row_security = off")
@@ -189,7 +190,7 @@ def test_every_function_body_names_its_tables_with_their_schema(db):
     bodies = db.execute("""
         select p.proname, p.prosrc from pg_proc p join pg_namespace n on n.oid = p.pronamespace
          where n.nspname = 'chat'""").fetchall()
-    unqualified = [(name, table) for name, body in bodies for table in ("users", "tasks", "conversations", "messages")
+    unqualified = [(name, table) for name, body in bodies for table in TABLES
                    for keyword in ("from", "join", "into", "update", "table")
                    if f"{keyword} {table}" in body.lower()]
     assert bodies and unqualified == []
@@ -214,6 +215,7 @@ def test_public_holds_no_privilege_on_anything_of_chat(db):
 CHAT_APP_FUNCTIONS = {
     "chat.append_message(uuid,text,text,jsonb,text)",
     "chat.append_messages(uuid,jsonb)",
+    "chat.begin_turn(uuid,text,text,integer,interval)",
     "chat.check_message(text,text,jsonb,text,text)",
     "chat.check_metadata(jsonb,integer,text)",
     "chat.clear_conversation(uuid)",
@@ -221,10 +223,13 @@ CHAT_APP_FUNCTIONS = {
     "chat.current_user_id()",
     "chat.delete_conversation(uuid)",
     "chat.export_user_data()",
+    "chat.fail_turn(uuid,bigint,uuid)",
     "chat.fetch_messages(uuid,bigint,integer)",
     "chat.fetch_recent(uuid,integer)",
+    "chat.finish_turn(uuid,bigint,text,jsonb)",
     "chat.get_conversation(uuid)",
     "chat.list_conversations(integer,timestamp with time zone,uuid)",
+    "chat.lock_turn(uuid,bigint)",
     "chat.message_metadata_problem(jsonb)",
     "chat.metadata_too_deep(jsonb)",
     "chat.pop_message(uuid)",
@@ -232,6 +237,7 @@ CHAT_APP_FUNCTIONS = {
     "chat.require_user_id()",
     "chat.search_message_hits(tsquery,integer)",
     "chat.search_messages(text,integer)",
+    "chat.settle_turn(uuid,bigint,bigint)",
 }
 
 

@@ -13,19 +13,20 @@ from acting import call
 
 @pytest.fixture
 def two_users_data(app_conn, user_a, user_b):
-    """Each user with a task and a conversation of two messages."""
+    """Each user with a task and a conversation of two messages: a chat turn and its reply."""
     conversations = {}
     for user in (user_a, user_b):
         call(app_conn, user, "insert into chat.tasks (title) values ('task')")
         conversation = call(app_conn, user, "select id from chat.create_conversation('c')")[0][0]
-        for content in ("question", "answer"):
-            call(app_conn, user, "select chat.append_message(%s, 'user', %s)", [conversation, content])
+        call(app_conn, user, "select chat.begin_turn(%s, 'question')", [conversation])
+        call(app_conn, user, "select chat.finish_turn(%s, 1, 'answer')", [conversation])
         conversations[user] = conversation
     return conversations
 
 
 @pytest.mark.parametrize("table, owner", [
     ("users", "id"), ("tasks", "user_id"), ("conversations", "user_id"), ("messages", "user_id"),
+    ("turns", "user_id"),
 ])
 def test_the_auditor_reads_every_users_rows(auditor_conn, db, user_a, user_b, two_users_data, table, owner):
     everything = db.execute(f"select * from chat.{table} order by 1, 2").fetchall()
@@ -60,6 +61,13 @@ WRITES = [
     "select chat.rename_conversation(%(c)s, 'x')",
     "select chat.delete_conversation(%(c)s)",
     "select chat.append_message(%(c)s, 'user', 'x')",
+    "insert into chat.turns (user_id, conversation_id, seq) values (%(a)s, %(c)s, 2)",
+    "update chat.turns set running_until = null",
+    "delete from chat.turns",
+    "truncate chat.turns",
+    "select chat.begin_turn(%(c)s, 'x')",
+    "select chat.finish_turn(%(c)s, 1, 'x')",
+    "select chat.fail_turn(%(c)s, 1, gen_random_uuid())",
     "create table chat.planted (id int)",
     "create function chat.planted() returns int language sql as 'select 1'",
     "alter table chat.messages disable row level security",

@@ -30,6 +30,7 @@ def rowcount(conn, user, sql, params=()) -> int:
     ("tasks", "user_id = %(a)s or id = %(task)s"),
     ("conversations", "user_id = %(a)s or id = %(conversation)s"),
     ("messages", "user_id = %(a)s or conversation_id = %(conversation)s"),
+    ("turns", "user_id = %(a)s or conversation_id = %(conversation)s"),
 ])
 def test_b_selects_nothing_of_a(app_conn, db, world, table, key):
     params = vars(world)
@@ -42,7 +43,7 @@ def test_b_selects_nothing_of_a(app_conn, db, world, table, key):
 
 def test_a_sees_exactly_their_own(app_conn, world):
     counts = {table: call(app_conn, world.a, f"select count(*) from chat.{table}")[0][0] for table in TABLES}
-    assert counts == {"users": 1, "tasks": 1, "conversations": 1, "messages": 2}
+    assert counts == {"users": 1, "tasks": 1, "conversations": 1, "messages": 2, "turns": 1}
 
 
 # update and delete: B's statements find no row of A's
@@ -51,6 +52,8 @@ def test_a_sees_exactly_their_own(app_conn, world):
     "update chat.users set display_name = 'pwned' where id = %(a)s",
     "update chat.tasks set title = 'pwned', completed = true where id = %(task)s",
     "update chat.conversations set title = 'pwned', message_count = 0 where id = %(conversation)s",
+    "update chat.turns set running_until = now() + interval '1 day', reply_seq = null"
+    " where conversation_id = %(conversation)s",
     "delete from chat.users where id = %(a)s",
     "delete from chat.tasks where id = %(task)s",
     "delete from chat.conversations where id = %(conversation)s",
@@ -62,12 +65,14 @@ def test_b_updates_and_deletes_nothing_of_a(app_conn, world, unchanged, sql):
 @pytest.mark.parametrize("sql", [
     "update chat.messages set content = 'pwned' where id = %(message)s",
     "delete from chat.messages where id = %(message)s",
+    "delete from chat.turns where conversation_id = %(conversation)s",
     "truncate chat.messages",
+    "truncate chat.turns",
     "truncate chat.conversations cascade",
     "truncate chat.tasks",
     "truncate chat.users cascade",
 ])
-def test_messages_are_append_only_and_nothing_can_be_truncated(app_conn, world, unchanged, sql):
+def test_messages_are_append_only_turns_go_with_them_and_nothing_can_be_truncated(app_conn, world, unchanged, sql):
     with pytest.raises(errors.InsufficientPrivilege):
         call(app_conn, world.b, sql, vars(world))
     with pytest.raises(errors.InsufficientPrivilege):
@@ -82,6 +87,7 @@ def test_messages_are_append_only_and_nothing_can_be_truncated(app_conn, world, 
     "insert into chat.conversations (user_id, title) values (%(a)s, 'planted')",
     "insert into chat.messages (conversation_id, user_id, seq, role, content) "
     "values (%(conversation)s, %(a)s, 3, 'user', 'planted')",
+    "insert into chat.turns (user_id, conversation_id, seq) values (%(a)s, %(conversation)s, 2)",
 ])
 def test_b_cannot_insert_a_row_of_a(app_conn, world, unchanged, sql):
     with pytest.raises(errors.InsufficientPrivilege) as raised:
@@ -118,7 +124,7 @@ def test_the_key_of_a_row_of_a_is_no_oracle_for_b(app_conn, db, world, table):
 # updates cannot hand a row to another user
 
 @pytest.mark.parametrize("table, column", [
-    ("users", "id"), ("tasks", "user_id"), ("conversations", "user_id"),
+    ("users", "id"), ("tasks", "user_id"), ("conversations", "user_id"), ("turns", "user_id"),
 ])
 def test_a_cannot_move_their_row_to_b(app_conn, world, unchanged, table, column):
     """The column is not even updatable by the runtime role."""
@@ -128,6 +134,7 @@ def test_a_cannot_move_their_row_to_b(app_conn, world, unchanged, table, column)
 
 @pytest.mark.parametrize("table, column", [
     ("users", "id"), ("tasks", "user_id"), ("conversations", "user_id"), ("messages", "user_id"),
+    ("turns", "user_id"),
 ])
 def test_the_update_policy_refuses_a_move_even_with_the_privilege(app_conn, db, snapshot, world, table, column):
     """Second line: were the column ever granted, WITH CHECK still refuses the new owner."""
@@ -155,6 +162,7 @@ def test_nobody_sees_nothing(app_conn, world, table, user):
     "update chat.tasks set title = 'x'",
     "update chat.conversations set title = 'x'",
     "update chat.users set display_name = 'x'",
+    "update chat.turns set running_until = null",
     "delete from chat.tasks",
     "delete from chat.conversations",
     "delete from chat.users",
@@ -170,6 +178,7 @@ def test_nobody_changes_nothing(app_conn, world, unchanged, sql, user):
     "insert into chat.conversations (user_id) values (%(a)s)",
     "insert into chat.messages (conversation_id, user_id, seq, role, content) "
     "values (%(conversation)s, %(a)s, 3, 'user', 'x')",
+    "insert into chat.turns (user_id, conversation_id, seq) values (%(a)s, %(conversation)s, 2)",
 ])
 def test_nobody_inserts_nothing(app_conn, world, unchanged, sql, user):
     with pytest.raises(errors.InsufficientPrivilege):
@@ -198,6 +207,12 @@ FUNCTIONS_ON_A_CONVERSATION = [
     "select chat.append_message(%s, 'user', 'A''s first words', '{\"k\": 1}', 'a-1')",
     "select chat.fetch_messages(%s)",
     "select chat.fetch_recent(%s)",
+    "select chat.begin_turn(%s, 'planted')",
+    "select chat.begin_turn(%s, 'A''s first words', 'a-1')",
+    "select chat.lock_turn(%s, 1)",
+    "select chat.finish_turn(%s, 1, 'planted')",
+    "select chat.settle_turn(%s, 1, 2)",
+    "select chat.fail_turn(%s, 1, gen_random_uuid())",
 ]
 
 
@@ -241,6 +256,12 @@ ALL_FUNCTIONS = [
     "select chat.append_message(%(conversation)s, 'user', 'x')",
     "select chat.fetch_messages(%(conversation)s)",
     "select chat.fetch_recent(%(conversation)s)",
+    "select chat.begin_turn(%(conversation)s, 'x')",
+    "select chat.begin_turn(null, 'x', 'k')",
+    "select chat.lock_turn(%(conversation)s, 1)",
+    "select chat.finish_turn(%(conversation)s, 1, 'x')",
+    "select chat.settle_turn(%(conversation)s, 1, 2)",
+    "select chat.fail_turn(%(conversation)s, 1, gen_random_uuid())",
 ]
 
 

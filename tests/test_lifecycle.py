@@ -105,14 +105,14 @@ def test_every_table_has_rls_enabled_and_forced(pg_server, chat_db):
         select c.relname, c.relrowsecurity, c.relforcerowsecurity
           from pg_class c join pg_namespace n on n.oid = c.relnamespace
          where n.nspname = 'chat' and c.relkind = 'r' order by 1""")
-    assert rows == [(name, True, True) for name in ("conversations", "messages", "tasks", "users")]
+    assert rows == [(name, True, True) for name in ("conversations", "messages", "tasks", "turns", "users")]
 
 
 def test_every_table_has_one_policy_per_command_for_the_runtime_role(pg_server, chat_db):
     rows = query(pg_server, chat_db, """
         select tablename, cmd, count(*) from pg_policies
          where schemaname = 'chat' and 'chat_app' = any(roles) group by 1, 2 order by 1, 2""")
-    expected = [(table, cmd, 1) for table in ("conversations", "messages", "tasks", "users")
+    expected = [(table, cmd, 1) for table in ("conversations", "messages", "tasks", "turns", "users")
                 for cmd in ("DELETE", "INSERT", "SELECT", "UPDATE")]
     assert rows == expected
 
@@ -181,7 +181,7 @@ def test_functions_stay_scoped_to_the_current_user_when_the_caller_bypasses_rls(
     with psycopg.connect(pg_server.conninfo(dbname, user=owner, password=password), autocommit=True) as conn:
         conn.execute("insert into chat.users (id) values (%s), (%s)", [a, b])
         conversation = call(conn, a, "select id from chat.create_conversation('a''s')")[0][0]
-        call(conn, a, "select chat.append_message(%s, 'user', 'secret')", [conversation])
+        call(conn, a, "select chat.begin_turn(%s, 'secret', 'k-1')", [conversation])  # a chat turn, running
         # the owner itself sees everything: RLS is not what protects here
         assert conn.execute("select count(*) from chat.messages").fetchone() == (1,)
 
@@ -189,7 +189,9 @@ def test_functions_stay_scoped_to_the_current_user_when_the_caller_bypasses_rls(
         assert call(conn, b, "select * from chat.get_conversation(%s)", [conversation]) == []
         assert call(conn, b, "select chat.delete_conversation(%s)", [conversation]) == [(False,)]
         for sql in ("select chat.fetch_recent(%s)", "select chat.fetch_messages(%s)",
-                    "select chat.rename_conversation(%s, 'x')", "select chat.append_message(%s, 'user', 'x')"):
+                    "select chat.rename_conversation(%s, 'x')", "select chat.append_message(%s, 'user', 'x')",
+                    "select chat.begin_turn(%s, 'secret', 'k-1')", "select chat.lock_turn(%s, 1)",
+                    "select chat.finish_turn(%s, 1, 'x')", "select chat.fail_turn(%s, 1, gen_random_uuid())"):
             with pytest.raises(psycopg.errors.NoDataFound):
                 call(conn, b, sql, [conversation])
         assert call(conn, b, "select * from chat.search_messages('secret')") == []
@@ -201,6 +203,8 @@ def test_functions_stay_scoped_to_the_current_user_when_the_caller_bypasses_rls(
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 call(conn, None, sql)
         assert conn.execute("select title, message_count from chat.conversations").fetchall() == [("a's", 1)]
+        assert conn.execute("select seq, running_until > now(), reply_seq from chat.turns").fetchall() == [
+            (1, True, None)]
 
 
 def test_an_owner_that_does_not_bypass_rls_gets_a_search_with_the_callers_rights(pg_server, sqitch, plain_owner):
@@ -278,6 +282,16 @@ SABOTAGE = [
     ("drop function chat.append_messages(uuid, jsonb)", "append_messages"),
     ("drop function chat.pop_message(uuid)", "pop_message"),
     ("alter function chat.clear_conversation(uuid) security invoker", "clear_conversation"),
+    ("alter table chat.turns no force row level security", "turns"),
+    ("alter table chat.turns drop constraint turns_reply_fkey", "turns"),
+    ("drop index chat.turns_opening_key", "turns"),
+    ("grant delete on chat.turns to chat_app", "turns"),
+    ("drop policy turns_update on chat.turns", "turns_rls"),
+    ("alter function chat.lock_turn(uuid, bigint) security definer", "lock_turn"),
+    ("drop function chat.begin_turn(uuid, text, text, integer, interval)", "begin_turn"),
+    ("revoke execute on function chat.finish_turn(uuid, bigint, text, jsonb) from chat_app", "finish_turn"),
+    ("grant execute on function chat.settle_turn(uuid, bigint, bigint) to public", "settle_turn"),
+    ("drop function chat.fail_turn(uuid, bigint, uuid)", "fail_turn"),
 ]
 
 
@@ -497,7 +511,8 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
     assert {"chat_schema", "current_user_id", "users", "tasks", "conversations", "messages",
             "append_message@v0.1.0", "operator_role", "search_messages", "purge_inactive@v0.1.0", "purge_inactive",
             "message_metadata_limit", "check_message", "append_messages", "pop_message",
-            "clear_conversation"} <= touching
+            "clear_conversation", "turns", "lock_turn", "begin_turn", "finish_turn", "settle_turn",
+            "fail_turn"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

@@ -149,3 +149,20 @@ def test_search_reads_the_current_users_matches_only(db, user_a, haystacks):
     # then the 20 rows themselves, by primary key, as the runtime role under the policies
     fetch = [n for n in scans if n.get("Index Name") == "messages_pkey"]
     assert fetch and sum(n["Actual Rows"] * n.get("Actual Loops", 1) for n in fetch) == 20
+
+
+def test_a_chat_turn_reads_its_history_as_fetch_recent_does(db, user_a, big_conversation):
+    """begin_turn stores the message, claims the turn by its key, and reads the last 50 messages by the index,
+    backwards, stopping there: the 9,951 others are not read. (The six conversations of the data set fit one
+    page, which the planner rightly scans.)"""
+    plans = function_plans(db, user_a, "select * from chat.begin_turn(%s, 'the next one', 'k-1', 50)",
+                           [big_conversation])
+    message_scans = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "messages"]
+    assert message_scans and not any(n["Node Type"] == "Seq Scan" for n in message_scans), message_scans
+    (history,) = [n for n in message_scans if n.get("Scan Direction") == "Backward"]
+    assert history["Index Name"] == "messages_conversation_seq_key"
+    assert history["Actual Rows"] == 50 and history.get("Rows Removed by Filter", 0) == 0
+    assert total_buffers(history) <= 100
+    # the turn: looked up by its key, then inserted
+    turn_reads = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "turns" and "Scan" in n["Node Type"]]
+    assert [(n["Node Type"], n["Index Name"]) for n in turn_reads] == [("Index Scan", "turns_pkey")]

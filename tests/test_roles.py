@@ -18,7 +18,7 @@ import pytest
 from psycopg import errors, sql
 
 from acting import acting_as
-from conftest import TABLES
+from conftest import TABLE_KEYS, TABLES
 from test_plans import function_plans, nodes
 
 GROUPS = ("chat_app", "chat_auditor", "chat_operator")
@@ -113,7 +113,7 @@ def visible(conn, user) -> dict[str, set]:
     """The rows of every table the login sees, acting as ``user``: (table, key) pairs; a refused read is empty."""
     seen = {}
     for table in TABLES:
-        key = "id" if table == "users" else "user_id, id"
+        key = TABLE_KEYS[table]
         try:
             with acting_as(conn, user):
                 seen[table] = set(conn.execute(sql.SQL("select {} from chat.{}").format(

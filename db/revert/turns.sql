@@ -1,0 +1,7 @@
+-- Revert chat:turns from pg
+
+begin;
+
+drop table chat.turns;
+
+commit;
