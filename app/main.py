@@ -24,8 +24,11 @@ from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth import TokenVerifier
-from app.chat import Responder, ResponderFailed, load_responder
+from app.chat import (
+    Responder, ResponderFailed, ShuttingDown, TurnInProgress, TurnInterrupted, Turns, load_responder,
+)
 from app.database import create_pool
+from app.problems import problem
 from app.routes import ConversationNotFound, router
 from app.settings import ConfigurationError, Settings, get_settings
 from app.store import ChatStore
@@ -53,9 +56,12 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
         # not waiting: the service starts (and /healthz says 503) while the database is away
         await pool.open(wait=False)
         app.state.store = ChatStore(pool, statement_timeout_ms=config.statement_timeout_ms)
+        app.state.turns = Turns(app.state.store, app.state.responder, responder_timeout=config.responder_timeout)
         try:
             yield
         finally:
+            # the turns in flight store their replies (or release their claims) while the pool is still open
+            await app.state.turns.close(config.shutdown_timeout)
             await pool.close()
 
     app = FastAPI(title="chat persistence", version="0.1.0", lifespan=lifespan,
@@ -165,9 +171,23 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ResponderFailed)
     async def on_responder_failed(request: Request, error: ResponderFailed):
-        logger.error("responder failed", exc_info=error.__cause__)
-        return JSONResponse({"detail": "the assistant could not answer; your message is stored",
-                             "conversation_id": str(error.conversation_id)}, status.HTTP_502_BAD_GATEWAY)
+        # logged where it failed (app.chat), with the responder's error
+        return JSONResponse({"detail": problem(error), "conversation_id": str(error.conversation_id)},
+                            status.HTTP_502_BAD_GATEWAY)
+
+    @app.exception_handler(TurnInProgress)
+    async def on_turn_in_progress(request: Request, error: TurnInProgress):
+        return JSONResponse({"detail": problem(error), "conversation_id": str(error.conversation_id)},
+                            status.HTTP_409_CONFLICT, headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+    @app.exception_handler(TurnInterrupted)
+    async def on_turn_interrupted(request: Request, error: TurnInterrupted):
+        return JSONResponse({"detail": problem(error), "conversation_id": str(error.conversation_id)},
+                            status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+    @app.exception_handler(ShuttingDown)
+    async def on_shutting_down(request: Request, error: ShuttingDown):
+        return unavailable(problem(error))
 
     @app.exception_handler(errors.UniqueViolation)
     async def on_conflict(request: Request, error: errors.UniqueViolation):
@@ -184,16 +204,16 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     async def on_pool_timeout(request: Request, error: PoolTimeout):
-        return unavailable("no database connection free; try again")
+        return unavailable(problem(error))
 
     @app.exception_handler(errors.QueryCanceled)
     async def on_timeout(request: Request, error: errors.QueryCanceled):
-        return unavailable("the database did not answer in time; try again")
+        return unavailable(problem(error))
 
     @app.exception_handler(psycopg.OperationalError)
     async def on_connection_lost(request: Request, error: psycopg.OperationalError):
         logger.warning("database connection failed: %s", error)
-        return unavailable("the database is unreachable; try again")
+        return unavailable(problem(error))
 
 
 app = create_app()

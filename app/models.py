@@ -16,12 +16,14 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # The database's limits (db/deploy/conversations.sql, db/deploy/messages.sql,
-# db/deploy/message_metadata_limit.sql).
+# db/deploy/message_metadata_limit.sql, db/deploy/tasks.sql).
 MAX_CONTENT = 10_000
 MAX_TITLE = 200
 MAX_CLIENT_MSG_ID = 200
 MAX_CONVERSATION_METADATA = 16 * 1024
 MAX_MESSAGE_METADATA = 1024 * 1024
+MAX_TASK_TITLE = 200
+MAX_TASK_DESCRIPTION = 10_000
 MAX_LIMIT = 500
 MAX_QUERY = 1000
 # Nesting of metadata: PostgreSQL's JSON parser runs out of stack (SQLSTATE
@@ -103,6 +105,8 @@ class MessageCreate(Request):
 class ChatRequest(Request):
     conversation_id: UUID | None = None
     message: Annotated[str, Field(min_length=1, max_length=MAX_CONTENT), AfterValidator(storable)]
+    # the user message's: a retried turn returns the stored turn, and the responder answers it once
+    client_msg_id: ClientMsgId | None = None
 
 
 class Conversation(BaseModel):
@@ -181,7 +185,30 @@ class ResponderProblem(Problem):
     conversation_id: UUID
 
 
+class TurnConflict(Problem):
+    """A 409 of the chat turn: the client_msg_id was used for another message, or the turn is still being
+    answered (with its conversation; retry after Retry-After)."""
+
+    conversation_id: UUID | None = None
+
+
 class ChatTurn(BaseModel):
     conversation_id: UUID
     user_message: Message
     assistant_message: Message
+
+
+# the todo app's tasks
+
+TaskTitle = Annotated[str, Field(min_length=1, max_length=MAX_TASK_TITLE), AfterValidator(storable)]
+TaskDescription = Annotated[str, Field(max_length=MAX_TASK_DESCRIPTION), AfterValidator(storable)]
+
+
+class Task(BaseModel):
+    id: UUID
+    user_id: UUID
+    title: str
+    description: str | None
+    completed: bool
+    created_at: datetime
+    updated_at: datetime

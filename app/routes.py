@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.auth import current_user
-from app.chat import Responder, chat_turn
+from app.chat import TurnHandle, Turns
 from app.models import (
     MAX_LIMIT, MAX_QUERY, ChatRequest, ChatTurn, Conversation, ConversationCreate, ConversationPage,
     ConversationRename, Message, MessageCreate, MessagePage, Problem, RecentMessages, ResponderProblem,
-    SearchResults, UserExport, storable,
+    SearchResults, TurnConflict, UserExport, storable,
 )
+from app.problems import problem
 from app.store import ChatStore, User
 
 MAX_SEQ = 2**63 - 1
@@ -35,10 +39,6 @@ API_RESPONSES = {
 
 def get_store(request: Request) -> ChatStore:
     return request.app.state.store
-
-
-def get_responder(request: Request) -> Responder:
-    return request.app.state.responder
 
 
 Store = Annotated[ChatStore, Depends(get_store)]
@@ -158,15 +158,59 @@ async def fetch_recent(conversation_id: UUID, user: CurrentUser, store: Store,
 
 # the chat turn
 
+def get_turns(request: Request) -> Turns:
+    return request.app.state.turns
+
+
+def wants_event_stream(request: Request) -> bool:
+    """Whether the client asks for Server-Sent Events (``Accept: text/event-stream``)."""
+    return any(media.split(";", 1)[0].strip().lower() == "text/event-stream"
+               for media in request.headers.get("accept", "").split(","))
+
+
+STREAMED_TURN = {
+    "text/event-stream": {
+        "schema": {"type": "string"},
+        "example": 'event: user_message\ndata: {"id": "…", "seq": 1, "role": "user", …}\n\n'
+                   'event: delta\ndata: {"text": "You "}\n\n'
+                   'event: delta\ndata: {"text": "said: hi"}\n\n'
+                   'event: assistant_message\ndata: {"id": "…", "seq": 2, "role": "assistant", …}\n\n',
+    },
+}
+
+
 @router.post("/chat", response_model=ChatTurn,
-             responses={404: NOT_FOUND,
+             responses={200: {"content": STREAMED_TURN,
+                              "description": "The turn; with Accept: text/event-stream, its events as they come: "
+                                             "user_message, delta (one per piece of the reply), then "
+                                             "assistant_message or error"},
+                        404: NOT_FOUND,
+                        409: {"model": TurnConflict,
+                              "description": "client_msg_id already used for another message, or this message is "
+                                             "still being answered (retry after Retry-After)"},
                         502: {"model": ResponderProblem,
                               "description": "The responder failed; the user's message is stored"}})
-async def chat(body: ChatRequest, user: CurrentUser, store: Store,
-               responder: Annotated[Responder, Depends(get_responder)]):
-    turn = await chat_turn(store, responder, user, body.conversation_id, body.message)
+async def chat(body: ChatRequest, request: Request, user: CurrentUser,
+               turns: Annotated[Turns, Depends(get_turns)]):
+    streamed = wants_event_stream(request)
+    handle = await turns.start(user, body.conversation_id, body.message, body.client_msg_id, streamed=streamed)
+    if streamed:
+        return EventSourceResponse(turn_events(handle))
+    turn = await handle.result()
     return ChatTurn(conversation_id=turn.conversation_id, user_message=turn.user_message,
                     assistant_message=turn.assistant_message)
+
+
+async def turn_events(handle: TurnHandle) -> AsyncIterator[ServerSentEvent]:
+    """A turn as Server-Sent Events. The stream may end early (the client went away): the turn does not."""
+    async for kind, value in handle.events():
+        if kind == "delta":
+            data = json.dumps({"text": value}, ensure_ascii=False)
+        elif kind == "error":
+            data = json.dumps({"detail": problem(value), "conversation_id": str(handle.conversation_id)})
+        else:
+            data = Message.model_validate(value, from_attributes=True).model_dump_json()
+        yield ServerSentEvent(data=data, event=kind)
 
 
 # search

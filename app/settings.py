@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     # uvicorn names an app, naming a class or a factory called with no
     # argument; what it makes has ``async def reply(self, history) -> str``.
     responder: str = "app.chat:EchoResponder"
+    # The most a responder may take to answer a turn, in seconds: past it the
+    # turn fails (502) and a retry may run it again. A turn's claim in the
+    # database lasts this and 30 s more: a retry that comes while it lasts
+    # gets 409; after, the turn's process is taken for dead and the retry
+    # runs it again.
+    responder_timeout: float = Field(120.0, gt=0, le=86_000)
+    # How long shutdown waits for the chat turns in flight (a reply is stored
+    # even when its client went away) before it cancels them; a cancelled turn
+    # keeps its user message, and a retry runs it again.
+    shutdown_timeout: float = Field(30.0, ge=0)
 
     @field_validator("responder")
     @classmethod

@@ -18,19 +18,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import BaseRowFactory, RowFactory, scalar_row
+from psycopg import sql
+from psycopg.rows import BaseRowFactory, RowFactory, dict_row, scalar_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
-from app.models import AppendedMessage, Conversation, Message, Role, storable
+from app.models import AppendedMessage, Conversation, Message, Role, Task, storable
 
 logger = logging.getLogger("app.store")
 
@@ -89,6 +90,64 @@ def prepared_statement_failure(error: psycopg.Error) -> bool:
     return isinstance(error, psycopg.errors.ProtocolViolation) and "prepared statement" in str(error)
 
 
+# The fields of a task that update_task sets (chat_app may update these columns only).
+TASK_FIELDS = frozenset({"title", "description", "completed"})
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    """What ``chat.begin_turn`` decided about a user's message.
+
+    ``run``: the turn is this caller's to answer, as ``attempt``, from ``history`` (the conversation's last
+    messages, ascending); ``done``: a retry of a turn whose ``reply`` is stored; ``running``: a retry while
+    another attempt answers, whose lease runs ``retry_after`` more.
+    """
+
+    state: Literal["run", "running", "done"]
+    user_message: AppendedMessage
+    attempt: UUID | None = None
+    history: list[Message] = field(default_factory=list)
+    reply: Message | None = None
+    retry_after: timedelta | None = None
+
+    @property
+    def conversation_id(self) -> UUID:
+        return self.user_message.conversation_id
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> TurnStart:
+        """From the rows of ``chat.begin_turn``: the user message first, then the reply or the history."""
+        first, rest = rows[0], rows[1:]
+        history = [Message.model_construct(**{name: row[name] for name in Message.model_fields})
+                   for row in rest if row["part"] == "history"]
+        reply = next((Message.model_construct(**{name: row[name] for name in Message.model_fields})
+                      for row in rest if row["part"] == "reply"), None)
+        return cls(state=first["state"], attempt=first["attempt"], retry_after=first["retry_after"],
+                   user_message=AppendedMessage.model_construct(
+                       **{name: first[name] for name in AppendedMessage.model_fields}),
+                   history=history, reply=reply)
+
+
+async def to_the_end(operation: Awaitable[_T]) -> _T:
+    """Runs ``operation`` (a store call that writes) to its end even if the caller is cancelled meanwhile; the
+    cancellation is raised after, once the outcome is known (and the operation's own error is then not
+    raised). A cancelled caller has had all of the write done, or none of it, never left it in flight."""
+    task = asyncio.ensure_future(operation)
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError as error:
+            cancelled = cancelled or error
+    if cancelled is not None:
+        if not task.cancelled():
+            task.exception()  # seen: an error of the finished operation is not reported as never retrieved
+        raise cancelled
+    return task.result()
+
+
 class NoReply(psycopg.OperationalError):
     """The database, or a pooler in front of it, sent no complete reply within the operation's deadline (its
     statement timeout and a grace): the connection is given up, and the pool replaces it."""
@@ -100,7 +159,7 @@ class PreparedStatementsFailed(Exception):
 
 @dataclass(frozen=True)
 class Statement:
-    sql: str
+    sql: str | sql.Composable
     params: Sequence[Any] | dict[str, Any]
     rows: RowFactory[Any]
 
@@ -296,21 +355,74 @@ class ChatStore:
         """Everything stored for the user, as one JSON document."""
         return await self._one(user, Statement("select chat.export_user_data()", [], scalar_row))
 
-    # the chat turn's first half
+    # the chat turn (app.chat)
 
-    async def open_turn(self, user: User, conversation_id: UUID | None, content: str,
-                        history: int = 50) -> tuple[AppendedMessage, list[Message]]:
-        """Stores the user's message (in a new conversation when none is given) and returns it with
-        the conversation's last ``history`` messages, in one transaction and one round trip."""
-        if conversation_id is None:
-            message = await self._one(user, Statement(
-                "select m.* from chat.create_conversation(%s) c"
-                " cross join lateral chat.append_message(c.id, 'user', %s) m",
-                [content[:200], content], model_row(AppendedMessage)), provision=self.provision)
-            return message, [Message.model_validate(message, from_attributes=True)]
-        (message,), recent = await self._run(user, _append(conversation_id, "user", content),
-                                             _recent(conversation_id, history))
-        return message, recent
+    async def begin_turn(self, user: User, conversation_id: UUID | None, content: str,
+                         client_msg_id: str | None = None, history: int = 50,
+                         lease: timedelta = timedelta(seconds=150)) -> TurnStart:
+        """Stores the user's message (in a new conversation, titled by it, when none is given) and claims its
+        turn, in one transaction and one round trip: ``run`` with the last ``history`` messages, ``done`` with
+        the stored reply (a retry of a finished turn), or ``running`` (a retry while another attempt answers,
+        for up to ``lease``)."""
+        (rows,) = await self._run(user, Statement(
+            "select * from chat.begin_turn(%s, %s, %s, %s, %s)",
+            [conversation_id, content, client_msg_id, history, lease], dict_row),
+            provision=self.provision if conversation_id is None else None)
+        return TurnStart.from_rows(rows)
+
+    async def finish_turn(self, user: User, conversation_id: UUID, seq: int, content: str,
+                          metadata: dict[str, Any] | None = None) -> AppendedMessage:
+        """Stores the reply to the turn of the user message ``seq``; when the turn has one already, that one,
+        replayed."""
+        return await self._one(user, Statement(
+            "select * from chat.finish_turn(%s, %s, %s, %s)", [conversation_id, seq, content, Jsonb(metadata or {})],
+            model_row(AppendedMessage)))
+
+    async def settle_turn(self, user: User, conversation_id: UUID, seq: int, reply_seq: int) -> AppendedMessage:
+        """Makes the stored assistant message ``reply_seq`` the reply to the turn of the user message ``seq``."""
+        return await self._one(user, Statement(
+            "select * from chat.settle_turn(%s, %s, %s)", [conversation_id, seq, reply_seq],
+            model_row(AppendedMessage)))
+
+    async def fail_turn(self, user: User, conversation_id: UUID, seq: int, attempt: UUID) -> bool:
+        """Releases ``attempt``'s claim on the turn, so that a retry runs it again; whether it held it."""
+        return await self._one(user, Statement(
+            "select chat.fail_turn(%s, %s, %s)", [conversation_id, seq, attempt], scalar_row))
+
+    # the todo app's tasks: no SQL functions, plain statements under row-level security, each filtered by the
+    # current user as well (as the functions are), so that a caller that bypasses RLS still sees only theirs
+
+    async def list_tasks(self, user: User, completed: bool | None = None, limit: int = 100) -> list[Task]:
+        """The user's tasks, oldest first; only the completed (or the open) ones when ``completed`` says so."""
+        (rows,) = await self._run(user, Statement(
+            "select * from chat.tasks t where t.user_id = chat.current_user_id()"
+            " and (%(completed)s::boolean is null or t.completed = %(completed)s)"
+            " order by t.created_at, t.id limit %(limit)s",
+            {"completed": completed, "limit": limit}, model_row(Task)))
+        return rows
+
+    async def add_task(self, user: User, title: str, description: str | None = None) -> Task:
+        return await self._one(user, Statement(
+            "insert into chat.tasks (user_id, title, description) values (chat.current_user_id(), %s, %s)"
+            " returning *", [title, description], model_row(Task)), provision=self.provision)
+
+    async def update_task(self, user: User, task_id: UUID, **changes: Any) -> Task | None:
+        """Sets the given fields (``title``, ``description``, ``completed``) of the user's task; None when there
+        is no such task of theirs."""
+        unknown = set(changes) - TASK_FIELDS
+        if unknown or not changes:
+            raise TypeError(f"update_task changes some of {sorted(TASK_FIELDS)}, not {sorted(unknown) or 'none'}")
+        assignments = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name))
+                                         for name in changes)
+        return await self._one(user, Statement(
+            sql.SQL("update chat.tasks t set {} where t.user_id = chat.current_user_id() and t.id = %(id)s"
+                    " returning *").format(assignments), {**changes, "id": task_id}, model_row(Task)))
+
+    async def delete_task(self, user: User, task_id: UUID) -> bool:
+        """Deletes the user's task; False when there is no such task of theirs."""
+        return bool(await self._one(user, Statement(
+            "delete from chat.tasks t where t.user_id = chat.current_user_id() and t.id = %s returning true",
+            [task_id], scalar_row)))
 
     async def ping(self, timeout: float = 2.0) -> None:
         """Reaches the database within ``timeout`` seconds, or raises."""

@@ -68,5 +68,5 @@ class Ours:
         return len(await ChatStoreSession(self.store, conversation, User(user)).get_items(n))
 
     async def turn(self, user: UUID, conversation: UUID, content: str) -> None:
-        _, history = await self.store.open_turn(User(user), conversation, content, 50)
-        await self.store.append_message(User(user), conversation, "assistant", "ok")
+        start = await self.store.begin_turn(User(user), conversation, content, history=50)
+        await self.store.finish_turn(User(user), conversation, start.user_message.seq, "ok")

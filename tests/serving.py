@@ -1,16 +1,20 @@
 """The service as tests reach it: its routes, and instances of it with their
 own settings and responder, each with its lifespan (the pool) running,
-reached over ASGI."""
+reached over ASGI, or over HTTP through uvicorn."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import httpx
+import uvicorn
 
 from app.chat import EchoResponder
 from app.main import create_app
+from pooler import free_port
 
 
 # Every /api route, with a body it accepts ({id}: a conversation's).
@@ -48,3 +52,21 @@ def client_of(service) -> httpx.AsyncClient:
     """A client that gets a 500, as from uvicorn, where the app raises (instead of the test raising)."""
     transport = httpx.ASGITransport(app=service, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://service")
+
+
+@contextmanager
+def over_http(service) -> Iterator[str]:
+    """``service`` served by uvicorn on a free loopback port, in a thread of this process: its base URL. On exit
+    uvicorn shuts down as on SIGTERM (the lifespan's shutdown included)."""
+    server = uvicorn.Server(uvicorn.Config(service, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the service did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)

@@ -5,6 +5,7 @@ data for the next run.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -89,6 +90,20 @@ def test_make_run_serves_stops_on_ctrl_c_and_keeps_the_data(local_dir):
                           headers=headers, timeout=10)
         assert turn.status_code == 200, turn.text
         assert httpx.get(f"{first.base}/api/conversations", timeout=10).status_code == 401
+        # the streamed turn, as the printed curl -N line asks for it
+        line = next(line for line in first.output if "curl -N" in line)
+        assert "text/event-stream" in line
+        streamed = subprocess.run(
+            ["curl", "-sN", "--max-time", "20", "-H", f"Authorization: Bearer {token}",
+             "-H", "content-type: application/json", "-H", "Accept: text/event-stream",
+             "-d", '{"message": "Stream the answer"}', f"{first.base}/api/chat"],
+            capture_output=True, text=True, timeout=30, check=True).stdout
+        events = [line.removeprefix("event: ").strip() for line in streamed.splitlines()
+                  if line.startswith("event: ")]
+        assert events[0] == "user_message" and events[-1] == "assistant_message", streamed
+        assert events.count("delta") == 5, streamed  # "You ", "said: ", "Stream ", …: the echo, word by word
+        streamed_conversation = json.loads(next(line for line in streamed.splitlines()
+                                                if line.startswith("data: ")).removeprefix("data: "))["conversation_id"]
     finally:
         status = first.interrupt()
     # interrupted: make dies of the SIGINT (or reports it as 2), the script exits 130
@@ -116,6 +131,6 @@ def test_make_run_serves_stops_on_ctrl_c_and_keeps_the_data(local_dir):
         listed = httpx.get(f"{second.base}/api/conversations",
                            headers={"Authorization": f"Bearer {token_again}"}, timeout=10)
         assert listed.status_code == 200
-        assert [c["id"] for c in listed.json()["items"]] == [turn.json()["conversation_id"]]
+        assert [c["id"] for c in listed.json()["items"]] == [streamed_conversation, turn.json()["conversation_id"]]
     finally:
         second.interrupt()

@@ -8,21 +8,18 @@ never a server error.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections import Counter
 
 import pytest
 import schemathesis
 from schemathesis import checks
-import uvicorn
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from acting import call
 from app.chat import EchoResponder
 from app.main import create_app
-from pooler import free_port
+from serving import over_http
 
 # Left out, and why: Starlette answers a method no route of a path takes with 405 and an Allow header naming the
 # methods of one route of that path only (a framework limit); and a schema-valid request may still be refused
@@ -35,17 +32,8 @@ EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "40"))
 @pytest.fixture
 def live(settings):
     """The service on a free loopback port, served by uvicorn in a thread of this process."""
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, EchoResponder()), host="127.0.0.1",
-                                           port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the service did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.config.port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with over_http(create_app(settings, EchoResponder())) as base:
+        yield base
 
 
 # The schema as the service publishes it at /openapi.json (it depends on no setting: none is read before startup).
