@@ -63,17 +63,16 @@ The core store (``app.store``) imports without the SDK; only this module needs i
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from agents.memory import SessionSettings
 from agents.memory.session_settings import coerce_session_settings
 
-from app.models import MAX_CONTENT, MAX_MESSAGE_METADATA, Message, storable_json
-from app.store import ChatStore, User
+from app.models import MAX_CONTENT, MAX_MESSAGE_METADATA, AppendedMessage, Message, storable_json
+from app.store import ChatStore, User, to_the_end
 
 if TYPE_CHECKING:
     from agents.items import TResponseInputItem
@@ -88,8 +87,6 @@ ITEM_KEY = "agents_item"
 PAGE = 1000
 # The most items one add_items stores: chat.append_messages takes 1..1000 messages.
 MAX_BATCH = 1000
-
-_T = TypeVar("_T")
 
 
 class NoSessionUser(LookupError):
@@ -208,35 +205,23 @@ class ChatStoreSession:
             raise TooManyItems(len(items))
         rows = [_row(index, item) for index, item in enumerate(items)]
         if rows:
-            await _to_the_end(self.store.append_messages(user, self.conversation_id, rows))
+            await to_the_end(self._append(user, rows))
+
+    async def _append(self, user: User, rows: list[dict[str, Any]]) -> list[AppendedMessage]:
+        """Stores the rows of one ``add_items`` (one ``append_messages`` call) and returns them as stored; a
+        subclass may keep them (``app.agent`` finds the run's final message so)."""
+        return await self.store.append_messages(user, self.conversation_id, rows)
 
     async def pop_item(self, *, wrapper: RunContextWrapper[Any] | None = None) -> TResponseInputItem | None:
         """Removes the latest item and returns it; None when the history is empty."""
         user = self._user(wrapper)
-        message = await _to_the_end(self.store.pop_message(user, self.conversation_id))
+        message = await to_the_end(self.store.pop_message(user, self.conversation_id))
         return None if message is None else _item(message)
 
     async def clear_session(self, *, wrapper: RunContextWrapper[Any] | None = None) -> None:
         """Removes every item; the conversation stays."""
         user = self._user(wrapper)
-        await _to_the_end(self.store.clear_conversation(user, self.conversation_id))
-
-
-async def _to_the_end(operation: Awaitable[_T]) -> _T:
-    """Runs ``operation`` to its end even if the caller is cancelled meanwhile; the cancellation is raised
-    after, once the outcome is known (and the operation's own error is then not raised)."""
-    task = asyncio.ensure_future(operation)
-    cancelled: asyncio.CancelledError | None = None
-    while not task.done():
-        try:
-            await asyncio.wait([task])
-        except asyncio.CancelledError as error:
-            cancelled = cancelled or error
-    if cancelled is not None:
-        if not task.cancelled():
-            task.exception()  # seen: an error of the finished operation is not reported as never retrieved
-        raise cancelled
-    return task.result()
+        await to_the_end(self.store.clear_conversation(user, self.conversation_id))
 
 
 # items and rows
