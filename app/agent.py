@@ -17,8 +17,9 @@ and offline use give it a model instead (``AgentResponder(ScriptedModel([...]))`
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -133,7 +134,7 @@ def _answer(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _not_found(task_id: UUID) -> str:
+def _not_found(task_id: str) -> str:
     return _answer({"error": f"not found: the user has no task {task_id}"})
 
 
@@ -159,8 +160,18 @@ def _checked(name: str, adapter: TypeAdapter, value: Any) -> Any:
         raise Refused(f"{name}: {error.errors(include_url=False)[0]['msg']}") from None
 
 
-def _refusal(error: Refused) -> str:
-    return _answer({"error": str(error)})
+def answering_refusals(tool: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[str]]:
+    """The tool, answering a ``Refused`` argument with its reason (an expected answer, not a failure: the SDK's
+    failure handler would log it as an error)."""
+
+    @functools.wraps(tool)
+    async def run(*args: Any, **kwargs: Any) -> str:
+        try:
+            return await tool(*args, **kwargs)
+        except Refused as error:
+            return _answer({"error": str(error)})
+
+    return run
 
 
 @function_tool
@@ -175,6 +186,7 @@ async def list_tasks(ctx: RunContextWrapper[TurnContext], include_completed: boo
 
 
 @function_tool
+@answering_refusals
 async def add_task(ctx: RunContextWrapper[TurnContext], title: str, description: str | None = None) -> str:
     """Add a task to the user's list.
 
@@ -182,31 +194,26 @@ async def add_task(ctx: RunContextWrapper[TurnContext], title: str, description:
         title: What is to be done, 1 to 200 characters.
         description: Details, if any (at most 10,000 characters).
     """
-    try:
-        title = _checked("title", _TITLE, title)
-        description = None if description is None else _checked("description", _DESCRIPTION, description)
-    except Refused as error:
-        return _refusal(error)
+    title = _checked("title", _TITLE, title)
+    description = None if description is None else _checked("description", _DESCRIPTION, description)
     task = await ctx.context.store.add_task(ctx.context.user, title, description)
     return _answer({"added": _task(task)})
 
 
 @function_tool
+@answering_refusals
 async def complete_task(ctx: RunContextWrapper[TurnContext], task_id: str) -> str:
     """Mark one of the user's tasks as completed.
 
     Args:
         task_id: The task's id, as list_tasks gives it.
     """
-    try:
-        task_id_ = _task_id(task_id)
-    except Refused as error:
-        return _refusal(error)
-    task = await ctx.context.store.update_task(ctx.context.user, task_id_, completed=True)
-    return _not_found(task_id_) if task is None else _answer({"completed": _task(task)})
+    task = await ctx.context.store.update_task(ctx.context.user, _task_id(task_id), completed=True)
+    return _not_found(task_id) if task is None else _answer({"completed": _task(task)})
 
 
 @function_tool
+@answering_refusals
 async def update_task(ctx: RunContextWrapper[TurnContext], task_id: str, title: str | None = None,
                       description: str | None = None, completed: bool | None = None) -> str:
     """Change one of the user's tasks: its title, its description, or whether it is completed.
@@ -218,36 +225,29 @@ async def update_task(ctx: RunContextWrapper[TurnContext], task_id: str, title: 
         completed: Whether the task is done; leave it out to keep it.
     """
     changes: dict[str, Any] = {}
-    try:
-        task_id_ = _task_id(task_id)
-        if title is not None:
-            changes["title"] = _checked("title", _TITLE, title)
-        if description is not None:
-            changes["description"] = _checked("description", _DESCRIPTION, description)
-        if completed is not None:
-            changes["completed"] = completed
-        if not changes:
-            raise Refused("nothing to change: give a title, a description or completed")
-    except Refused as error:
-        return _refusal(error)
-    task = await ctx.context.store.update_task(ctx.context.user, task_id_, **changes)
-    return _not_found(task_id_) if task is None else _answer({"updated": _task(task)})
+    if title is not None:
+        changes["title"] = _checked("title", _TITLE, title)
+    if description is not None:
+        changes["description"] = _checked("description", _DESCRIPTION, description)
+    if completed is not None:
+        changes["completed"] = completed
+    if not changes:
+        raise Refused("nothing to change: give a title, a description or completed")
+    task = await ctx.context.store.update_task(ctx.context.user, _task_id(task_id), **changes)
+    return _not_found(task_id) if task is None else _answer({"updated": _task(task)})
 
 
 @function_tool
+@answering_refusals
 async def delete_task(ctx: RunContextWrapper[TurnContext], task_id: str) -> str:
     """Delete one of the user's tasks.
 
     Args:
         task_id: The task's id, as list_tasks gives it.
     """
-    try:
-        task_id_ = _task_id(task_id)
-    except Refused as error:
-        return _refusal(error)
-    if not await ctx.context.store.delete_task(ctx.context.user, task_id_):
-        return _not_found(task_id_)
-    return _answer({"deleted": str(task_id_)})
+    if not await ctx.context.store.delete_task(ctx.context.user, _task_id(task_id)):
+        return _not_found(task_id)
+    return _answer({"deleted": task_id})
 
 
 TASK_TOOLS = [list_tasks, add_task, complete_task, update_task, delete_task]
