@@ -41,7 +41,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from app.models import MAX_CONTENT, Message
-from app.settings import ConfigurationError
+from app.settings import TURN_LEASE_GRACE, ConfigurationError
 from app.store import ChatStore, TurnStart, User, to_the_end
 
 logger = logging.getLogger("app.chat")
@@ -255,7 +255,7 @@ class Turns:
     """
 
     def __init__(self, store: ChatStore, responder: Responder, *, responder_timeout: float = 120.0,
-                 lease_grace: float = 30.0):
+                 lease_grace: float = TURN_LEASE_GRACE):
         self.store = store
         self.responder = responder
         self.responder_timeout = responder_timeout
@@ -296,7 +296,7 @@ class Turns:
         if not self._tasks:
             return
         logger.info("waiting up to %g s for %d chat turn(s) in flight", timeout, len(self._tasks))
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout or None)
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
         if pending:
             logger.warning("cancelling %d chat turn(s) still in flight: their messages stay stored, and a retry "
                            "runs them again", len(pending))

@@ -18,6 +18,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The least length of an HS256 key, in UTF-8 bytes: as many as the hash has (RFC 7518, 3.2).
 MIN_SECRET_BYTES = 32
+# How long a chat turn's claim outlasts RESPONDER_TIMEOUT, in seconds: the time to store the reply, and
+# the clocks' drift between the instance and the database. chat.begin_turn takes a lease of a day at most.
+TURN_LEASE_GRACE = 30.0
+MAX_TURN_LEASE = 86_400.0
 
 
 class ConfigurationError(Exception):
@@ -68,7 +72,7 @@ class Settings(BaseSettings):
     # database lasts this and 30 s more: a retry that comes while it lasts
     # gets 409; after, the turn's process is taken for dead and the retry
     # runs it again.
-    responder_timeout: float = Field(120.0, gt=0, le=86_000)
+    responder_timeout: float = Field(120.0, gt=0, le=MAX_TURN_LEASE - TURN_LEASE_GRACE)
     # How long shutdown waits for the chat turns in flight (a reply is stored
     # even when its client went away) before it cancels them; a cancelled turn
     # keeps its user message, and a retry runs it again.

@@ -11,7 +11,8 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from acting import acting_as, call
-from app.models import MAX_MESSAGE_METADATA
+from app.models import MAX_MESSAGE_METADATA, MAX_TASK_DESCRIPTION, MAX_TASK_TITLE
+from app.settings import MAX_TURN_LEASE
 
 
 @pytest.fixture
@@ -194,3 +195,24 @@ def test_nul_escape_in_metadata_is_refused_by_the_database(app_conn, user_a, con
                              [conversation, '{"k": "a\\u0000b"}'])
     assert raised.value.sqlstate.startswith("22")
     assert stored_count(db, conversation) == 0
+
+
+# the Python mirrors of the tasks' limits and of a turn's longest lease: exactly what the schema takes
+
+@pytest.mark.parametrize(("column", "limit"), [("title", MAX_TASK_TITLE), ("description", MAX_TASK_DESCRIPTION)])
+def test_the_task_limits_are_the_schemas(app_conn, db, user_a, column, limit):
+    insert = f"insert into chat.tasks (title, {column}) values ('t', %s)" if column != "title" else \
+        "insert into chat.tasks (title) values (%s)"
+    call(app_conn, user_a, insert, ["😀" * limit])
+    with pytest.raises(psycopg.errors.CheckViolation):
+        call(app_conn, user_a, insert, ["😀" * (limit + 1)])
+    assert db.execute(f"select max(char_length({column})) from chat.tasks").fetchone() == (limit,)
+
+
+def test_the_longest_turn_lease_is_the_schemas(app_conn, user_a, conversation):
+    seconds = f"{MAX_TURN_LEASE:.0f} seconds"
+    assert call(app_conn, user_a, "select state from chat.begin_turn(%s, 'x', null, 1, %s)",
+                [conversation, seconds]) == [("run",), ("run",)]
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        call(app_conn, user_a, "select chat.begin_turn(%s, 'x', null, 1, %s::interval + interval '1 second')",
+             [conversation, seconds])
