@@ -60,6 +60,11 @@ def test_integrity_passes_on_sound_data(pg_server, chat_db, chatted):
     ("update chat.messages set seq = 7 where conversation_id = %(c)s and seq = 3", "seq_gap"),
     ("update chat.conversations set message_count = 5 where id = %(c)s", "message_count"),
     ("update chat.messages set user_id = %(other)s where conversation_id = %(c)s and seq = 1", "foreign_user"),
+    ("with m as (update chat.messages set role = 'assistant' where conversation_id = %(c)s and seq = 1"
+     " returning user_id, conversation_id) insert into chat.turns (user_id, conversation_id, seq)"
+     " select user_id, conversation_id, 1 from m", "turn_message"),
+    ("insert into chat.turns (user_id, conversation_id, seq, reply_seq)"
+     " select user_id, id, 1, 2 from chat.conversations where id = %(c)s", "turn_reply"),
 ])
 def test_integrity_fails_and_names_the_problem(pg_server, chat_db, db, chatted, user_b, corruption, problem):
     # replica mode skips the foreign keys' triggers: a corruption no role of

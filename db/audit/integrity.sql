@@ -11,6 +11,8 @@
 --   message_count   conversations.message_count is the number of its messages
 --   foreign_user    a message's user is its conversation's user
 --   orphan          every message belongs to an existing conversation
+--   turn_message    a chat turn is a user's message
+--   turn_reply      a chat turn's reply is an assistant message
 
 \set QUIET on
 \pset footer off
@@ -53,6 +55,18 @@ select * from (
          pg_catalog.format('message %s has no conversation', m.id)
     from chat.messages m
    where not exists (select from chat.conversations c where c.id = m.conversation_id)
+  union all
+  select 'turn_message', t.conversation_id, t.user_id,
+         pg_catalog.format('the turn of message %s is a turn of a %s message', t.seq, m.role)
+    from chat.turns t
+    join chat.messages m on m.user_id = t.user_id and m.conversation_id = t.conversation_id and m.seq = t.seq
+   where m.role <> 'user'
+  union all
+  select 'turn_reply', t.conversation_id, t.user_id,
+         pg_catalog.format('the reply to message %s is message %s, a %s message', t.seq, t.reply_seq, r.role)
+    from chat.turns t
+    join chat.messages r on r.user_id = t.user_id and r.conversation_id = t.conversation_id and r.seq = t.reply_seq
+   where r.role <> 'assistant'
 ) problems
 order by problem, conversation_id;
 
