@@ -292,6 +292,10 @@ SABOTAGE = [
     ("revoke execute on function chat.finish_turn(uuid, bigint, text, jsonb) from chat_app", "finish_turn"),
     ("grant execute on function chat.settle_turn(uuid, bigint, bigint) to public", "settle_turn"),
     ("drop function chat.fail_turn(uuid, bigint, uuid)", "fail_turn"),
+    ("alter function chat.current_user_id() set search_path = pg_catalog", "current_user_id"),
+    ("alter policy messages_select on chat.messages using (user_id = (select chat.current_user_id()))",
+     "messages_rls"),
+    ("alter policy users_update on chat.users with check (id = (select chat.current_user_id()))", "users_rls"),
 ]
 
 
@@ -508,7 +512,7 @@ def sabotaged(pg_server) -> dict[Change, Sabotaged]:
 def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
     """The test below is not vacuous: these changes grant, take away or create what it sabotages."""
     touching = {str(c) for c, found in sabotaged.items() if found.granted or found.taken or found.created}
-    assert {"chat_schema", "current_user_id", "users", "tasks", "conversations", "messages",
+    assert {"chat_schema", "current_user_id@v0.1.0", "users", "tasks", "conversations", "messages",
             "append_message@v0.1.0", "operator_role", "search_messages", "purge_inactive@v0.1.0", "purge_inactive",
             "message_metadata_limit", "check_message", "append_messages", "pop_message",
             "clear_conversation", "turns", "lock_turn", "begin_turn", "finish_turn", "settle_turn",

@@ -166,3 +166,35 @@ def test_a_chat_turn_reads_its_history_as_fetch_recent_does(db, user_a, big_conv
     # the turn: looked up by its key, then inserted
     turn_reads = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "turns" and "Scan" in n["Node Type"]]
     assert [(n["Node Type"], n["Index Name"]) for n in turn_reads] == [("Index Scan", "turns_pkey")]
+
+
+# isolation at no cost: under the policies the reads are planned as without them
+
+READS = {
+    "fetch_recent": ("select * from chat.fetch_recent(%s, 50)", "messages", 50),
+    "fetch_messages": ("select * from chat.fetch_messages(%s, 5000, 100)", "messages", 100),
+    "list_conversations": ("select * from chat.list_conversations(20)", "conversations", 1),
+}
+
+
+def conditions(node: dict) -> str:
+    return " ".join(str(node.get(key, "")) for key in ("Index Cond", "Filter", "Recheck Cond", "One-Time Filter"))
+
+
+@pytest.mark.parametrize("read", READS)
+def test_row_security_adds_no_call_and_no_gating_node_to_the_reads(db, user_a, big_conversation, read):
+    """As the runtime role: the user is compared with the setting itself, once, in the scan's own condition
+    (an index condition where the index serves), as the policy and the function's filter are the same inlined
+    expression; no call of current_user_id per row or per statement, no sub-plan or one-time filter to compute
+    or gate on it."""
+    sql, table, rows = READS[read]
+    plans = function_plans(db, user_a, sql, [big_conversation] if "%s" in sql else [])
+    every = [n for p in plans for n in nodes(p)]
+    assert not any("current_user_id" in conditions(n) or "current_user_id" in str(n.get("Output", ""))
+                   for n in every), every
+    assert not any(n.get("Subplan Name") and n["Node Type"] == "Result" for n in every), every
+    assert not any("One-Time Filter" in n for n in every), every
+    (scan,) = [n for n in every if n.get("Relation Name") == table and n.get("Actual Rows") == rows]
+    assert conditions(scan).count("current_setting('app.user_id'") == 1, scan
+    if table == "messages":
+        assert "current_setting" in scan["Index Cond"] and "Filter" not in scan, scan

@@ -134,12 +134,14 @@ begin
          and m.conversation_id = v_conversation_id
          and m.seq = v_turn.reply_seq;
   elsif v_state = 'run' then
-    -- as fetch_recent reads it: messages_conversation_seq_key backwards, max_count rows
+    -- as fetch_recent reads it: messages_conversation_seq_key backwards,
+    -- max_count rows, filtered by the policies' own expression (planned as
+    -- without them)
     return query
       select 'history', v_state, null::uuid, null::interval, recent.*, false
         from (select m.*
                 from chat.messages m
-               where m.user_id = v_user_id
+               where m.user_id = chat.current_user_id()
                  and m.conversation_id = v_conversation_id
                order by m.seq desc
                limit begin_turn.max_count) recent

@@ -1,19 +1,22 @@
--- Deploy chat:fetch_recent to pg
--- requires: conversations_rls
+-- Deploy chat:fetch_recent to pg (reworked)
+-- requires: fetch_recent@v0.1.0
 -- requires: messages_rls
+-- requires: conversations_rls
 --
--- The last max_count messages of a conversation in ascending seq: the
--- chatbot's context window. Reads messages_conversation_seq_key backwards
--- from the end and stops after max_count rows, so its cost does not grow with
--- the length of the conversation.
+-- As before, but filtering by chat.current_user_id() itself rather than by a
+-- variable holding it: the very expression of the policies, which the
+-- planner inlines. So the last max_count messages are read
+-- under row-level security as they are without it: one index
+-- condition on the user, no second filter. The filter stays, for a caller
+-- that bypasses RLS; require_user_id still refuses to act for nobody.
 
 begin;
 
-create function chat.fetch_recent(conversation_id uuid, max_count integer default 50)
+create or replace function chat.fetch_recent(conversation_id uuid, max_count integer default 50)
 returns setof chat.messages as $$
-declare
-  v_user_id uuid := chat.require_user_id();
 begin
+  perform chat.require_user_id();
+
   if fetch_recent.max_count is null or fetch_recent.max_count not between 1 and 1000 then
     raise exception 'max_count must be between 1 and 1000, not %', coalesce(fetch_recent.max_count::text, 'NULL')
       using errcode = '22023', column = 'max_count';
@@ -21,7 +24,7 @@ begin
 
   if not exists (
     select from chat.conversations c
-     where c.user_id = v_user_id and c.id = fetch_recent.conversation_id
+     where c.user_id = chat.current_user_id() and c.id = fetch_recent.conversation_id
   ) then
     raise exception 'conversation % not found', fetch_recent.conversation_id
       using errcode = 'P0002';
@@ -31,18 +34,12 @@ begin
     select recent.*
       from (select m.*
               from chat.messages m
-             where m.user_id = v_user_id
+             where m.user_id = chat.current_user_id()
                and m.conversation_id = fetch_recent.conversation_id
              order by m.seq desc
              limit fetch_recent.max_count) recent
      order by recent.seq;
 end
 $$ language plpgsql stable security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.fetch_recent(uuid, integer) is
-  'The last max_count (1..1000) messages of the current user''s conversation, in ascending seq. P0002 when the conversation is missing or someone else''s.';
-
-revoke all on function chat.fetch_recent(uuid, integer) from public;
-grant execute on function chat.fetch_recent(uuid, integer) to chat_app;
 
 commit;

@@ -1,21 +1,24 @@
--- Deploy chat:list_conversations to pg
+-- Deploy chat:list_conversations to pg (reworked)
+-- requires: list_conversations@v0.1.0
 -- requires: conversations_rls
 --
--- The current user's conversations, newest activity first. Keyset paging:
--- the next page starts after the last row's (updated_at, id), so a page costs
--- the same however deep it is, and rows that move do not shift the pages.
--- The row comparison is answered by conversations_user_activity_idx.
+-- As before, but filtering by chat.current_user_id() itself rather than by a
+-- variable holding it: the very expression of the policies, which the
+-- planner inlines. So a page of conversations is read under
+-- row-level security as it is without it: one index
+-- condition on the user, no second filter. The filter stays, for a caller
+-- that bypasses RLS; require_user_id still refuses to act for nobody.
 
 begin;
 
-create function chat.list_conversations(
+create or replace function chat.list_conversations(
   max_count integer default 20,
   before_activity timestamptz default null,
   before_id uuid default null
 ) returns setof chat.conversations as $$
-declare
-  v_user_id uuid := chat.require_user_id();
 begin
+  perform chat.require_user_id();
+
   if list_conversations.max_count is null or list_conversations.max_count not between 1 and 1000 then
     raise exception 'max_count must be between 1 and 1000, not %', coalesce(list_conversations.max_count::text, 'NULL')
       using errcode = '22023', column = 'max_count';
@@ -30,18 +33,12 @@ begin
   return query
     select c.*
       from chat.conversations c
-     where c.user_id = v_user_id
+     where c.user_id = chat.current_user_id()
        and (c.updated_at, c.id) < (coalesce(list_conversations.before_activity, 'infinity'),
                                    coalesce(list_conversations.before_id, '00000000-0000-0000-0000-000000000000'))
      order by c.updated_at desc, c.id desc
      limit list_conversations.max_count;
 end
 $$ language plpgsql stable security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.list_conversations(integer, timestamptz, uuid) is
-  'The current user''s conversations by last activity (updated_at desc, id desc), at most max_count, after the keyset cursor (before_activity, before_id).';
-
-revoke all on function chat.list_conversations(integer, timestamptz, uuid) from public;
-grant execute on function chat.list_conversations(integer, timestamptz, uuid) to chat_app;
 
 commit;

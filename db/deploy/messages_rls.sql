@@ -1,31 +1,28 @@
--- Deploy chat:messages_rls to pg
--- requires: messages
+-- Deploy chat:messages_rls to pg (reworked)
+-- requires: messages_rls@v0.1.0
+-- requires: current_user_id
 --
--- One policy per command for the runtime role. It holds no update or delete
--- privilege on messages today; those two policies still bound any grant a
--- later change might add. The auditor reads all.
+-- The same four policies, calling current_user_id() bare instead of in a
+-- sub-select. Since current_user_id has a SQL-standard body, the planner
+-- inlines it: the row's user is compared with the setting itself, an index
+-- condition evaluated once per scan, with no sub-plan ahead of the scan and
+-- no function call per row. The functions filter by the same expression, so
+-- that a query of theirs under these policies is planned as it would be
+-- without them.
 
 begin;
 
-create policy messages_select on chat.messages
-  for select to chat_app
-  using (user_id = (select chat.current_user_id()));
+alter policy messages_select on chat.messages
+  using (user_id = chat.current_user_id());
 
-create policy messages_insert on chat.messages
-  for insert to chat_app
-  with check (user_id = (select chat.current_user_id()));
+alter policy messages_insert on chat.messages
+  with check (user_id = chat.current_user_id());
 
-create policy messages_update on chat.messages
-  for update to chat_app
-  using (user_id = (select chat.current_user_id()))
-  with check (user_id = (select chat.current_user_id()));
+alter policy messages_update on chat.messages
+  using (user_id = chat.current_user_id())
+  with check (user_id = chat.current_user_id());
 
-create policy messages_delete on chat.messages
-  for delete to chat_app
-  using (user_id = (select chat.current_user_id()));
-
-create policy messages_audit on chat.messages
-  for select to chat_auditor
-  using (true);
+alter policy messages_delete on chat.messages
+  using (user_id = chat.current_user_id());
 
 commit;

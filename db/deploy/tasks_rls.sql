@@ -1,30 +1,28 @@
--- Deploy chat:tasks_rls to pg
--- requires: tasks
+-- Deploy chat:tasks_rls to pg (reworked)
+-- requires: tasks_rls@v0.1.0
+-- requires: current_user_id
 --
--- One policy per command for the runtime role: only the current user's rows,
--- and no update can hand a row to someone else. The auditor reads all.
+-- The same four policies, calling current_user_id() bare instead of in a
+-- sub-select. Since current_user_id has a SQL-standard body, the planner
+-- inlines it: the row's user is compared with the setting itself, an index
+-- condition evaluated once per scan, with no sub-plan ahead of the scan and
+-- no function call per row. The functions filter by the same expression, so
+-- that a query of theirs under these policies is planned as it would be
+-- without them.
 
 begin;
 
-create policy tasks_select on chat.tasks
-  for select to chat_app
-  using (user_id = (select chat.current_user_id()));
+alter policy tasks_select on chat.tasks
+  using (user_id = chat.current_user_id());
 
-create policy tasks_insert on chat.tasks
-  for insert to chat_app
-  with check (user_id = (select chat.current_user_id()));
+alter policy tasks_insert on chat.tasks
+  with check (user_id = chat.current_user_id());
 
-create policy tasks_update on chat.tasks
-  for update to chat_app
-  using (user_id = (select chat.current_user_id()))
-  with check (user_id = (select chat.current_user_id()));
+alter policy tasks_update on chat.tasks
+  using (user_id = chat.current_user_id())
+  with check (user_id = chat.current_user_id());
 
-create policy tasks_delete on chat.tasks
-  for delete to chat_app
-  using (user_id = (select chat.current_user_id()));
-
-create policy tasks_audit on chat.tasks
-  for select to chat_auditor
-  using (true);
+alter policy tasks_delete on chat.tasks
+  using (user_id = chat.current_user_id());
 
 commit;

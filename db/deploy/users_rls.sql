@@ -1,32 +1,28 @@
--- Deploy chat:users_rls to pg
--- requires: users
+-- Deploy chat:users_rls to pg (reworked)
+-- requires: users_rls@v0.1.0
+-- requires: current_user_id
 --
--- One policy per command for the runtime role, each comparing the row's user
--- with the current one; current_user_id() is wrapped in a sub-select so that
--- it is evaluated once per statement, not once per row. The auditor reads
--- every row and has no policy, hence no row, for any write.
+-- The same four policies, calling current_user_id() bare instead of in a
+-- sub-select. Since current_user_id has a SQL-standard body, the planner
+-- inlines it: the row's user is compared with the setting itself, an index
+-- condition evaluated once per scan, with no sub-plan ahead of the scan and
+-- no function call per row. The functions filter by the same expression, so
+-- that a query of theirs under these policies is planned as it would be
+-- without them.
 
 begin;
 
-create policy users_select on chat.users
-  for select to chat_app
-  using (id = (select chat.current_user_id()));
+alter policy users_select on chat.users
+  using (id = chat.current_user_id());
 
-create policy users_insert on chat.users
-  for insert to chat_app
-  with check (id = (select chat.current_user_id()));
+alter policy users_insert on chat.users
+  with check (id = chat.current_user_id());
 
-create policy users_update on chat.users
-  for update to chat_app
-  using (id = (select chat.current_user_id()))
-  with check (id = (select chat.current_user_id()));
+alter policy users_update on chat.users
+  using (id = chat.current_user_id())
+  with check (id = chat.current_user_id());
 
-create policy users_delete on chat.users
-  for delete to chat_app
-  using (id = (select chat.current_user_id()));
-
-create policy users_audit on chat.users
-  for select to chat_auditor
-  using (true);
+alter policy users_delete on chat.users
+  using (id = chat.current_user_id());
 
 commit;

@@ -1,11 +1,20 @@
--- Revert chat:tasks_rls from pg
+-- Revert chat:tasks_rls from pg (reworked)
+--
+-- Back to the policies of v0.1.0: current_user_id() in a sub-select.
 
 begin;
 
-drop policy tasks_audit on chat.tasks;
-drop policy tasks_delete on chat.tasks;
-drop policy tasks_update on chat.tasks;
-drop policy tasks_insert on chat.tasks;
-drop policy tasks_select on chat.tasks;
+alter policy tasks_select on chat.tasks
+  using (user_id = (select chat.current_user_id()));
+
+alter policy tasks_insert on chat.tasks
+  with check (user_id = (select chat.current_user_id()));
+
+alter policy tasks_update on chat.tasks
+  using (user_id = (select chat.current_user_id()))
+  with check (user_id = (select chat.current_user_id()));
+
+alter policy tasks_delete on chat.tasks
+  using (user_id = (select chat.current_user_id()));
 
 commit;
