@@ -47,23 +47,10 @@ class User:
 # The current user and the statement timeout, for this transaction only.
 ACT_AS = "select set_config('app.user_id', %s, true), set_config('statement_timeout', %s, true)"
 
-# First use provisions the user. The email is stored when it is well formed
-# and free; when another user has it, the row is made without it (the second
-# insert), so that provisioning never fails and never tells whose it is.
-PROVISION = r"""
-with claimed as (
-  insert into chat.users (id, email)
-  select chat.current_user_id(), e.email
-    from (select %(email)s::text as email) e
-   where e.email ~ '^[^@\s]+@[^@\s]+$' and char_length(e.email) <= 320
-  on conflict do nothing
-  returning id
-)
-insert into chat.users (id)
-select chat.current_user_id()
- where not exists (select from claimed)
-on conflict (id) do nothing
-"""
+# First use provisions the user (chat.provision_user): with the email when it
+# is well formed and free, otherwise without it, so that provisioning never
+# fails and never tells whose an address is.
+PROVISION = "select chat.provision_user(%(email)s)"
 
 
 def model_row(model: type[BaseModel]) -> BaseRowFactory:
@@ -272,9 +259,7 @@ class ChatStore:
     async def delete_user(self, user: User) -> bool:
         """Deletes the user and, by cascade, everything of theirs; True if there was a row."""
         self._provisioned.pop(user.id, None)
-        return bool(await self._one(user, Statement(
-            "delete from chat.users where id = chat.current_user_id() returning true", [], scalar_row),
-            provision=False))
+        return await self._one(user, Statement("select chat.delete_user()", [], scalar_row), provision=False)
 
     # conversations
 

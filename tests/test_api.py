@@ -261,3 +261,49 @@ def test_fetch_refuses_bounds_out_of_range(app, user_a, long_conversation, sql, 
 def test_fetch_accepts_the_bounds_themselves(app, user_a, long_conversation):
     assert len(call(app, user_a, "select * from chat.fetch_messages(%s, 0, 1000)", [long_conversation])) == 30
     assert len(call(app, user_a, "select * from chat.fetch_recent(%s, 1)", [long_conversation])) == 1
+
+
+# provisioning and account deletion
+
+def stored_user(db, user):
+    return db.execute("select email from chat.users where id = %s", [user]).fetchone()
+
+
+@pytest.mark.parametrize(("email", "stored"), [
+    ("ada@example.com", "ada@example.com"),
+    (None, None),
+    ("not an address", None),
+    ("x" * 320 + "@example.com", None),
+])
+def test_provision_user_makes_the_row_once_with_the_email_when_the_table_takes_it(app, db, email, stored):
+    user = uuid.uuid4()
+    assert call(app, user, "select chat.provision_user(%s) as created", [email]) == [{"created": True}]
+    assert stored_user(db, user) == (stored,)
+    # again: nothing changes, whatever the claim says now
+    assert call(app, user, "select chat.provision_user('other@example.com') as created") == [{"created": False}]
+    assert stored_user(db, user) == (stored,)
+
+
+def test_provision_user_with_another_users_email_provisions_without_it(app, db, user_a):
+    newcomer = uuid.uuid4()
+    assert call(app, newcomer, "select chat.provision_user('a@example.com') as created") == [{"created": True}]
+    assert stored_user(db, newcomer) == (None,)
+    assert stored_user(db, user_a) == ("a@example.com",)
+
+
+def test_delete_user_takes_everything_of_the_user_and_nothing_else(app, db, snapshot, user_a, user_b):
+    for user in (user_a, user_b):
+        conversation = create(app, user)["id"]
+        call(app, user, "select chat.begin_turn(%s, 'hi')", [conversation])
+        call(app, user, "insert into chat.tasks (title) values ('t')")
+    theirs = {table: [row for row in rows if user_a not in row] for table, rows in snapshot().items()}
+    assert call(app, user_a, "select chat.delete_user() as deleted") == [{"deleted": True}]
+    assert snapshot() == theirs
+    assert call(app, user_a, "select chat.delete_user() as deleted") == [{"deleted": False}]
+
+
+@pytest.mark.parametrize("sql", ["select chat.provision_user()", "select chat.delete_user()"])
+def test_provisioning_and_deletion_act_for_somebody(app, db, sql):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        call(app, None, sql)
+    assert db.execute("select count(*) from chat.users").fetchone() == (0,)

@@ -262,6 +262,8 @@ ALL_FUNCTIONS = [
     "select chat.finish_turn(%(conversation)s, 1, 'x')",
     "select chat.settle_turn(%(conversation)s, 1, 2)",
     "select chat.fail_turn(%(conversation)s, 1, gen_random_uuid())",
+    "select chat.provision_user('planted@example.com')",
+    "select chat.delete_user()",
 ]
 
 

@@ -292,6 +292,8 @@ SABOTAGE = [
     ("revoke execute on function chat.finish_turn(uuid, bigint, text, jsonb) from chat_app", "finish_turn"),
     ("grant execute on function chat.settle_turn(uuid, bigint, bigint) to public", "settle_turn"),
     ("drop function chat.fail_turn(uuid, bigint, uuid)", "fail_turn"),
+    ("grant execute on function chat.provision_user(text) to public", "provision_user"),
+    ("drop function chat.delete_user()", "delete_user"),
     ("alter function chat.current_user_id() set search_path = pg_catalog", "current_user_id"),
     ("alter policy messages_select on chat.messages using (user_id = (select chat.current_user_id()))",
      "messages_rls"),
@@ -516,7 +518,7 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
             "append_message@v0.1.0", "operator_role", "search_messages", "purge_inactive@v0.1.0", "purge_inactive",
             "message_metadata_limit", "check_message", "append_messages", "pop_message",
             "clear_conversation", "turns", "lock_turn", "begin_turn", "finish_turn", "settle_turn",
-            "fail_turn"} <= touching
+            "fail_turn", "provision_user", "delete_user"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2
