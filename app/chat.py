@@ -40,6 +40,8 @@ from datetime import timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
+import psycopg
+
 from app.models import MAX_CONTENT, Message
 from app.settings import TURN_LEASE_GRACE, ConfigurationError
 from app.store import ChatStore, TurnStart, User, to_the_end
@@ -335,8 +337,13 @@ class Turns:
                 raise ResponderFailed(start.conversation_id) from error
             seq = start.user_message.seq
             if context.reply_message is not None:
-                message = await to_the_end(self.store.settle_turn(user, start.conversation_id, seq,
-                                                                  context.reply_message.seq))
+                try:
+                    message = await to_the_end(self.store.settle_turn(user, start.conversation_id, seq,
+                                                                      context.reply_message.seq))
+                except psycopg.errors.InvalidParameterValue as error:  # no assistant message after the turn's
+                    logger.error("responder named no reply of conversation %s", start.conversation_id,
+                                 exc_info=error)
+                    raise ResponderFailed(start.conversation_id) from error
             else:
                 message = await to_the_end(self.store.finish_turn(user, start.conversation_id, seq, reply.text))
         except BaseException:

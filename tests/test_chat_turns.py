@@ -255,3 +255,21 @@ async def test_a_bad_client_msg_id_is_a_422_naming_it(api, db, auth, user_a, key
     assert response.status_code == 422, response.text
     assert any(field in error["loc"] for error in response.json()["detail"])
     assert conversations_of(db, user_a) == 0
+
+
+class NamesTheUsersMessage:
+    """Claims to have stored its reply, naming the user's own message: a responder's bug, not the client's."""
+
+    async def reply(self, history, *, turn):
+        turn.reply_message = turn.user_message
+        return "whatever"
+
+
+async def test_a_responder_naming_no_reply_of_its_own_is_a_502_not_a_422(settings, db, auth, user_a):
+    async with serve(settings, NamesTheUsersMessage()) as client:
+        response = await client.post("/api/chat", json={"message": "hi", "client_msg_id": "turn-6"},
+                                     headers=auth(user_a))
+    assert response.status_code == 502, response.text
+    conversation_id = response.json()["conversation_id"]
+    assert stored(db, conversation_id) == [(1, "user", "hi", "turn-6")]
+    assert turn_of(db, conversation_id) == (1, False, None)
