@@ -28,7 +28,7 @@ from app.chat import (
     Responder, ResponderFailed, ShuttingDown, TurnInProgress, TurnInterrupted, Turns, load_responder,
 )
 from app.database import create_pool
-from app.problems import problem
+from app.problems import NOT_FOUND, problem
 from app.routes import ConversationNotFound, router
 from app.settings import ConfigurationError, Settings, get_settings
 from app.store import ChatStore
@@ -109,7 +109,7 @@ class Health(BaseModel):
 
 
 def not_found() -> JSONResponse:
-    return JSONResponse({"detail": "conversation not found"}, status.HTTP_404_NOT_FOUND)
+    return JSONResponse({"detail": NOT_FOUND}, status.HTTP_404_NOT_FOUND)
 
 
 def unavailable(detail: str) -> JSONResponse:

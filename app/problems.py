@@ -9,6 +9,9 @@ from psycopg_pool import PoolTimeout
 
 from app.chat import ResponderFailed, ShuttingDown, TurnInProgress, TurnInterrupted
 
+# The same for a conversation that is missing and one that is someone else's.
+NOT_FOUND = "conversation not found"
+
 
 def problem(error: BaseException) -> str:
     """What an error answer (or a streamed turn's error event) tells the client about ``error``."""
@@ -24,7 +27,7 @@ def problem(error: BaseException) -> str:
         case ShuttingDown():
             return "the service is shutting down; try again"
         case errors.NoDataFound():
-            return "conversation not found"
+            return NOT_FOUND
         case PoolTimeout():
             return "no database connection free; try again"
         case errors.QueryCanceled():

@@ -106,15 +106,14 @@ class TurnStart:
     @classmethod
     def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> TurnStart:
         """From the rows of ``chat.begin_turn``: the user message first, then the reply or the history."""
+        def as_(model, row):  # built without validation, as model_row does: PostgreSQL has checked them
+            return model.model_construct(**{name: row[name] for name in model.model_fields})
+
         first, rest = rows[0], rows[1:]
-        history = [Message.model_construct(**{name: row[name] for name in Message.model_fields})
-                   for row in rest if row["part"] == "history"]
-        reply = next((Message.model_construct(**{name: row[name] for name in Message.model_fields})
-                      for row in rest if row["part"] == "reply"), None)
         return cls(state=first["state"], attempt=first["attempt"], retry_after=first["retry_after"],
-                   user_message=AppendedMessage.model_construct(
-                       **{name: first[name] for name in AppendedMessage.model_fields}),
-                   history=history, reply=reply)
+                   user_message=as_(AppendedMessage, first),
+                   history=[as_(Message, row) for row in rest if row["part"] == "history"],
+                   reply=next((as_(Message, row) for row in rest if row["part"] == "reply"), None))
 
 
 async def to_the_end(operation: Awaitable[_T]) -> _T:

@@ -71,8 +71,7 @@ async def run(users: int, rounds: int, seconds: float, repeats: int) -> None:
     print("|---|---|---:|---|---:|---:|")
     for what, ((a, _), (b, _), _) in pairs.items():
         x, y = seen[a], seen[b]
-        print(f"| {what} | {a} | {statistics.median(x):,.2f} [{min(x):,.2f}–{max(x):,.2f}] "
-              f"| {b} | {statistics.median(y):,.2f} [{min(y):,.2f}–{max(y):,.2f}] "
+        print(f"| {what} | {a} | {workloads.median_and_spread(x)} | {b} | {workloads.median_and_spread(y)} "
               f"| {statistics.median(x) / statistics.median(y):.2f} |")
 
 

@@ -75,8 +75,7 @@ async def run(users: int, rounds: int, repeats: int) -> None:
     print("|---|---:|---:|---:|")
     for workload in prepared:
         a, b = prepared[workload], unprepared[workload]
-        print(f"| {workload} | {statistics.median(a):.3f} [{min(a):.3f}–{max(a):.3f}] "
-              f"| {statistics.median(b):.3f} [{min(b):.3f}–{max(b):.3f}] "
+        print(f"| {workload} | {workloads.median_and_spread(a, 3)} | {workloads.median_and_spread(b, 3)} "
               f"| {statistics.median(b) / statistics.median(a):.2f} |")
 
 

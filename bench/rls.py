@@ -30,6 +30,7 @@ import sys
 import psycopg
 
 from bench import dataset
+from bench.workloads import median_and_spread
 from bench.__main__ import DATABASE, prepare_database, server
 
 READS = {
@@ -84,8 +85,7 @@ def run(users: int, rounds: int, calls: int) -> None:
     print("|---|---:|---:|---:|")
     for read in READS:
         x, y = seen[read, on], seen[read, off]
-        print(f"| {read} | {statistics.median(x):,.2f} [{min(x):,.2f}–{max(x):,.2f}] "
-              f"| {statistics.median(y):,.2f} [{min(y):,.2f}–{max(y):,.2f}] "
+        print(f"| {read} | {median_and_spread(x)} | {median_and_spread(y)} "
               f"| {statistics.median(x) / statistics.median(y):.2f} |")
 
 

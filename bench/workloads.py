@@ -23,6 +23,11 @@ CONTENT = ("Remind me to renew the car insurance before the end of the month, an
            "appointment to a morning next week if one is free; also add milk, eggs and coffee to the list.")
 
 
+def median_and_spread(values: list[float], digits: int = 2) -> str:
+    """The median of a measure's rounds with their spread: ``12.34 [10.01–15.67]``."""
+    return f"{statistics.median(values):,.{digits}f} [{min(values):,.{digits}f}–{max(values):,.{digits}f}]"
+
+
 @dataclass
 class Result:
     subject: str
