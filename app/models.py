@@ -15,8 +15,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-# The database's limits (db/deploy/conversations.sql, db/deploy/messages.sql,
-# db/deploy/message_metadata_limit.sql, db/deploy/tasks.sql).
+# The database's limits, each defined once by a function of db/deploy/limits.sql
+# (and db/deploy/message_metadata_limit.sql); tests/test_limits.py holds these to them.
 MAX_CONTENT = 10_000
 MAX_TITLE = 200
 MAX_CLIENT_MSG_ID = 200

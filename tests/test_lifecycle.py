@@ -70,9 +70,10 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
     released = tmp_path / "released"
     shutil.copytree(ROOT / "db", released / "db")
     shutil.copy(ROOT / "sqitch.conf", released)
-    # the changes reworked since, as they were released
-    for script in (ROOT / "db").glob("*/*@v0.1.0.sql"):
-        shutil.copy(script, released / "db" / script.parent.name / script.name.replace("@v0.1.0", ""))
+    # the changes reworked since, as they were released: a script's earliest tagged copy
+    for tag in ("@v0.2.0", "@v0.1.0"):
+        for script in (ROOT / "db").glob(f"*/*{tag}.sql"):
+            shutil.copy(script, released / "db" / script.parent.name / script.name.replace(tag, ""))
     plan = (ROOT / "sqitch.plan").read_text().splitlines()
     (released / "sqitch.plan").write_text("\n".join(plan[:plan.index(next(
         line for line in plan if line.startswith("@v0.1.0")))]) + "\n")
@@ -84,7 +85,7 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
 
     sqitch("deploy", dbname=empty_db)
     sqitch("verify", dbname=empty_db)
-    assert query(pg_server, empty_db, "select tag from sqitch.tags") == [("@v0.1.0",)]
+    assert query(pg_server, empty_db, "select tag from sqitch.tags order by tag") == [("@v0.1.0",), ("@v0.2.0",)]
     upgraded = schema_dump(pg_server, empty_db)
     sqitch("revert", "-y", "--to", "@v0.1.0", dbname=empty_db)
     assert schema_dump(pg_server, empty_db) == released_schema
@@ -294,6 +295,9 @@ SABOTAGE = [
     ("drop function chat.fail_turn(uuid, bigint, uuid)", "fail_turn"),
     ("grant execute on function chat.provision_user(text) to public", "provision_user"),
     ("drop function chat.delete_user()", "delete_user"),
+    ("alter table chat.messages drop constraint messages_content_length", "limits"),
+    ("create or replace function chat.title_problem(title text) returns text language sql immutable return null",
+     "limits"),
     ("alter function chat.current_user_id() set search_path = pg_catalog", "current_user_id"),
     ("alter policy messages_select on chat.messages using (user_id = (select chat.current_user_id()))",
      "messages_rls"),
@@ -325,8 +329,8 @@ def test_verify_fails_when_the_runtime_role_could_bypass_rls(db, sqitch, chat_db
 
 @dataclass(frozen=True)
 class Change:
-    """One change of the plan as Sqitch names it: a reworked change's earlier instance by the tag after it
-    (``purge_inactive@v0.1.0``, whose scripts are ``purge_inactive@v0.1.0.sql``), the latest by its name."""
+    """One change of the plan as Sqitch names it: a reworked change's earlier instance by the last tag before its next
+    instance (``purge_inactive@v0.1.0``, whose scripts are ``purge_inactive@v0.1.0.sql``), the latest by its name."""
 
     name: str
     tag: str | None = None
@@ -349,8 +353,9 @@ def read_plan() -> list[Change]:
     for n, entry in enumerate(entries):
         if entry.startswith("@"):
             continue
-        reworked_later = entry in entries[n + 1:]
-        tag = next(e for e in entries[n + 1:] if e.startswith("@"))[1:] if reworked_later else None
+        # Sqitch names a reworked instance's scripts by the last tag before the next instance
+        later = entries[n + 1:]
+        tag = [e for e in later[:later.index(entry)] if e.startswith("@")][-1][1:] if entry in later else None
         changes.append(Change(entry, tag))
     return changes
 
@@ -516,9 +521,9 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
     touching = {str(c) for c, found in sabotaged.items() if found.granted or found.taken or found.created}
     assert {"chat_schema", "current_user_id@v0.1.0", "users", "tasks", "conversations", "messages",
             "append_message@v0.1.0", "operator_role", "search_messages", "purge_inactive@v0.1.0", "purge_inactive",
-            "message_metadata_limit", "check_message", "append_messages", "pop_message",
+            "message_metadata_limit", "check_message@v0.2.0", "append_messages", "pop_message",
             "clear_conversation", "turns", "lock_turn", "begin_turn", "finish_turn", "settle_turn",
-            "fail_turn", "provision_user", "delete_user"} <= touching
+            "fail_turn", "provision_user", "delete_user", "limits"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

@@ -1,19 +1,23 @@
--- Deploy chat:rename_conversation to pg
--- requires: conversations_rls
+-- Deploy chat:rename_conversation to pg (reworked)
+-- requires: rename_conversation@v0.2.0
+-- requires: limits
 --
--- Sets (or, with NULL, clears) a conversation's title. A rename is activity:
--- it moves the conversation to the top of the list.
+-- As before (see rename_conversation@v0.2.0), the same error, but the title's
+-- limit asked of chat.title_problem, the one definition the table's check
+-- asks too.
 
 begin;
 
-create function chat.rename_conversation(conversation_id uuid, title text)
+create or replace function chat.rename_conversation(conversation_id uuid, title text)
 returns chat.conversations as $$
 declare
   v_user_id uuid := chat.require_user_id();
+  v_problem text;
   v_conversation chat.conversations;
 begin
-  if pg_catalog.char_length(rename_conversation.title) > 200 then
-    raise exception 'title is longer than 200 characters'
+  v_problem := chat.title_problem(rename_conversation.title);
+  if v_problem is not null then
+    raise exception 'title %', v_problem
       using errcode = '22001', column = 'title';
   end if;
 
@@ -32,11 +36,5 @@ begin
   return v_conversation;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.rename_conversation(uuid, text) is
-  'Sets the title of the current user''s conversation (NULL clears it) and returns it; P0002 when missing or someone else''s.';
-
-revoke all on function chat.rename_conversation(uuid, text) from public;
-grant execute on function chat.rename_conversation(uuid, text) to chat_app;
 
 commit;

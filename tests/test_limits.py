@@ -1,0 +1,153 @@
+"""Each limit is defined once, in the schema: a function of chat.limits says
+what is wrong with a value, and the tables' checks and the functions'
+argument checks ask it. The Python layer mirrors the limits to refuse bad
+input early; these tests hold the mirror to the schema's definition, at the
+line itself, as the runtime role.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import get_args
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+from pydantic import TypeAdapter, ValidationError
+
+from acting import call
+from app.models import (
+    MAX_CLIENT_MSG_ID, MAX_CONTENT, MAX_CONVERSATION_METADATA, MAX_MESSAGE_METADATA, MAX_TASK_DESCRIPTION,
+    MAX_TASK_TITLE, MAX_TITLE, ClientMsgId, Content, ConversationMetadata, MessageMetadata, Role, TaskDescription,
+    TaskTitle, Title,
+)
+
+
+def padded(size: int) -> dict:
+    """A JSON object whose text form, as jsonb prints it and as json.dumps does, is exactly size bytes."""
+    return {"k": "x" * (size - len(json.dumps({"k": ""})))}
+
+
+def python_accepts(annotated, value) -> bool:
+    try:
+        TypeAdapter(annotated).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+# (the Python type, the schema's function, the Python limit, the smallest size allowed)
+TEXT_LIMITS = [
+    (Content, "content_problem", MAX_CONTENT, 0),
+    (Title, "title_problem", MAX_TITLE, 0),
+    (ClientMsgId, "client_msg_id_problem", MAX_CLIENT_MSG_ID, 1),
+    (TaskTitle, "task_title_problem", MAX_TASK_TITLE, 1),
+    (TaskDescription, "task_description_problem", MAX_TASK_DESCRIPTION, 0),
+]
+
+
+@pytest.mark.parametrize(("annotated", "function", "limit", "smallest"), TEXT_LIMITS,
+                         ids=[row[1] for row in TEXT_LIMITS])
+def test_python_and_the_schema_draw_each_text_limit_at_the_same_place(app_conn, user_a, annotated, function,
+                                                                       limit, smallest):
+    # characters, not bytes: a 4-byte character counts as one on both sides
+    for size in sorted({0, smallest, limit - 1, limit, limit + 1}):
+        value = "😀" * size
+        schema_problem = call(app_conn, user_a, f"select chat.{function}(%s)", [value])[0][0]
+        assert python_accepts(annotated, value) == (schema_problem is None), (function, size, schema_problem)
+    assert call(app_conn, user_a, f"select chat.{function}(%s) is null", ["😀" * limit]) == [(True,)]
+    assert call(app_conn, user_a, f"select chat.{function}(%s) is null", ["😀" * (limit + 1)]) == [(False,)]
+
+
+METADATA_LIMITS = [
+    (ConversationMetadata, "conversation_metadata_problem", MAX_CONVERSATION_METADATA),
+    (MessageMetadata, "message_metadata_problem", MAX_MESSAGE_METADATA),
+]
+
+
+@pytest.mark.parametrize(("annotated", "function", "limit"), METADATA_LIMITS, ids=[row[1] for row in METADATA_LIMITS])
+def test_python_and_the_schema_draw_each_metadata_limit_at_the_same_place(app_conn, user_a, annotated, function,
+                                                                           limit):
+    for size in (limit - 1, limit, limit + 1):
+        value = padded(size)
+        schema_problem = call(app_conn, user_a, f"select chat.{function}(%s)", [Jsonb(value)])[0][0]
+        assert python_accepts(annotated, value) == (schema_problem is None), (function, size, schema_problem)
+    assert call(app_conn, user_a, f"select chat.{function}(%s)", [Jsonb(padded(limit))]) == [(None,)]
+    for not_an_object in ([], "text", 1):
+        assert call(app_conn, user_a, f"select chat.{function}(%s) is not null", [Jsonb(not_an_object)]) == [(True,)]
+
+
+def test_python_and_the_schema_know_the_same_roles(app_conn, user_a):
+    roles = get_args(Role)
+    assert set(roles) == {"system", "user", "assistant", "tool"}
+    for role in roles:
+        assert call(app_conn, user_a, "select chat.role_problem(%s)", [role]) == [(None,)]
+    for other in ("User", "admin", "", " user"):
+        assert not python_accepts(Role, other)
+        assert call(app_conn, user_a, "select chat.role_problem(%s) is not null", [other]) == [(True,)]
+
+
+# The tables' checks and the argument checks ask those functions: no limit is written out twice.
+
+CHECKS = {
+    ("messages", "messages_role_known"): "chat.role_problem(role)",
+    ("messages", "messages_content_length"): "chat.content_problem(content)",
+    ("messages", "messages_client_msg_id_length"): "chat.client_msg_id_problem(client_msg_id)",
+    ("messages", "messages_metadata_valid"): "chat.message_metadata_problem(metadata)",
+    ("conversations", "conversations_title_length"): "chat.title_problem(title)",
+    ("conversations", "conversations_metadata_valid"): "chat.conversation_metadata_problem(metadata)",
+    ("turns", "turns_opening_key_length"): "chat.client_msg_id_problem(opening_key)",
+    ("tasks", "tasks_title_length"): "chat.task_title_problem(title)",
+    ("tasks", "tasks_description_length"): "chat.task_description_problem(description)",
+}
+
+
+def test_every_table_check_of_a_limit_asks_its_function(db):
+    rows = db.execute("""
+        select c.conrelid::regclass::text, c.conname, pg_catalog.pg_get_constraintdef(c.oid)
+          from pg_catalog.pg_constraint c
+         where c.connamespace = 'chat'::regnamespace and c.contype = 'c'
+           and c.conrelid in ('chat.messages'::regclass, 'chat.conversations'::regclass,
+                              'chat.turns'::regclass, 'chat.tasks'::regclass)
+    """).fetchall()
+    found = {(table.removeprefix("chat."), name): definition for table, name, definition in rows}
+    for key, asks in CHECKS.items():
+        assert found.get(key) == f"CHECK (({asks} IS NULL))", key
+    # the other checks of these tables hold no length, size or list of roles
+    for key, definition in found.items():
+        if key not in CHECKS:
+            assert not any(word in definition for word in ("char_length", "octet_length", "'assistant'")), key
+
+
+@pytest.mark.parametrize(("function", "asks", "literal"), [
+    ("chat.check_message(text, text, jsonb, text, text)", "chat.content_problem(", "10000"),
+    ("chat.check_message(text, text, jsonb, text, text)", "chat.role_problem(", "'assistant'"),
+    ("chat.create_conversation(text, jsonb)", "chat.conversation_metadata_problem(", "16384"),
+    ("chat.create_conversation(text, jsonb)", "chat.title_problem(", "char_length"),
+    ("chat.rename_conversation(uuid, text)", "chat.title_problem(", "char_length"),
+])
+def test_argument_checks_ask_the_same_functions(db, function, asks, literal):
+    source = db.execute("select prosrc from pg_catalog.pg_proc where oid = %s::regprocedure", [function]).fetchone()[0]
+    assert asks in source and literal not in source
+
+
+# And the errors are what they were: the field named, the value refused, nothing stored.
+
+def test_the_errors_still_name_the_field(app_conn, user_a):
+    conversation = call(app_conn, user_a, "select id from chat.create_conversation()")[0][0]
+    for sql, params, sqlstate, column in [
+        ("select chat.create_conversation(%s)", ["t" * 201], "22001", "title"),
+        ("select chat.create_conversation(null, %s)", [Jsonb(padded(MAX_CONVERSATION_METADATA + 1))], "22023",
+         "metadata"),
+        ("select chat.create_conversation(null, %s)", [Jsonb([1])], "22023", "metadata"),
+        ("select chat.rename_conversation(%s, %s)", [conversation, "t" * 201], "22001", "title"),
+        ("select chat.append_message(%s, 'admin', 'x')", [conversation], "22023", "role"),
+        ("select chat.append_message(%s, 'user', %s)", [conversation, "x" * 10001], "22001", "content"),
+        ("select chat.append_message(%s, 'user', 'x', '{}', '')", [conversation], "22001", "client_msg_id"),
+    ]:
+        with pytest.raises(psycopg.Error) as raised:
+            call(app_conn, user_a, sql, params)
+        assert (raised.value.sqlstate, raised.value.diag.column_name) == (sqlstate, column), sql
+        assert raised.value.diag.message_primary.startswith(column + " "), raised.value.diag.message_primary
+    assert call(app_conn, user_a, "select message_count, title from chat.get_conversation(%s)",
+                [conversation]) == [(0, None)]
