@@ -219,6 +219,9 @@ CHAT_APP_FUNCTIONS = {
     "chat.check_message(text,text,jsonb,text,text)",
     "chat.check_metadata(jsonb,integer,text)",
     "chat.clear_conversation(uuid)",
+    "chat.client_msg_id_problem(text)",
+    "chat.content_problem(text)",
+    "chat.conversation_metadata_problem(jsonb)",
     "chat.create_conversation(text,jsonb)",
     "chat.current_user_id()",
     "chat.delete_conversation(uuid)",
@@ -237,9 +240,13 @@ CHAT_APP_FUNCTIONS = {
     "chat.provision_user(text)",
     "chat.rename_conversation(uuid,text)",
     "chat.require_user_id()",
+    "chat.role_problem(text)",
     "chat.search_message_hits(tsquery,integer)",
     "chat.search_messages(text,integer)",
     "chat.settle_turn(uuid,bigint,bigint)",
+    "chat.task_description_problem(text)",
+    "chat.task_title_problem(text)",
+    "chat.title_problem(text)",
 }
 
 
