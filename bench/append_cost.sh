@@ -23,23 +23,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-4} seconds=${2:-10}
 
-scratch=$(mktemp -d /tmp/chat-append-cost.XXXXXX)
-chmod 755 "$scratch"
-trap 'scripts/pg-cluster stop "$scratch/pg"; rm -rf "$scratch"' EXIT
-eval "$(scripts/pg-cluster start "$scratch/pg")"
-pgbench=$(ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)
-
-psql -X -q -c "create database chat"
-SQITCH_USER_CONFIG=/dev/null sqitch deploy "db:pg://postgres@$PGHOST:$PGPORT/chat" >/dev/null
-# 100 users with 10 conversations each; the runtime login; the one-table store
+. bench/append_cluster.sh
+start_append_cluster append-cost
+# the one-table store
 psql -X -q -d chat <<'SQL'
-create role bench_app login password 'bench' in role chat_app;
-insert into chat.users (id)
-select ('00000000-0000-0000-0000-' || lpad(u::text, 12, '0'))::uuid from generate_series(1, 100) u;
-insert into chat.conversations (id, user_id)
-select ('00000000-0000-0000-0001-' || lpad((u * 100 + c)::text, 12, '0'))::uuid,
-       ('00000000-0000-0000-0000-' || lpad(u::text, 12, '0'))::uuid
-  from generate_series(1, 100) u, generate_series(1, 10) c;
 create table public.message_store (id serial primary key, session_id uuid not null, message jsonb not null,
                                    created_at timestamptz not null default now());
 create index on public.message_store (session_id);
@@ -106,7 +93,6 @@ done
 psql -X -q -d chat -At -c "select 'conversation updates: ' || n_tup_upd || ', of which HOT: ' || n_tup_hot_upd
                              from pg_stat_user_tables where relid = 'chat.conversations'::regclass"
 
-median() { grep "^$1 " "$scratch/results" | cut -d' ' -f2 | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 base=$(median one_table)
 for subject in "${subjects[@]}"; do
   m=$(median "$subject")

@@ -11,24 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-4} seconds=${2:-20}
 
-scratch=$(mktemp -d /tmp/chat-index-cost.XXXXXX)
-chmod 755 "$scratch"
-trap 'scripts/pg-cluster stop "$scratch/pg"; rm -rf "$scratch"' EXIT
-eval "$(scripts/pg-cluster start "$scratch/pg" --throwaway)"
-pgbench=$(ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)
-
-psql -X -q -c "create database chat"
-SQITCH_USER_CONFIG=/dev/null sqitch deploy "db:pg://postgres@$PGHOST:$PGPORT/chat" >/dev/null
-# 100 users with 10 conversations each; the runtime login, as the service logs in
-psql -X -q -d chat <<'SQL'
-create role bench_app login password 'bench' in role chat_app;
-insert into chat.users (id)
-select ('00000000-0000-0000-0000-' || lpad(u::text, 12, '0'))::uuid from generate_series(1, 100) u;
-insert into chat.conversations (id, user_id)
-select ('00000000-0000-0000-0001-' || lpad((u * 100 + c)::text, 12, '0'))::uuid,
-       ('00000000-0000-0000-0000-' || lpad(u::text, 12, '0'))::uuid
-  from generate_series(1, 100) u, generate_series(1, 10) c;
-SQL
+. bench/append_cluster.sh
+start_append_cluster index-cost --throwaway
 
 # the transaction the Python layer sends: the user, then the append, in one pipeline
 cat > "$scratch/append.sql" <<'SQL'
@@ -56,6 +40,5 @@ for round in $(seq "$rounds"); do
   done
 done
 
-median() { grep "^$1 " "$scratch/results" | cut -d' ' -f2 | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 with=$(median with) without=$(median without)
 echo "median appends/s: without the index $without, with it $with; with / without = $(awk -v a="$with" -v b="$without" 'BEGIN {printf "%.2f", a / b}')"

@@ -1,0 +1,36 @@
+# Sourced by the pgbench measurements of appends (search_index_cost.sh,
+# append_cost.sh): a private cluster for the run, removed after it, with the
+# plan deployed and 100 users of 10 conversations each, and the runtime login
+# bench_app (password bench) granted chat_app, as the service logs in.
+#
+#   start_append_cluster NAME [pg-cluster start options]…
+#
+# sets scratch (the run's directory) and pgbench; median SUBJECT prints the
+# median of the numbers written as "SUBJECT number" lines in $scratch/results.
+
+start_append_cluster() {
+  local name=$1
+  shift
+  scratch=$(mktemp -d "/tmp/chat-$name.XXXXXX")
+  chmod 755 "$scratch"   # as root, the server runs as postgres and must reach it
+  trap 'scripts/pg-cluster stop "$scratch/pg"; rm -rf "$scratch"' EXIT
+  eval "$(scripts/pg-cluster start "$scratch/pg" "$@")"
+  pgbench=$(ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)
+
+  psql -X -q -c "create database chat"
+  SQITCH_USER_CONFIG=/dev/null sqitch deploy "db:pg://postgres@$PGHOST:$PGPORT/chat" >/dev/null
+  psql -X -q -d chat <<'SQL'
+create role bench_app login password 'bench' in role chat_app;
+insert into chat.users (id)
+select ('00000000-0000-0000-0000-' || lpad(u::text, 12, '0'))::uuid from generate_series(1, 100) u;
+insert into chat.conversations (id, user_id)
+select ('00000000-0000-0000-0001-' || lpad((u * 100 + c)::text, 12, '0'))::uuid,
+       ('00000000-0000-0000-0000-' || lpad(u::text, 12, '0'))::uuid
+  from generate_series(1, 100) u, generate_series(1, 10) c;
+SQL
+}
+
+median() {
+  grep "^$1 " "$scratch/results" | cut -d' ' -f2 | sort -n \
+    | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'
+}
