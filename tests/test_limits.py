@@ -1,4 +1,4 @@
-"""Each limit is defined once, in the schema: a function of chat.limits says
+"""Each limit is defined once, in the schema: a function (db/deploy/limits.sql) says
 what is wrong with a value, and the tables' checks and the functions'
 argument checks ask it. The Python layer mirrors the limits to refuse bad
 input early; these tests hold the mirror to the schema's definition, at the

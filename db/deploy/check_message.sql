@@ -3,7 +3,7 @@
 -- requires: limits
 --
 -- As before (see check_message@v0.2.0), the same errors naming the same
--- fields, but each limit asked of its function in chat.limits, the one
+-- fields, but each limit asked of its function (the change limits), the one
 -- definition the table's checks ask too.
 
 begin;

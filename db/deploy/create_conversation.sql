@@ -4,7 +4,7 @@
 --
 -- As before (see create_conversation@v0.2.0), the same errors naming the
 -- same arguments, but the title's and the metadata's limits asked of their
--- functions in chat.limits, the one definition the table's checks ask too.
+-- functions (the change limits), the one definition the table's checks ask too.
 
 begin;
 

@@ -25,7 +25,7 @@ $$;
 select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.check_message(text, text, jsonb, text, text)', 'execute')::int;
 select 1 / (not pg_catalog.has_function_privilege('public', 'chat.check_message(text, text, jsonb, text, text)', 'execute'))::int;
 
--- its limits are asked of chat.limits' functions, not written out
+-- its limits are asked of their functions (the change limits), not written out
 select 1 / count(*) from pg_catalog.pg_proc
  where oid = 'chat.check_message(text, text, jsonb, text, text)'::regprocedure
    and prosrc like '%chat.content_problem(%' and prosrc not like '%10000%';
