@@ -7,7 +7,6 @@ line itself, as the runtime role.
 
 from __future__ import annotations
 
-import json
 from typing import get_args
 
 import psycopg
@@ -21,11 +20,7 @@ from app.models import (
     MAX_TASK_TITLE, MAX_TITLE, ClientMsgId, Content, ConversationMetadata, MessageMetadata, Role, TaskDescription,
     TaskTitle, Title,
 )
-
-
-def padded(size: int) -> dict:
-    """A JSON object whose text form, as jsonb prints it and as json.dumps does, is exactly size bytes."""
-    return {"k": "x" * (size - len(json.dumps({"k": ""})))}
+from test_constraints import padded
 
 
 def python_accepts(annotated, value) -> bool:
