@@ -4,8 +4,11 @@ The server is the one the libpq variables name (PGUSER a superuser; ``make
 bench`` starts a private one). The run creates database ``chat_bench``,
 deploys the plan, grows the data set in three steps (1 %, 10 % and 100 % of
 the users) measuring the scale curve at each, copies the final data set into
-the peers' own tables, runs every workload for every subject, and writes the
-results (JSON), BENCHMARKS.md and the chart.
+the peers' own tables, then measures in interleaved rounds: each round runs
+every workload of every subject once, the subjects in a rotated order, so
+that the machine's drift over seconds falls on all alike. It writes the
+results (JSON: medians of the rounds with their spread), BENCHMARKS.md and
+the chart.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import psycopg
 from psycopg import sql
 
 from bench import dataset, pgbench, report, workloads
+from bench.bare import BarePsycopg
 from bench.ours import Ours
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +79,8 @@ def peers(admin_url: str) -> list:
     return found
 
 
-async def measure(subject, size: int, users: int, seconds: float, repeats: int) -> list[workloads.Result]:
+def workloads_of(subject, size: int, users: int, seconds: float, repeats: int) -> list:
+    """The workloads ``subject`` can run, each a coroutine function returning one Result."""
     long_user, long_c = dataset.LONG_CONVERSATION
     medium_user, medium_c = dataset.MEDIUM_CONVERSATION
     long_args = (dataset.user_uuid(long_user), dataset.conversation_uuid(long_user, long_c))
@@ -83,35 +88,71 @@ async def measure(subject, size: int, users: int, seconds: float, repeats: int) 
     some_user: UUID = dataset.user_uuid(3)
     slow = subject.name == "langchain-postgres"  # reads whole conversations: fewer repeats
     few = max(5, repeats // 10) if slow else repeats
-    results = [
-        await workloads.latency(subject, "recent50", size, lambda: subject.recent(*long_args, 50), few),
-        await workloads.latency(subject, "page100", size, lambda: subject.page(*long_args, 5000, 100), few),
-        await workloads.latency(subject, "whole1000", size, lambda: subject.whole(*medium_args), max(5, repeats // 4)),
-    ]
-    try:
-        results.append(await workloads.latency(subject, "list20", size,
+    has = lambda method: hasattr(subject, method)  # noqa: E731
+    found = []
+    if has("recent"):
+        found.append(lambda: workloads.latency(subject, "recent50", size, lambda: subject.recent(*long_args, 50),
+                                               few))
+    if has("recent_server_ms"):
+        found.append(lambda: workloads.server_time(subject, "recent50_server", size,
+                                                   lambda: subject.recent_server_ms(*long_args, 50)))
+    if has("page"):
+        found.append(lambda: workloads.latency(subject, "page100", size,
+                                               lambda: subject.page(*long_args, 5000, 100), few))
+    if has("whole"):
+        found.append(lambda: workloads.latency(subject, "whole1000", size, lambda: subject.whole(*medium_args),
+                                               max(5, repeats // 4)))
+    if has("conversations"):
+        found.append(lambda: workloads.latency(subject, "list20", size,
                                                lambda: subject.conversations(some_user, 20), repeats))
-    except NotImplementedError:
-        pass
-    results.append(await workloads.latency(
-        subject, "turn", size,
-        lambda: subject.turn(some_user, dataset.conversation_uuid(3, 1), workloads.CONTENT), max(5, repeats // 4)))
-    results.append(await workloads.append_load(subject, size, users, seconds))
-    if hasattr(subject, "append_turn"):
-        results.append(await workloads.latency(subject, "get_items50", size,
+    if has("turn"):
+        found.append(lambda: workloads.latency(
+            subject, "turn", size,
+            lambda: subject.turn(some_user, dataset.conversation_uuid(3, 1), workloads.CONTENT),
+            max(5, repeats // 4)))
+    if has("append"):
+        found.append(lambda: workloads.append_load(subject, size, users, seconds))
+    if has("session_items"):
+        found.append(lambda: workloads.latency(subject, "get_items50", size,
                                                lambda: subject.session_items(*long_args, 50), repeats))
+    if has("append_turn"):
         for batch in (True, False):
-            results.append(await workloads.turn_items_load(subject, size, users, seconds, batch=batch))
-    return results
+            found.append(lambda batch=batch: workloads.turn_items_load(subject, size, users, seconds, batch=batch))
+    return found
 
 
-async def run(scale: float, seconds: float, repeats: int, out: Path) -> dict:
+class PgbenchSubject:
+    """pgbench, the server's own limit, as a subject of the rounds."""
+    name = "pgbench"
+
+    def __init__(self, conninfo: dict, users: int):
+        self.conninfo = conninfo
+        self.users = users
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def load(self) -> None: ...
+
+    def workloads(self, size: int, seconds: float) -> list:
+        def run(script: str, workload: str, clients: int):
+            async def measure() -> workloads.Result:
+                return await asyncio.to_thread(pgbench.run, script, name=self.name, workload=workload, size=size,
+                                               conninfo=self.conninfo, seconds=seconds, clients=clients)
+            return measure
+        return [run(pgbench.append_script(self.users), "append", workloads.CLIENTS),
+                run(pgbench.recent_script(), "recent50", 1)]
+
+
+async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path) -> dict:
     password = secrets.token_hex(12)
     prepare_database(password)
     s = server()
     admin = url(s["user"], s["password"])
     ours = Ours(url("bench_app", password), "ours")
     bypass = Ours(url("bench_bypass", password), "ours-bypass-rls")
+    bare = BarePsycopg(url("bench_app", password))
     pgbench_conn = {**s, "user": "bench_app", "password": password, "dbname": DATABASE}
     users = max(3, round(FULL_USERS * scale))
     results: list[workloads.Result] = []
@@ -130,22 +171,30 @@ async def run(scale: float, seconds: float, repeats: int, out: Path) -> dict:
             await ours.close()
         size = dataset.messages_in(conn)
 
-    subjects = [ours, bypass, *peers(admin)]
+    # every subject open and loaded, then measured in rounds: in each round every subject runs each of its
+    # workloads once, the subjects in a rotated order, so that the machine's drift falls on all of them alike
+    subjects = [ours, bypass, bare, *peers(admin)]
     for subject in subjects:
-        print(f"bench: {subject.name}", file=sys.stderr)
+        print(f"bench: loading {subject.name}", file=sys.stderr)
         await subject.open()
-        try:
-            await subject.load()
-            results += await measure(subject, size, users, seconds, repeats)
-        finally:
+        await subject.load()
+    pgbench_subject = PgbenchSubject(pgbench_conn, users)
+    plans = [(subject.name, workloads_of(subject, size, users, seconds, repeats)) for subject in subjects]
+    plans.append((pgbench_subject.name, pgbench_subject.workloads(size, seconds)))
+    try:
+        for n in range(rounds):
+            print(f"bench: round {n + 1} of {rounds}", file=sys.stderr)
+            shift = n % len(plans)
+            for name, found in plans[shift:] + plans[:shift]:
+                for workload in found:
+                    result = await workload()
+                    result.round = n
+                    results.append(result)
+    finally:
+        for subject in subjects:
             await subject.close()
-    print("bench: pgbench", file=sys.stderr)
-    results.append(pgbench.run(pgbench.append_script(users), name="pgbench", workload="append", size=size,
-                               conninfo=pgbench_conn, seconds=seconds))
-    results.append(pgbench.run(pgbench.recent_script(), name="pgbench", workload="recent50", size=size,
-                               conninfo=pgbench_conn, seconds=seconds, clients=1))
 
-    data = report.collect(results, scale=scale, seconds=seconds, repeats=repeats, server=s)
+    data = report.collect(results, scale=scale, rounds=rounds, seconds=seconds, repeats=repeats, server=s)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(data, indent=2) + "\n")
     return data
@@ -155,13 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0,
                         help="fraction of the 1,000 users (default 1: 2 million messages)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each throughput run")
-    parser.add_argument("--repeats", type=int, default=200, help="calls per latency workload")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of every subject (default 5)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run, per round")
+    parser.add_argument("--repeats", type=int, default=100, help="calls per latency workload, per round")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where results go")
     parser.add_argument("--report", type=Path, default=None,
                         help="also write BENCHMARKS.md and the chart here (a directory)")
     args = parser.parse_args(argv)
-    data = asyncio.run(run(args.scale, args.seconds, args.repeats, args.out))
+    data = asyncio.run(run(args.scale, args.rounds, args.seconds, args.repeats, args.out))
     report.print_targets(data)
     if args.report:
         report.write(data, args.report)

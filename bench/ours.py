@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.database import configure
 from app.store import ChatStore, User
+from bench.workloads import execution_ms, server_timed
 
 POOL_SIZE = 8
 
@@ -41,6 +42,15 @@ class Ours:
 
     async def recent(self, user: UUID, conversation: UUID, n: int) -> int:
         return len(await self.store.fetch_recent(User(user), conversation, n))
+
+    async def recent_server_ms(self, user: UUID, conversation: UUID, n: int, calls: int = 200) -> float:
+        """The server's own time of one ``fetch_recent(n)``, without the round trip: one statement of ``calls``
+        calls, timed by the server, divided by ``calls``."""
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("select set_config('app.user_id', %s, true)", [str(user)])
+            cursor = await conn.execute(server_timed("chat.fetch_recent(%(conversation)s, %(n)s + 0 * g)"),
+                                        {"calls": calls, "conversation": conversation, "n": n})
+            return execution_ms([row[0] for row in await cursor.fetchall()]) / calls
 
     async def page(self, user: UUID, conversation: UUID, after: int, n: int) -> int:
         return len(await self.store.fetch_messages(User(user), conversation, after, n))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -25,12 +26,20 @@ TARGETS = [
      ("pgbench", "append"), "throughput", ">=", 0.8),
     ("recent50_vs_sqlmodel", "fetch_recent(50) of 10,000, latency, ours / SQLModel design", ("ours", "recent50"),
      ("sqlmodel", "recent50"), "p50_ms", "<=", 0.6),
+    ("rls_server", "fetch_recent(50) server time, RLS on / RLS bypassed (200 calls per statement)",
+     ("ours", "recent50_server"), ("ours-bypass-rls", "recent50_server"), "p50_ms", "<=", 1.1),
     ("rls_cost", "fetch_recent(50) latency, RLS on / RLS bypassed", ("ours", "recent50"),
      ("ours-bypass-rls", "recent50"), "p50_ms", "<=", 1.2),
     ("rls_cost_append", "append throughput, RLS on / RLS bypassed (information)", ("ours", "append"),
      ("ours-bypass-rls", "append"), "throughput", "info", None),
-    ("recent50_vs_pgbench", "fetch_recent(50) latency, ours / pgbench (information)", ("ours", "recent50"),
-     ("pgbench", "recent50"), "p50_ms", "info", None),
+    ("recent50_vs_pgbench", "fetch_recent(50) latency, ours / pgbench (same transaction)", ("ours", "recent50"),
+     ("pgbench", "recent50"), "p50_ms", "<=", 1.5),
+    ("recent50_vs_bare", "fetch_recent(50) latency, ours / bare psycopg (the layer's part, information)",
+     ("ours", "recent50"), ("psycopg", "recent50"), "p50_ms", "info", None),
+    ("bare_vs_pgbench", "fetch_recent(50) latency, bare psycopg / pgbench (the client's part, information)",
+     ("psycopg", "recent50"), ("pgbench", "recent50"), "p50_ms", "info", None),
+    ("append_vs_bare", "append throughput, ours / bare psycopg (the layer's part, information)",
+     ("ours", "append"), ("psycopg", "append"), "throughput", "info", None),
     ("turn_batch_vs_single", "a 4-item agent turn, items/s, append_messages / one append_message per item",
      ("ours", "turn4_batch"), ("ours", "turn4_single"), "throughput", ">=", 2.5),
     ("get_items_vs_recent", "get_items(50) of 10,000 latency, agent session / fetch_recent(50) (information)",
@@ -56,32 +65,71 @@ def machine(server: dict) -> dict:
                                      text=True).stdout.strip()}
 
 
-def collect(results: list[Result], *, scale: float, seconds: float, repeats: int, server: dict) -> dict:
-    summaries = [r.summary() for r in results]
-    by_key = {(r["subject"], r["workload"]): r for r in summaries}
+def summarise(rounds: list[Result]) -> dict:
+    """One measure over its rounds: the median of the rounds' medians (latency) and of their throughputs, each
+    with its spread (lowest and highest round); the 99th percentile of every call of every round."""
+    first = rounds[0]
+    medians = [r.median_ms for r in rounds]
+    throughputs = [r.throughput for r in rounds]
+    every = sorted(latency for r in rounds for latency in r.latencies_ms)
+    return {"subject": first.subject, "workload": first.workload, "size": first.size, "rounds": len(rounds),
+            "ops": sum(r.ops for r in rounds), "rows": rounds[-1].rows, "per_op": first.per_op,
+            "p50_ms": round(statistics.median(medians), 3),
+            "p50_ms_spread": [round(min(medians), 3), round(max(medians), 3)],
+            "p99_ms": round(every[min(len(every) - 1, int(0.99 * len(every)))], 3),
+            "throughput": round(statistics.median(throughputs), 1),
+            "throughput_spread": [round(min(throughputs), 1), round(max(throughputs), 1)],
+            "per_round": [{"round": r.round, "p50_ms": round(r.median_ms, 3), "throughput": round(r.throughput, 1)}
+                          for r in rounds]}
+
+
+def ratio_of(top: dict, bottom: dict, measure: str) -> tuple[float, list[float]]:
+    """The ratio of the two medians, and the spread of the ratios of the rounds the two share."""
+    value = top[measure] / bottom[measure]
+    below = {r["round"]: r[measure] for r in bottom["per_round"]}
+    each = [r[measure] / below[r["round"]] for r in top["per_round"] if below.get(r["round"])]
+    return value, [min(each, default=value), max(each, default=value)]
+
+
+def collect(results: list[Result], *, scale: float, rounds: int, seconds: float, repeats: int,
+            server: dict) -> dict:
+    groups: dict[tuple, list[Result]] = {}
+    for result in results:
+        groups.setdefault((result.subject, result.workload, result.size), []).append(result)
+    summaries = [summarise(group) for group in groups.values()]
+    by_key = {(r["subject"], r["workload"]): r for r in summaries if not r["workload"].startswith("scale_")}
     ratios = []
     for name, what, top, bottom, measure, comparison, target in TARGETS:
         if top in by_key and bottom in by_key and by_key[bottom][measure]:
-            value = by_key[top][measure] / by_key[bottom][measure]
+            value, spread = ratio_of(by_key[top], by_key[bottom], measure)
             met = None if comparison == "info" else (value >= target if comparison == ">=" else value <= target)
-            ratios.append({"name": name, "what": what, "value": round(value, 3), "comparison": comparison,
+            ratios.append({"name": name, "what": what, "value": round(value, 3),
+                           "spread": [round(x, 3) for x in spread], "comparison": comparison,
                            "target": target, "met": met})
     curve = sorted((r for r in summaries if r["workload"] == "scale_recent50"), key=lambda r: r["size"])
     if len(curve) >= 2:
         value = curve[-1]["p50_ms"] / curve[0]["p50_ms"]
         ratios.append({"name": "scale", "what": f"fetch_recent(50) latency at {curve[-1]['size']:,} messages / "
                                                 f"at {curve[0]['size']:,}",
-                       "value": round(value, 3), "comparison": "<=", "target": 1.3, "met": value <= 1.3})
-    return {"machine": machine(server), "scale": scale, "seconds": seconds, "repeats": repeats,
+                       "value": round(value, 3), "spread": [round(value, 3)] * 2, "comparison": "<=",
+                       "target": 1.3, "met": value <= 1.3})
+    return {"machine": machine(server), "scale": scale, "rounds": rounds, "seconds": seconds, "repeats": repeats,
             "results": summaries, "ratios": ratios}
 
 
 def print_targets(data: dict) -> None:
-    print(f"\n{'ratio':<72} {'value':>7}  target")
+    print(f"\n{'ratio':<92} {'value [spread of the rounds]':>28}  target")
     for ratio in data["ratios"]:
         verdict = {True: "met", False: "MISSED", None: ""}[ratio["met"]]
         target = "" if ratio["comparison"] == "info" else f"{ratio['comparison']} {ratio['target']}"
-        print(f"{ratio['what']:<72} {ratio['value']:>7.2f}  {target:<7} {verdict}")
+        print(f"{ratio['what']:<92} {with_spread(ratio['value'], ratio['spread']):>28}  {target:<7} {verdict}")
+
+
+def with_spread(value: float, spread: list[float], digits: int = 2) -> str:
+    """``1.23 [1.01–1.40]``; the value alone when it has no spread."""
+    if spread[0] == spread[1] == value:
+        return f"{value:,.{digits}f}"
+    return f"{value:,.{digits}f} [{spread[0]:,.{digits}f}–{spread[1]:,.{digits}f}]"
 
 
 def chart(data: dict, path: Path) -> None:
@@ -151,26 +199,32 @@ def results_section(data: dict) -> list[str]:
     m = data["machine"]
     lines = [
         f"Measured on {m['date']} at commit {m['commit']}: {m['cpus']} CPUs ({m['cpu']}), {m['memory']} of memory,",
-        f"{m['postgresql']}, Python {m['python']}. Every subject ran on the same server in the same run,",
-        "one after the other; numbers are comparable only within this run.",
+        f"{m['postgresql']}, Python {m['python']}. Every subject ran on the same server in the same run, in",
+        f"{data['rounds']} interleaved rounds (each round runs every workload of every subject once, the subjects in",
+        "a rotated order); a figure is the median of the rounds, [the lowest and highest round]. Numbers are",
+        "comparable only within this run.",
         "",
         "```sh",
-        f"make bench ARGS='--scale {data['scale']:g} --seconds {data['seconds']:g} --repeats {data['repeats']}'",
+        f"make bench ARGS='--scale {data['scale']:g} --rounds {data['rounds']} --seconds {data['seconds']:g} "
+        f"--repeats {data['repeats']}'",
         "```",
         "",
         "## Targets",
         "",
-        "| ratio | value | target | |",
+        "| ratio | value [rounds] | target | |",
         "|---|---:|---|---|",
     ]
     for ratio in data["ratios"]:
         target = "information" if ratio["comparison"] == "info" else f"{ratio['comparison']} {ratio['target']}"
         verdict = {True: "met", False: "**missed**", None: ""}[ratio["met"]]
-        lines.append(f"| {ratio['what']} | {ratio['value']:.2f} | {target} | {verdict} |")
+        lines.append(f"| {ratio['what']} | {with_spread(ratio['value'], ratio['spread'])} | {target} | {verdict} |")
     lines += ["", "![latency, throughput and scale](benchmarks.png)", "", "## Measurements", "",
-              "| subject | workload | messages | calls | median ms | p99 ms | per second |",
-              "|---|---|---:|---:|---:|---:|---:|"]
+              "`recent50_server` is the server's own time per call (one statement of 200 calls, timed by the",
+              "server); every other latency is a call's, through the client.", "",
+              "| subject | workload | messages | rounds | calls | median ms [rounds] | p99 ms | per second [rounds] |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in data["results"]:
-        lines.append(f"| {r['subject']} | {r['workload']} | {r['size']:,} | {r['ops']:,} | {r['p50_ms']:.2f} "
-                     f"| {r['p99_ms']:.2f} | {r['throughput']:,.0f} |")
+        lines.append(f"| {r['subject']} | {r['workload']} | {r['size']:,} | {r['rounds']} | {r['ops']:,} "
+                     f"| {with_spread(r['p50_ms'], r['p50_ms_spread'])} | {r['p99_ms']:.2f} "
+                     f"| {with_spread(r['throughput'], r['throughput_spread'], 0)} |")
     return lines

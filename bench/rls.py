@@ -22,7 +22,6 @@ The server is the one the libpq variables name (PGUSER a superuser), as for ``py
 from __future__ import annotations
 
 import argparse
-import re
 import secrets
 import statistics
 import sys
@@ -30,7 +29,7 @@ import sys
 import psycopg
 
 from bench import dataset
-from bench.workloads import median_and_spread
+from bench.workloads import execution_ms, median_and_spread, server_timed
 from bench.__main__ import DATABASE, prepare_database, server
 
 READS = {
@@ -46,10 +45,8 @@ def server_ms(conn: psycopg.Connection, call: str, calls: int, user, conversatio
     """The server's execution time of one statement making ``calls`` calls of ``call``, in milliseconds."""
     with conn.transaction():
         conn.execute("select set_config('app.user_id', %s, true)", [str(user)])
-        plan = "\n".join(row[0] for row in conn.execute(
-            f"explain (analyze, timing off, summary on) select count(*) from generate_series(1, %(calls)s) g,"
-            f" lateral {call}", {"calls": calls, "conversation": conversation}))
-    return float(re.search(r"Execution Time: ([\d.]+) ms", plan).group(1))
+        plan = [row[0] for row in conn.execute(server_timed(call), {"calls": calls, "conversation": conversation})]
+    return execution_ms(plan)
 
 
 def run(users: int, rounds: int, calls: int) -> None:

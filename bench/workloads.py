@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,19 @@ def median_and_spread(values: list[float], digits: int = 2) -> str:
     return f"{statistics.median(values):,.{digits}f} [{min(values):,.{digits}f}–{max(values):,.{digits}f}]"
 
 
+def server_timed(call: str) -> str:
+    """One statement making ``%(calls)s`` calls of ``call``, for the server to time (EXPLAIN ANALYZE without
+    per-node timing). ``call`` must depend on the row ``g`` (``50 + 0 * g``), so that PostgreSQL runs it once per
+    row instead of once for the statement."""
+    return ("explain (analyze, timing off, summary on) select count(*) from generate_series(1, %(calls)s) g,"
+            f" lateral {call}")
+
+
+def execution_ms(plan: list[str]) -> float:
+    """The execution time the server reports at the end of an EXPLAIN ANALYZE, in milliseconds."""
+    return float(re.search(r"Execution Time: ([\d.]+) ms", "\n".join(plan)).group(1))
+
+
 @dataclass
 class Result:
     subject: str
@@ -37,6 +51,7 @@ class Result:
     latencies_ms: list[float] = field(repr=False)
     rows: int = 0                   # rows the last call returned (a check that it did the work)
     per_op: int = 1                 # what each call counts for in the throughput (the items of a turn)
+    round: int = 0                  # the interleaved round it was measured in
 
     @property
     def ops(self) -> int:
@@ -72,6 +87,16 @@ async def latency(subject, workload: str, size: int, call: Callable[[], Awaitabl
         rows = await call()
         latencies.append((time.perf_counter() - t0) * 1000)
     return Result(subject.name, workload, size, time.perf_counter() - started, latencies, rows or 0)
+
+
+async def server_time(subject, workload: str, size: int, timed: Callable[[], Awaitable[float]],
+                      repeats: int = 3) -> Result:
+    """``timed()`` returns the server's time of one call, in ms (from one statement of many calls); the median
+    of ``repeats`` such statements after one to warm up."""
+    await timed()
+    started = time.perf_counter()
+    values = [await timed() for _ in range(repeats)]
+    return Result(subject.name, workload, size, time.perf_counter() - started, values)
 
 
 async def write_load(subject, workload: str, write: Callable[[UUID, UUID], Awaitable[None]], size: int, users: int,

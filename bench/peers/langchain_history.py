@@ -78,9 +78,6 @@ class LangchainHistory:
     async def whole(self, user, conversation) -> int:
         return len(await self._messages(conversation))
 
-    async def conversations(self, user, n) -> int:
-        raise NotImplementedError("PostgresChatMessageHistory keeps no users and no list of sessions")
-
     async def turn(self, user, conversation, content) -> None:
         await self.append(user, conversation, "user", content)
         (await self._messages(conversation))[-50:]
