@@ -71,7 +71,7 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
     shutil.copytree(ROOT / "db", released / "db")
     shutil.copy(ROOT / "sqitch.conf", released)
     # the changes reworked since, as they were released: a script's earliest tagged copy
-    for tag in ("@v0.2.0", "@v0.1.0"):
+    for tag in ("@v0.3.0", "@v0.2.0", "@v0.1.0"):
         for script in (ROOT / "db").glob(f"*/*{tag}.sql"):
             shutil.copy(script, released / "db" / script.parent.name / script.name.replace(tag, ""))
     plan = (ROOT / "sqitch.plan").read_text().splitlines()
@@ -85,7 +85,8 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
 
     sqitch("deploy", dbname=empty_db)
     sqitch("verify", dbname=empty_db)
-    assert query(pg_server, empty_db, "select tag from sqitch.tags order by tag") == [("@v0.1.0",), ("@v0.2.0",)]
+    assert query(pg_server, empty_db, "select tag from sqitch.tags order by tag") == [
+        ("@v0.1.0",), ("@v0.2.0",), ("@v0.3.0",)]
     upgraded = schema_dump(pg_server, empty_db)
     sqitch("revert", "-y", "--to", "@v0.1.0", dbname=empty_db)
     assert schema_dump(pg_server, empty_db) == released_schema
