@@ -299,6 +299,12 @@ SABOTAGE = [
     ("alter table chat.messages drop constraint messages_content_length", "limits"),
     ("create or replace function chat.title_problem(title text) returns text language sql immutable return null",
      "limits"),
+    ("create or replace function chat.max_count_problem(max_count integer) returns text language sql immutable"
+     " return null", "argument_limits"),
+    ("grant execute on function chat.message_batch_problem(jsonb) to public", "argument_limits"),
+    ("create or replace function chat.conversation_not_found(conversation_id uuid) returns void language plpgsql"
+     " as $$ begin raise exception 'no such conversation' using errcode = 'P0002'; end $$", "conversation_not_found"),
+    ("revoke execute on function chat.conversation_not_found(uuid) from chat_app", "conversation_not_found"),
     ("alter function chat.current_user_id() set search_path = pg_catalog", "current_user_id"),
     ("alter policy messages_select on chat.messages using (user_id = (select chat.current_user_id()))",
      "messages_rls"),
@@ -524,7 +530,8 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
             "append_message@v0.1.0", "operator_role", "search_messages", "purge_inactive@v0.1.0", "purge_inactive",
             "message_metadata_limit", "check_message@v0.2.0", "append_messages", "pop_message",
             "clear_conversation", "turns", "lock_turn", "begin_turn", "finish_turn", "settle_turn",
-            "fail_turn", "provision_user", "delete_user", "limits"} <= touching
+            "fail_turn", "provision_user", "delete_user", "limits", "argument_limits",
+            "conversation_not_found"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

@@ -1,24 +1,26 @@
-"""Each limit is defined once, in the schema: a function (db/deploy/limits.sql) says
-what is wrong with a value, and the tables' checks and the functions'
-argument checks ask it. The Python layer mirrors the limits to refuse bad
-input early; these tests hold the mirror to the schema's definition, at the
-line itself, as the runtime role.
+"""Each limit is defined once, in the schema: a function (db/deploy/limits.sql,
+db/deploy/argument_limits.sql) says what is wrong with a value, and the
+tables' checks and the functions' argument checks ask it. The Python layer
+mirrors the limits to refuse bad input early; these tests hold the mirror to
+the schema's definition, at the line itself, as the runtime role.
 """
 
 from __future__ import annotations
 
-from typing import get_args
+from typing import Annotated, get_args
 
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from acting import call
+from app.agent_session import MAX_BATCH, PAGE
+from app.chat import HISTORY
 from app.models import (
-    MAX_CLIENT_MSG_ID, MAX_CONTENT, MAX_CONVERSATION_METADATA, MAX_MESSAGE_METADATA, MAX_TASK_DESCRIPTION,
-    MAX_TASK_TITLE, MAX_TITLE, ClientMsgId, Content, ConversationMetadata, MessageMetadata, Role, TaskDescription,
-    TaskTitle, Title,
+    MAX_CLIENT_MSG_ID, MAX_CONTENT, MAX_CONVERSATION_METADATA, MAX_LIMIT, MAX_MESSAGE_METADATA, MAX_QUERY,
+    MAX_TASK_DESCRIPTION, MAX_TASK_TITLE, MAX_TITLE, ClientMsgId, Content, ConversationMetadata, MessageMetadata,
+    Role, TaskDescription, TaskTitle, Title,
 )
 from test_constraints import padded
 
@@ -80,6 +82,50 @@ def test_python_and_the_schema_know_the_same_roles(app_conn, user_a):
     for other in ("User", "admin", "", " user"):
         assert not python_accepts(Role, other)
         assert call(app_conn, user_a, "select chat.role_problem(%s) is not null", [other]) == [(True,)]
+
+
+# The limits of the other arguments (db/deploy/argument_limits.sql), and the Python layer's numbers that
+# mirror them: the session's page and batch, the search's query length; the HTTP API's limit and the chat
+# turn's history are the service's own, within what the schema takes.
+
+def max_count_problem(conn, user, value):
+    return call(conn, user, "select chat.max_count_problem(%s)", [value])[0][0]
+
+
+def test_the_sessions_page_is_the_most_rows_the_schema_reads_at_once(app_conn, user_a):
+    assert max_count_problem(app_conn, user_a, PAGE) is None
+    assert max_count_problem(app_conn, user_a, PAGE + 1) is not None
+    for refused in (0, -1, None):
+        assert max_count_problem(app_conn, user_a, refused) is not None, refused
+    assert max_count_problem(app_conn, user_a, 1) is None
+
+
+@pytest.mark.parametrize("count", [MAX_LIMIT, HISTORY], ids=["http_limit", "chat_history"])
+def test_the_services_own_counts_are_within_the_schemas(app_conn, user_a, count):
+    assert 1 <= count <= PAGE
+    assert max_count_problem(app_conn, user_a, count) is None
+
+
+def test_python_and_the_schema_draw_the_search_query_limit_at_the_same_place(app_conn, user_a):
+    query_type = Annotated[str, Field(min_length=1, max_length=MAX_QUERY)]  # as the route takes q
+    for size in (1, MAX_QUERY - 1, MAX_QUERY, MAX_QUERY + 1):
+        value = "😀" * size
+        schema_problem = call(app_conn, user_a, "select chat.search_query_problem(%s)", [value])[0][0]
+        assert python_accepts(query_type, value) == (schema_problem is None), (size, schema_problem)
+    assert call(app_conn, user_a, "select chat.search_query_problem(%s) is null", ["😀" * MAX_QUERY]) == [(True,)]
+
+
+def test_the_sessions_batch_is_the_most_messages_the_schema_appends_at_once(app_conn, user_a):
+    def problem(value):
+        return call(app_conn, user_a, "select chat.message_batch_problem(%s)", [Jsonb(value)])[0][0]
+
+    assert problem([{}] * MAX_BATCH) is None
+    assert problem([{}] * (MAX_BATCH + 1)) == f"must hold 1 to 1000 messages, not {MAX_BATCH + 1}"
+    assert problem([{}]) is None
+    assert problem([]) == "must hold 1 to 1000 messages, not 0"
+    assert problem({}) == "must be a JSON array, not object"
+    assert problem("[]") == "must be a JSON array, not string"
+    assert call(app_conn, user_a, "select chat.message_batch_problem(null)") == [("must be a JSON array, not NULL",)]
 
 
 # The tables' checks and the argument checks ask those functions: no limit is written out twice.
