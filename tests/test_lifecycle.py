@@ -305,6 +305,15 @@ SABOTAGE = [
     ("create or replace function chat.conversation_not_found(conversation_id uuid) returns void language plpgsql"
      " as $$ begin raise exception 'no such conversation' using errcode = 'P0002'; end $$", "conversation_not_found"),
     ("revoke execute on function chat.conversation_not_found(uuid) from chat_app", "conversation_not_found"),
+    # a reworked function that writes its error out again
+    ("create or replace function chat.pop_message(conversation_id uuid) returns setof chat.messages language plpgsql"
+     " security definer set search_path = pg_catalog, pg_temp as $$ begin"
+     " raise exception 'conversation % not found', conversation_id using errcode = 'P0002'; end $$", "pop_message"),
+    ("create or replace function chat.list_conversations(max_count integer default 20,"
+     " before_activity timestamptz default null, before_id uuid default null) returns setof chat.conversations"
+     " language sql stable security invoker set search_path = pg_catalog, pg_temp"
+     " as $$ select c.* from chat.conversations c where c.user_id = chat.current_user_id()"
+     " and max_count between 1 and 1000 limit max_count $$", "list_conversations"),
     ("alter function chat.current_user_id() set search_path = pg_catalog", "current_user_id"),
     ("alter policy messages_select on chat.messages using (user_id = (select chat.current_user_id()))",
      "messages_rls"),
@@ -527,11 +536,11 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
     """The test below is not vacuous: these changes grant, take away or create what it sabotages."""
     touching = {str(c) for c, found in sabotaged.items() if found.granted or found.taken or found.created}
     assert {"chat_schema", "current_user_id@v0.1.0", "users", "tasks", "conversations", "messages",
-            "append_message@v0.1.0", "operator_role", "search_messages", "purge_inactive@v0.1.0", "purge_inactive",
-            "message_metadata_limit", "check_message@v0.2.0", "append_messages", "pop_message",
-            "clear_conversation", "turns", "lock_turn", "begin_turn", "finish_turn", "settle_turn",
-            "fail_turn", "provision_user", "delete_user", "limits", "argument_limits",
-            "conversation_not_found"} <= touching
+            "append_message@v0.1.0", "operator_role", "search_messages@v0.3.0", "purge_inactive@v0.1.0",
+            "purge_inactive", "message_metadata_limit", "check_message@v0.2.0", "append_messages@v0.3.0",
+            "pop_message@v0.3.0", "clear_conversation@v0.3.0", "turns", "lock_turn", "begin_turn@v0.3.0",
+            "finish_turn", "settle_turn", "fail_turn", "provision_user", "delete_user", "limits",
+            "argument_limits", "conversation_not_found"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

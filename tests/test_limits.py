@@ -2,12 +2,16 @@
 db/deploy/argument_limits.sql) says what is wrong with a value, and the
 tables' checks and the functions' argument checks ask it. The Python layer
 mirrors the limits to refuse bad input early; these tests hold the mirror to
-the schema's definition, at the line itself, as the runtime role.
+the schema's definition, at the line itself, as the runtime role. And a
+missing conversation's error is written once too (chat.conversation_not_found).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, get_args
+
+import re
+import uuid
 
 import psycopg
 import pytest
@@ -166,10 +170,78 @@ def test_every_table_check_of_a_limit_asks_its_function(db):
     ("chat.create_conversation(text, jsonb)", "chat.conversation_metadata_problem(", "16384"),
     ("chat.create_conversation(text, jsonb)", "chat.title_problem(", "char_length"),
     ("chat.rename_conversation(uuid, text)", "chat.title_problem(", "char_length"),
+    ("chat.fetch_messages(uuid, bigint, integer)", "chat.max_count_problem(", "1000"),
+    ("chat.fetch_recent(uuid, integer)", "chat.max_count_problem(", "1000"),
+    ("chat.list_conversations(integer, timestamptz, uuid)", "chat.max_count_problem(", "1000"),
+    ("chat.search_messages(text, integer)", "chat.max_count_problem(", "1000"),
+    ("chat.search_messages(text, integer)", "chat.search_query_problem(", "char_length"),
+    ("chat.begin_turn(uuid, text, text, integer, interval)", "chat.max_count_problem(", "1000"),
+    ("chat.append_messages(uuid, jsonb)", "chat.message_batch_problem(", "jsonb_array_length"),
 ])
 def test_argument_checks_ask_the_same_functions(db, function, asks, literal):
     source = db.execute("select prosrc from pg_catalog.pg_proc where oid = %s::regprocedure", [function]).fetchone()[0]
     assert asks in source and literal not in source
+
+
+def function_sources(db) -> dict[str, str]:
+    """Each function's body: its source, or for a SQL-standard body its definition as PostgreSQL prints it."""
+    return dict(db.execute("""
+        select p.oid::regprocedure::text,
+               case when p.prosqlbody is null then p.prosrc else pg_catalog.pg_get_functiondef(p.oid) end
+          from pg_catalog.pg_proc p
+         where p.pronamespace = 'chat'::regnamespace""").fetchall())
+
+
+def test_no_function_but_a_limits_own_writes_a_thousand_out(db):
+    """1..1000 (max_count, the batch) and 1000 characters (a search) are each written in one function."""
+    sources = function_sources(db)
+    holding = {name for name, source in sources.items() if re.search(r"(?<![\d.])1000(?![\d.])", source)}
+    assert holding == {"chat.max_count_problem(integer)", "chat.search_query_problem(text)",
+                       "chat.message_batch_problem(jsonb)"}
+
+
+# The functions that find no conversation of the current user: each raises the one not-found error.
+NOT_FOUND_RAISERS = {
+    "chat.append_message(uuid,text,text,jsonb,text)", "chat.append_messages(uuid,jsonb)",
+    "chat.clear_conversation(uuid)", "chat.fetch_messages(uuid,bigint,integer)", "chat.fetch_recent(uuid,integer)",
+    "chat.pop_message(uuid)", "chat.rename_conversation(uuid,text)",
+}
+
+
+def test_the_not_found_error_is_written_once(db):
+    sources = function_sources(db)
+    assert {name for name, source in sources.items() if "chat.conversation_not_found(" in source} == \
+        NOT_FOUND_RAISERS
+    # P0002 is raised by the one function, and by lock_turn for a turn (its own words)
+    assert {name for name, source in sources.items() if "P0002" in source} == {
+        "chat.conversation_not_found(uuid)", "chat.lock_turn(uuid,bigint)"}
+    assert {name for name, source in sources.items() if re.search(r"not found.*\n.*P0002", source)} == {
+        "chat.conversation_not_found(uuid)", "chat.lock_turn(uuid,bigint)"}
+    assert "'turn % of conversation % not found'" in sources["chat.lock_turn(uuid,bigint)"]
+
+
+def test_every_missing_conversation_is_the_same_error_as_before(app_conn, user_a, user_b):
+    """P0002, 'conversation <id> not found', no field named: from each function, for a conversation that is
+    missing and for someone else's, with the words the Python layer and the clients have always had."""
+    others = call(app_conn, user_b, "select id from chat.create_conversation()")[0][0]
+    calls = [
+        "select chat.append_message(%s, 'user', 'x')",
+        "select chat.append_message(%s, 'user', 'x', '{}', 'k-1')",  # its lookup of the key, under the lock
+        "select chat.append_messages(%s, '[{\"role\": \"user\", \"content\": \"x\"}]')",
+        "select chat.clear_conversation(%s)",
+        "select chat.fetch_messages(%s)",
+        "select chat.fetch_recent(%s)",
+        "select chat.pop_message(%s)",
+        "select chat.rename_conversation(%s, 'x')",
+        "select chat.begin_turn(%s, 'x')",
+    ]
+    for target in (uuid.uuid4(), others):
+        for sql in calls:
+            with pytest.raises(psycopg.errors.NoDataFound) as raised:
+                call(app_conn, user_a, sql, [target])
+            diag = raised.value.diag
+            assert (raised.value.sqlstate, diag.message_primary, diag.column_name) == (
+                "P0002", f"conversation {target} not found", None), sql
 
 
 # And the errors are what they were: the field named, the value refused, nothing stored.
@@ -185,6 +257,14 @@ def test_the_errors_still_name_the_field(app_conn, user_a):
         ("select chat.append_message(%s, 'admin', 'x')", [conversation], "22023", "role"),
         ("select chat.append_message(%s, 'user', %s)", [conversation, "x" * 10001], "22001", "content"),
         ("select chat.append_message(%s, 'user', 'x', '{}', '')", [conversation], "22001", "client_msg_id"),
+        ("select chat.fetch_messages(%s, 0, 0)", [conversation], "22023", "max_count"),
+        ("select chat.fetch_recent(%s, 1001)", [conversation], "22023", "max_count"),
+        ("select chat.list_conversations(null)", [], "22023", "max_count"),
+        ("select chat.search_messages('x', 0)", [], "22023", "max_count"),
+        ("select chat.search_messages(%s)", ["x" * 1001], "22001", "query"),
+        ("select chat.begin_turn(%s, 'x', null, 1001)", [conversation], "22023", "max_count"),
+        ("select chat.append_messages(%s, '[]')", [conversation], "22023", "messages"),
+        ("select chat.append_messages(%s, '{}')", [conversation], "22023", "messages"),
     ]:
         with pytest.raises(psycopg.Error) as raised:
             call(app_conn, user_a, sql, params)
@@ -192,3 +272,24 @@ def test_the_errors_still_name_the_field(app_conn, user_a):
         assert raised.value.diag.message_primary.startswith(column + " "), raised.value.diag.message_primary
     assert call(app_conn, user_a, "select message_count, title from chat.get_conversation(%s)",
                 [conversation]) == [(0, None)]
+
+
+def test_the_argument_errors_keep_their_words(app_conn, user_a):
+    conversation = call(app_conn, user_a, "select id from chat.create_conversation()")[0][0]
+    for sql, params, message in [
+        ("select chat.fetch_messages(%s, 0, 0)", [conversation], "max_count must be between 1 and 1000, not 0"),
+        ("select chat.fetch_recent(%s, null)", [conversation], "max_count must be between 1 and 1000, not NULL"),
+        ("select chat.list_conversations(1001)", [], "max_count must be between 1 and 1000, not 1001"),
+        ("select chat.search_messages('x', -1)", [], "max_count must be between 1 and 1000, not -1"),
+        ("select chat.begin_turn(%s, 'x', null, 0)", [conversation], "max_count must be between 1 and 1000, not 0"),
+        ("select chat.search_messages(%s)", ["ü" * 1001], "query is longer than 1000 characters (1001 characters)"),
+        ("select chat.append_messages(%s, '[]')", [conversation], "messages must hold 1 to 1000 messages, not 0"),
+        ("select chat.append_messages(%s, %s)", [conversation, Jsonb([{"role": "user", "content": "x"}] * 1001)],
+         "messages must hold 1 to 1000 messages, not 1001"),
+        ("select chat.append_messages(%s, '\"x\"')", [conversation], "messages must be a JSON array, not string"),
+        ("select chat.append_messages(%s, null)", [conversation], "messages must be a JSON array, not NULL"),
+    ]:
+        with pytest.raises(psycopg.Error) as raised:
+            call(app_conn, user_a, sql, params)
+        assert raised.value.diag.message_primary == message, sql
+    assert call(app_conn, user_a, "select message_count from chat.get_conversation(%s)", [conversation]) == [(0,)]

@@ -1,12 +1,9 @@
 -- Deploy chat:append_message to pg (reworked)
--- requires: append_message@v0.1.0
--- requires: check_message
+-- requires: append_message@v0.3.0
+-- requires: conversation_not_found
 --
--- As before, with its input checked by chat.check_message, the check that
--- append_messages shares: message metadata may now be 1 MiB
--- (chat.message_metadata_problem), and the two append functions refuse the
--- same things with the same errors. How it appends, locks and replays is
--- unchanged (see append_message@v0.1.0).
+-- As before (see append_message@v0.3.0), with the same errors, but its two
+-- not-found errors raised by chat.conversation_not_found, written once.
 
 begin;
 
@@ -33,8 +30,7 @@ begin
        and c.id = append_message.conversation_id
        for update;
     if not found then
-      raise exception 'conversation % not found', append_message.conversation_id
-        using errcode = 'P0002';
+      perform chat.conversation_not_found(append_message.conversation_id);
     end if;
 
     select m.* into v_stored
@@ -73,18 +69,11 @@ begin
   returning * into v_stored;
 
   if not found then
-    raise exception 'conversation % not found', append_message.conversation_id
-      using errcode = 'P0002';
+    perform chat.conversation_not_found(append_message.conversation_id);
   end if;
 
   return row(v_stored.*, false)::chat.appended_message;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.append_message(uuid, text, text, jsonb, text) is
-  'Appends a message to the current user''s conversation with the next seq; idempotent on client_msg_id (replayed = true). P0002 when the conversation is missing or someone else''s; 23505 when client_msg_id was used for another message.';
-
-revoke all on function chat.append_message(uuid, text, text, jsonb, text) from public;
-grant execute on function chat.append_message(uuid, text, text, jsonb, text) to chat_app;
 
 commit;

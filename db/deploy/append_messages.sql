@@ -1,23 +1,15 @@
--- Deploy chat:append_messages to pg
--- requires: append_message
--- requires: check_message
+-- Deploy chat:append_messages to pg (reworked)
+-- requires: append_messages@v0.3.0
+-- requires: argument_limits
+-- requires: conversation_not_found
 --
--- An agent's turn writes several items at once (its call of a tool, the
--- tool's output, the reply): this appends them in one call, atomically, with
--- consecutive seq, and each as append_message would, idempotent on its
--- client_msg_id. One call is one statement: one round trip and one commit
--- for the whole turn, where one append_message per item pays for each.
---
--- The order is append_message's: every element is checked before anything
--- is read, then the conversation's row is locked (appends to it queue there),
--- then each element with a client_msg_id is looked up, then the new ones are
--- inserted in one statement and the counter bumped once. An element whose
--- client_msg_id an earlier element of the same call used is a replay of that
--- one, or, with another payload, the same 23505 as a stored one.
+-- As before (see append_messages@v0.3.0), with the same errors, but the
+-- array's limits asked of chat.message_batch_problem and the not-found error
+-- raised by chat.conversation_not_found, each written once.
 
 begin;
 
-create function chat.append_messages(conversation_id uuid, messages jsonb)
+create or replace function chat.append_messages(conversation_id uuid, messages jsonb)
 returns setof chat.appended_message as $$
 declare
   v_user_id uuid := chat.require_user_id();
@@ -41,15 +33,11 @@ declare
   v_replays boolean[] := '{}';
   -- the positions of the elements to insert
   v_new integer[] := '{}';
+  v_problem text;
 begin
-  if pg_catalog.jsonb_typeof(append_messages.messages) is distinct from 'array' then
-    raise exception 'messages must be a JSON array, not %',
-                    coalesce(pg_catalog.jsonb_typeof(append_messages.messages), 'NULL')
-      using errcode = '22023', column = 'messages';
-  end if;
-  if pg_catalog.jsonb_array_length(append_messages.messages) not between 1 and 1000 then
-    raise exception 'messages must hold 1 to 1000 messages, not %',
-                    pg_catalog.jsonb_array_length(append_messages.messages)
+  v_problem := chat.message_batch_problem(append_messages.messages);
+  if v_problem is not null then
+    raise exception 'messages %', v_problem
       using errcode = '22023', column = 'messages';
   end if;
 
@@ -89,8 +77,7 @@ begin
      and c.id = append_messages.conversation_id
      for update;
   if not found then
-    raise exception 'conversation % not found', append_messages.conversation_id
-      using errcode = 'P0002';
+    perform chat.conversation_not_found(append_messages.conversation_id);
   end if;
 
   -- Which elements are new, which replay a stored message or an earlier element.
@@ -169,11 +156,5 @@ begin
      order by r.position;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.append_messages(uuid, jsonb) is
-  'Appends the elements of messages (a JSON array of 1..1000 {role, content, metadata?, client_msg_id?}) to the current user''s conversation with consecutive seq, all or none; returns one row per element, in order, replayed as append_message says. Errors name the element (messages[3].content). P0002 when the conversation is missing or someone else''s.';
-
-revoke all on function chat.append_messages(uuid, jsonb) from public;
-grant execute on function chat.append_messages(uuid, jsonb) to chat_app;
 
 commit;

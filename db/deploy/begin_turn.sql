@@ -1,54 +1,14 @@
--- Deploy chat:begin_turn to pg
--- requires: turns_rls
--- requires: append_message
--- requires: create_conversation
+-- Deploy chat:begin_turn to pg (reworked)
+-- requires: begin_turn@v0.3.0
+-- requires: argument_limits
 --
--- The first half of a chat turn, in one call: store the user's message (in a
--- new conversation when none is given) and decide, under the conversation's
--- lock, whether this call answers it:
---
---   run      the turn is this call's: it gets an attempt and a lease, and the
---            context window (the conversation's last max_count messages) to
---            answer from;
---   done     a retry of a turn whose reply is stored: it gets the reply, and
---            nothing is written;
---   running  a retry while another attempt is answering, within its lease:
---            it gets how long the lease still runs, and nothing is written.
---
--- A retry is the same message again: the same client_msg_id in the same
--- conversation (append_message replays it; with another content it raises
--- 23505). A turn that failed (fail_turn), or whose lease ran out because its
--- process died, runs again as a new attempt. Racing retries queue on the
--- conversation's row, so one of them runs and the others find it running.
---
--- A turn that opens a conversation is retried without one: the client never
--- learnt it. Its client_msg_id, kept as the turn's opening_key, finds the
--- conversation its first call opened; racing retries of it queue on the
--- user's row, so that they open one conversation between them.
+-- As before (see begin_turn@v0.3.0), with the same errors, but max_count's
+-- limit (how much history the turn gets) asked of chat.max_count_problem, the
+-- one fetch_recent asks too.
 
 begin;
 
-create type chat.turn_part as (
-  part            text,
-  state           text,
-  attempt         uuid,
-  retry_after     interval,
-  id              uuid,
-  conversation_id uuid,
-  user_id         uuid,
-  seq             bigint,
-  role            text,
-  content         text,
-  metadata        jsonb,
-  client_msg_id   text,
-  created_at      timestamptz,
-  replayed        boolean
-);
-
-comment on type chat.turn_part is
-  'A row of chat.begin_turn: part (user: the turn''s message, with replayed; history: the context window, ascending; reply: the stored reply), the turn''s state (run, running, done) on every row, its attempt (run) and retry_after (running), and the message''s columns.';
-
-create function chat.begin_turn(
+create or replace function chat.begin_turn(
   conversation_id uuid,
   content text,
   client_msg_id text default null,
@@ -63,9 +23,11 @@ declare
   v_turn chat.turns;
   v_state text;
   v_now timestamptz;
+  v_problem text;
 begin
-  if begin_turn.max_count is null or begin_turn.max_count not between 1 and 1000 then
-    raise exception 'max_count must be between 1 and 1000, not %', coalesce(begin_turn.max_count::text, 'NULL')
+  v_problem := chat.max_count_problem(begin_turn.max_count);
+  if v_problem is not null then
+    raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
   end if;
   if begin_turn.lease is null or begin_turn.lease <= interval '0' or begin_turn.lease > interval '1 day' then
@@ -149,11 +111,5 @@ begin
   end if;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.begin_turn(uuid, text, text, integer, interval) is
-  'Stores the current user''s message (in a new conversation, titled by it, when conversation_id is NULL) and claims its turn: state run (with an attempt, a lease, and the last max_count messages as history), done (a retry of a turn whose reply is stored: the reply) or running (a retry while another attempt answers: retry_after). A retry is the same client_msg_id; with another content it raises 23505. P0002 when the conversation is missing or someone else''s.';
-
-revoke all on function chat.begin_turn(uuid, text, text, integer, interval) from public;
-grant execute on function chat.begin_turn(uuid, text, text, integer, interval) to chat_app;
 
 commit;

@@ -1,17 +1,14 @@
--- Deploy chat:clear_conversation to pg
--- requires: messages_owner_rls
+-- Deploy chat:clear_conversation to pg (reworked)
+-- requires: clear_conversation@v0.3.0
+-- requires: conversation_not_found
 --
--- An agent starts its memory over (the SDK's clear_session): every message
--- of the conversation goes, the conversation stays with message_count 0, and
--- the next append is seq 1 again. It locks the conversation's row as an
--- append does, so a clear and an append to one conversation queue up.
---
--- It runs with its owner's rights, as pop_message does and for the same
--- reason, and like it filters by the current user itself in every statement.
+-- As before (see clear_conversation@v0.3.0), with the same errors, but the
+-- not-found error raised by chat.conversation_not_found, written once; it
+-- still runs with its owner's rights and filters by the current user itself.
 
 begin;
 
-create function chat.clear_conversation(conversation_id uuid)
+create or replace function chat.clear_conversation(conversation_id uuid)
 returns bigint as $$
 declare
   v_user_id uuid := chat.require_user_id();
@@ -23,8 +20,7 @@ begin
      and c.id = clear_conversation.conversation_id
      for update;
   if not found then
-    raise exception 'conversation % not found', clear_conversation.conversation_id
-      using errcode = 'P0002';
+    perform chat.conversation_not_found(clear_conversation.conversation_id);
   end if;
 
   delete from chat.messages m
@@ -41,11 +37,5 @@ begin
   return v_removed;
 end
 $$ language plpgsql volatile security definer set search_path = pg_catalog, pg_temp;
-
-comment on function chat.clear_conversation(uuid) is
-  'Removes every message of the current user''s conversation and returns how many; the conversation stays, with message_count 0. P0002 when the conversation is missing or someone else''s. Runs with its owner''s rights and filters by the current user itself.';
-
-revoke all on function chat.clear_conversation(uuid) from public;
-grant execute on function chat.clear_conversation(uuid) to chat_app;
 
 commit;

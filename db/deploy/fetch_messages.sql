@@ -1,24 +1,25 @@
 -- Deploy chat:fetch_messages to pg (reworked)
--- requires: fetch_messages@v0.1.0
--- requires: messages_rls
--- requires: conversations_rls
+-- requires: fetch_messages@v0.3.0
+-- requires: argument_limits
+-- requires: conversation_not_found
 --
--- As before, but filtering by chat.current_user_id() itself rather than by a
--- variable holding it: the very expression of the policies, which the
--- planner inlines. So a page of messages is read under
--- row-level security as it is without it: one index
--- condition on the user, no second filter. The filter stays, for a caller
--- that bypasses RLS; require_user_id still refuses to act for nobody.
+-- As before (see fetch_messages@v0.3.0), with the same errors, but
+-- max_count's limit asked of chat.max_count_problem and the not-found error
+-- raised by chat.conversation_not_found, each written once; the query is
+-- unchanged, so the page is still read as the index gives it.
 
 begin;
 
 create or replace function chat.fetch_messages(conversation_id uuid, after_seq bigint default 0, max_count integer default 100)
 returns setof chat.messages as $$
+declare
+  v_problem text;
 begin
   perform chat.require_user_id();
 
-  if fetch_messages.max_count is null or fetch_messages.max_count not between 1 and 1000 then
-    raise exception 'max_count must be between 1 and 1000, not %', coalesce(fetch_messages.max_count::text, 'NULL')
+  v_problem := chat.max_count_problem(fetch_messages.max_count);
+  if v_problem is not null then
+    raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
   end if;
   if fetch_messages.after_seq is null or fetch_messages.after_seq < 0 then
@@ -31,8 +32,7 @@ begin
     select from chat.conversations c
      where c.user_id = chat.current_user_id() and c.id = fetch_messages.conversation_id
   ) then
-    raise exception 'conversation % not found', fetch_messages.conversation_id
-      using errcode = 'P0002';
+    perform chat.conversation_not_found(fetch_messages.conversation_id);
   end if;
 
   return query

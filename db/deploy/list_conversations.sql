@@ -1,13 +1,10 @@
 -- Deploy chat:list_conversations to pg (reworked)
--- requires: list_conversations@v0.1.0
--- requires: conversations_rls
+-- requires: list_conversations@v0.3.0
+-- requires: argument_limits
 --
--- As before, but filtering by chat.current_user_id() itself rather than by a
--- variable holding it: the very expression of the policies, which the
--- planner inlines. So a page of conversations is read under
--- row-level security as it is without it: one index
--- condition on the user, no second filter. The filter stays, for a caller
--- that bypasses RLS; require_user_id still refuses to act for nobody.
+-- As before (see list_conversations@v0.3.0), with the same errors, but
+-- max_count's limit asked of chat.max_count_problem, written once; the query
+-- is unchanged, so the page is still read as the index gives it.
 
 begin;
 
@@ -16,11 +13,14 @@ create or replace function chat.list_conversations(
   before_activity timestamptz default null,
   before_id uuid default null
 ) returns setof chat.conversations as $$
+declare
+  v_problem text;
 begin
   perform chat.require_user_id();
 
-  if list_conversations.max_count is null or list_conversations.max_count not between 1 and 1000 then
-    raise exception 'max_count must be between 1 and 1000, not %', coalesce(list_conversations.max_count::text, 'NULL')
+  v_problem := chat.max_count_problem(list_conversations.max_count);
+  if v_problem is not null then
+    raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
   end if;
   if list_conversations.before_id is not null and list_conversations.before_activity is null then

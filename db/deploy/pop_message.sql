@@ -1,19 +1,14 @@
--- Deploy chat:pop_message to pg
--- requires: messages_owner_rls
+-- Deploy chat:pop_message to pg (reworked)
+-- requires: pop_message@v0.3.0
+-- requires: conversation_not_found
 --
--- An agent takes back its last item (the SDK's pop_item): the conversation's
--- last message goes, and message_count with it, so seq stays gapless and the
--- next append takes the freed number. It locks the conversation's row as an
--- append does, so pops and appends to one conversation queue up.
---
--- It runs with its owner's rights, since chat_app holds no delete privilege
--- on messages (see messages_owner_rls). Those rights pass every policy, so it
--- filters by the current user itself in every statement: another user's
--- conversation is as missing as one that is not there.
+-- As before (see pop_message@v0.3.0), with the same errors, but the not-found
+-- error raised by chat.conversation_not_found, written once; it still runs
+-- with its owner's rights and filters by the current user itself.
 
 begin;
 
-create function chat.pop_message(conversation_id uuid)
+create or replace function chat.pop_message(conversation_id uuid)
 returns setof chat.messages as $$
 declare
   v_user_id uuid := chat.require_user_id();
@@ -25,8 +20,7 @@ begin
      and c.id = pop_message.conversation_id
      for update;
   if not found then
-    raise exception 'conversation % not found', pop_message.conversation_id
-      using errcode = 'P0002';
+    perform chat.conversation_not_found(pop_message.conversation_id);
   end if;
   if v_count = 0 then
     return;
@@ -45,11 +39,5 @@ begin
     returning m.*;
 end
 $$ language plpgsql volatile security definer set search_path = pg_catalog, pg_temp;
-
-comment on function chat.pop_message(uuid) is
-  'Removes the last message of the current user''s conversation and returns it (no row when it has none); message_count follows. P0002 when the conversation is missing or someone else''s. Runs with its owner''s rights and filters by the current user itself.';
-
-revoke all on function chat.pop_message(uuid) from public;
-grant execute on function chat.pop_message(uuid) to chat_app;
 
 commit;

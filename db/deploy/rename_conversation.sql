@@ -1,10 +1,9 @@
 -- Deploy chat:rename_conversation to pg (reworked)
--- requires: rename_conversation@v0.2.0
--- requires: limits
+-- requires: rename_conversation@v0.3.0
+-- requires: conversation_not_found
 --
--- As before (see rename_conversation@v0.2.0), the same error, but the title's
--- limit asked of chat.title_problem, the one definition the table's check
--- asks too.
+-- As before (see rename_conversation@v0.3.0), with the same errors, but the
+-- not-found error raised by chat.conversation_not_found, written once.
 
 begin;
 
@@ -29,8 +28,7 @@ begin
   returning c.* into v_conversation;
 
   if not found then
-    raise exception 'conversation % not found', rename_conversation.conversation_id
-      using errcode = 'P0002';
+    perform chat.conversation_not_found(rename_conversation.conversation_id);
   end if;
 
   return v_conversation;

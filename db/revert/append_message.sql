@@ -1,7 +1,7 @@
 -- Revert chat:append_message from pg (reworked)
 --
--- Back to the append of v0.1.0, with its own checks and metadata of at most
--- 64 KiB.
+-- Back to the function of append_message@v0.3.0, with the not-found errors
+-- written out.
 
 begin;
 
@@ -14,28 +14,11 @@ create or replace function chat.append_message(
 ) returns chat.appended_message as $$
 declare
   v_user_id uuid := chat.require_user_id();
-  v_metadata jsonb := chat.check_metadata(append_message.metadata, 65536);
+  -- input first, with errors that name the argument
+  v_metadata jsonb := chat.check_message(append_message.role, append_message.content,
+                                         append_message.metadata, append_message.client_msg_id);
   v_stored chat.messages;
 begin
-  -- Input first, with errors that name the argument; the table's constraints
-  -- hold the same limits.
-  if append_message.role is null or append_message.role not in ('system', 'user', 'assistant', 'tool') then
-    raise exception 'role must be one of system, user, assistant, tool; not %', coalesce(pg_catalog.quote_literal(append_message.role), 'NULL')
-      using errcode = '22023', column = 'role';
-  end if;
-  if append_message.content is null then
-    raise exception 'content must not be NULL (it may be empty)'
-      using errcode = '22004', column = 'content';
-  end if;
-  if pg_catalog.char_length(append_message.content) > 10000 then
-    raise exception 'content is longer than 10000 characters (% characters)', pg_catalog.char_length(append_message.content)
-      using errcode = '22001', column = 'content';
-  end if;
-  if pg_catalog.char_length(append_message.client_msg_id) not between 1 and 200 then
-    raise exception 'client_msg_id must be 1 to 200 characters'
-      using errcode = '22001', column = 'client_msg_id';
-  end if;
-
   -- With a client_msg_id: queue behind other appends to this conversation
   -- (lock its row) before looking for an earlier append with that key.
   if append_message.client_msg_id is not null then
@@ -92,11 +75,5 @@ begin
   return row(v_stored.*, false)::chat.appended_message;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.append_message(uuid, text, text, jsonb, text) is
-  'Appends a message to the current user''s conversation with the next seq; idempotent on client_msg_id (replayed = true). P0002 when the conversation is missing or someone else''s; 23505 when client_msg_id was used for another message.';
-
-revoke all on function chat.append_message(uuid, text, text, jsonb, text) from public;
-grant execute on function chat.append_message(uuid, text, text, jsonb, text) to chat_app;
 
 commit;

@@ -1,7 +1,7 @@
 -- Revert chat:list_conversations from pg (reworked)
 --
--- Back to the function of v0.1.0, which filters by a variable holding the
--- current user.
+-- Back to the function of list_conversations@v0.3.0, with max_count's limit
+-- written out.
 
 begin;
 
@@ -10,9 +10,9 @@ create or replace function chat.list_conversations(
   before_activity timestamptz default null,
   before_id uuid default null
 ) returns setof chat.conversations as $$
-declare
-  v_user_id uuid := chat.require_user_id();
 begin
+  perform chat.require_user_id();
+
   if list_conversations.max_count is null or list_conversations.max_count not between 1 and 1000 then
     raise exception 'max_count must be between 1 and 1000, not %', coalesce(list_conversations.max_count::text, 'NULL')
       using errcode = '22023', column = 'max_count';
@@ -27,7 +27,7 @@ begin
   return query
     select c.*
       from chat.conversations c
-     where c.user_id = v_user_id
+     where c.user_id = chat.current_user_id()
        and (c.updated_at, c.id) < (coalesce(list_conversations.before_activity, 'infinity'),
                                    coalesce(list_conversations.before_id, '00000000-0000-0000-0000-000000000000'))
      order by c.updated_at desc, c.id desc

@@ -1,6 +1,7 @@
--- Revert chat:rename_conversation from pg
+-- Revert chat:rename_conversation from pg (reworked)
 --
--- Back to the limit written out in the function (rename_conversation@v0.2.0).
+-- Back to the function of rename_conversation@v0.3.0, with the not-found
+-- error written out.
 
 begin;
 
@@ -8,10 +9,12 @@ create or replace function chat.rename_conversation(conversation_id uuid, title 
 returns chat.conversations as $$
 declare
   v_user_id uuid := chat.require_user_id();
+  v_problem text;
   v_conversation chat.conversations;
 begin
-  if pg_catalog.char_length(rename_conversation.title) > 200 then
-    raise exception 'title is longer than 200 characters'
+  v_problem := chat.title_problem(rename_conversation.title);
+  if v_problem is not null then
+    raise exception 'title %', v_problem
       using errcode = '22001', column = 'title';
   end if;
 
@@ -30,8 +33,5 @@ begin
   return v_conversation;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.rename_conversation(uuid, text) is
-  'Sets the title of the current user''s conversation (NULL clears it) and returns it; P0002 when missing or someone else''s.';
 
 commit;

@@ -1,4 +1,4 @@
--- Verify chat:begin_turn on pg
+-- Verify chat:begin_turn on pg (reworked)
 
 begin;
 
@@ -14,5 +14,11 @@ select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.begin_turn(uuid, 
                                              'execute')::int;
 select 1 / (not pg_catalog.has_function_privilege('public', 'chat.begin_turn(uuid, text, text, integer, interval)',
                                                   'execute'))::int;
+
+-- its limits asked of their functions, not written out
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.begin_turn(uuid, text, text, integer, interval)'::regprocedure
+   and prosrc like '%chat.max_count_problem(%'
+   and prosrc not like '%1000%';
 
 rollback;

@@ -10,4 +10,11 @@ select 1 / count(*)::int from pg_catalog.pg_proc
  where oid = 'chat.fetch_recent(uuid, integer)'::regprocedure
    and prosrc like '%= chat.current_user_id()%' and prosrc not like '%v_user_id%';
 
+-- its limits asked of their functions and its not-found error raised by chat.conversation_not_found,
+-- not written out
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.fetch_recent(uuid, integer)'::regprocedure
+   and prosrc like '%chat.max_count_problem(%' and prosrc like '%chat.conversation_not_found(%'
+   and prosrc not like '%1000%' and prosrc not like '%P0002%';
+
 rollback;

@@ -10,4 +10,10 @@ select 1 / count(*)::int from pg_catalog.pg_proc
  where oid = 'chat.list_conversations(integer, timestamptz, uuid)'::regprocedure
    and prosrc like '%= chat.current_user_id()%' and prosrc not like '%v_user_id%';
 
+-- its limits asked of their functions, not written out
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.list_conversations(integer, timestamptz, uuid)'::regprocedure
+   and prosrc like '%chat.max_count_problem(%'
+   and prosrc not like '%1000%';
+
 rollback;

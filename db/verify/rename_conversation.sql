@@ -1,4 +1,4 @@
--- Verify chat:rename_conversation on pg
+-- Verify chat:rename_conversation on pg (reworked)
 
 begin;
 
@@ -9,5 +9,11 @@ select 1 / (not pg_catalog.has_function_privilege('public', 'chat.rename_convers
 select 1 / count(*) from pg_catalog.pg_proc
  where oid = 'chat.rename_conversation(uuid, text)'::regprocedure
    and prosrc like '%chat.title_problem(%' and prosrc not like '%char_length%';
+
+-- its not-found error raised by chat.conversation_not_found, not written out
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.rename_conversation(uuid, text)'::regprocedure
+   and prosrc like '%chat.conversation_not_found(%'
+   and prosrc not like '%P0002%';
 
 rollback;

@@ -1,0 +1,7 @@
+-- Revert chat:clear_conversation from pg
+
+begin;
+
+drop function chat.clear_conversation(uuid);
+
+commit;

@@ -1,0 +1,7 @@
+-- Revert chat:pop_message from pg
+
+begin;
+
+drop function chat.pop_message(uuid);
+
+commit;
