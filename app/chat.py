@@ -44,7 +44,7 @@ import psycopg
 
 from app.models import MAX_CONTENT, Message
 from app.settings import TURN_LEASE_GRACE, ConfigurationError
-from app.store import ChatStore, TurnStart, User, to_the_end
+from app.store import ChatStore, TurnStart, User, to_the_end, written_position
 
 logger = logging.getLogger("app.chat")
 
@@ -210,6 +210,9 @@ class TurnHandle:
         self.streamed = streamed
         self._outcome: asyncio.Future[Turn] = asyncio.get_running_loop().create_future()
         self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        # Where the turn's last write is, for a read replica (app.positions): the turn runs in a task of its own,
+        # whose writes its request does not see otherwise.
+        self.position: int | None = None
 
     @property
     def conversation_id(self) -> UUID:
@@ -316,6 +319,7 @@ class Turns:
         except BaseException as error:
             handle.fail(error)
             raise
+        handle.position = written_position.get()
         handle.finish(turn)
         return turn
 

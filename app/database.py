@@ -27,15 +27,16 @@ async def configure(conn: AsyncConnection) -> None:
     set_json_loads(load_json, conn)
 
 
-def create_pool(settings: Settings) -> AsyncConnectionPool:
-    """A closed pool; the application's lifespan opens and closes it."""
+def create_pool(settings: Settings, url: str | None = None, name: str = "chat") -> AsyncConnectionPool:
+    """A closed pool (of ``DATABASE_URL`` unless ``url`` names another); the application's lifespan opens and
+    closes it."""
     return AsyncConnectionPool(
-        settings.database_url,
+        url or settings.database_url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout,
         kwargs={"autocommit": True, "prepare_threshold": settings.prepare_threshold},
         configure=configure,
-        name="chat",
+        name=name,
         open=False,
     )

@@ -28,6 +28,7 @@ from app.chat import (
     Responder, ResponderFailed, ShuttingDown, TurnInProgress, TurnInterrupted, Turns, load_responder,
 )
 from app.database import create_pool
+from app.positions import PositionHeader
 from app.problems import NOT_FOUND, problem
 from app.routes import ConversationNotFound, router
 from app.settings import ConfigurationError, Settings, get_settings
@@ -53,9 +54,13 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
         app.state.responder = responder or startup_responder(config)
         app.state.tokens = TokenVerifier.from_settings(config)
         pool = create_pool(config)
+        read_pool = create_pool(config, config.database_read_url, "chat-read") if config.database_read_url else None
         # not waiting: the service starts (and /healthz says 503) while the database is away
         await pool.open(wait=False)
-        app.state.store = ChatStore(pool, statement_timeout_ms=config.statement_timeout_ms)
+        if read_pool is not None:
+            await read_pool.open(wait=False)
+        app.state.store = ChatStore(pool, statement_timeout_ms=config.statement_timeout_ms, read_pool=read_pool,
+                                    read_max_lag=config.read_max_lag)
         app.state.turns = Turns(app.state.store, app.state.responder, responder_timeout=config.responder_timeout)
         try:
             yield
@@ -63,11 +68,14 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
             # the turns in flight store their replies (or release their claims) while the pool is still open
             await app.state.turns.close(config.shutdown_timeout)
             await pool.close()
+            if read_pool is not None:
+                await read_pool.close()
 
     app = FastAPI(title="chat persistence", version="0.1.0", lifespan=lifespan,
                   description="Conversations and messages of the todo app's chatbot, isolated per user by "
                               "PostgreSQL row-level security.")
     app.include_router(router)
+    app.add_middleware(PositionHeader)
 
     @app.get("/healthz", tags=["health"],
              responses={503: {"model": Health, "description": "The database is unreachable"}})

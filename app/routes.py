@@ -21,8 +21,9 @@ from app.models import (
     ConversationRename, Message, MessageCreate, MessagePage, Problem, RecentMessages, ResponderProblem,
     SearchResults, TurnConflict, UserExport, storable,
 )
+from app.positions import ReadFrom
 from app.problems import problem
-from app.store import ChatStore, User
+from app.store import ChatStore, User, written_position
 
 MAX_SEQ = 2**63 - 1
 
@@ -94,18 +95,18 @@ async def create_conversation(body: ConversationCreate, user: CurrentUser, store
 
 
 @router.get("/conversations", response_model=ConversationPage)
-async def list_conversations(user: CurrentUser, store: Store,
+async def list_conversations(user: CurrentUser, store: Store, replica: ReadFrom,
                              limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
                              cursor: Annotated[str | None, Query(max_length=200)] = None):
     before = decode_cursor(cursor) if cursor else None
-    rows = await store.list_conversations(user, limit + 1, before)
+    rows = await store.list_conversations(user, limit + 1, before, replica=replica)
     items = rows[:limit]
     return ConversationPage(items=items, next_cursor=encode_cursor(items[-1]) if len(rows) > limit else None)
 
 
 @router.get("/conversations/{conversation_id}", response_model=Conversation, responses={404: NOT_FOUND})
-async def get_conversation(conversation_id: UUID, user: CurrentUser, store: Store):
-    conversation = await store.get_conversation(user, conversation_id)
+async def get_conversation(conversation_id: UUID, user: CurrentUser, store: Store, replica: ReadFrom):
+    conversation = await store.get_conversation(user, conversation_id, replica=replica)
     if conversation is None:
         raise ConversationNotFound
     return conversation
@@ -141,19 +142,19 @@ async def append_message(conversation_id: UUID, body: MessageCreate, response: R
 
 
 @router.get("/conversations/{conversation_id}/messages", response_model=MessagePage, responses={404: NOT_FOUND})
-async def fetch_messages(conversation_id: UUID, user: CurrentUser, store: Store,
+async def fetch_messages(conversation_id: UUID, user: CurrentUser, store: Store, replica: ReadFrom,
                          after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
                          limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100):
-    rows = await store.fetch_messages(user, conversation_id, after, limit + 1)
+    rows = await store.fetch_messages(user, conversation_id, after, limit + 1, replica=replica)
     items = rows[:limit]
     return MessagePage(items=items, next_after=items[-1].seq if len(rows) > limit else None)
 
 
 @router.get("/conversations/{conversation_id}/messages/recent", response_model=RecentMessages,
             responses={404: NOT_FOUND})
-async def fetch_recent(conversation_id: UUID, user: CurrentUser, store: Store,
+async def fetch_recent(conversation_id: UUID, user: CurrentUser, store: Store, replica: ReadFrom,
                        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50):
-    return RecentMessages(items=await store.fetch_recent(user, conversation_id, limit))
+    return RecentMessages(items=await store.fetch_recent(user, conversation_id, limit, replica=replica))
 
 
 # the chat turn
@@ -197,6 +198,8 @@ async def chat(body: ChatRequest, request: Request, user: CurrentUser,
     if streamed:
         return EventSourceResponse(turn_events(handle))
     turn = await handle.result()
+    if handle.position is not None:  # the reply's write, later than the user message's
+        written_position.set(handle.position)
     return ChatTurn(conversation_id=turn.conversation_id, user_message=turn.user_message,
                     assistant_message=turn.assistant_message)
 
@@ -216,10 +219,10 @@ async def turn_events(handle: TurnHandle) -> AsyncIterator[ServerSentEvent]:
 # search
 
 @router.get("/search", response_model=SearchResults)
-async def search_messages(user: CurrentUser, store: Store,
+async def search_messages(user: CurrentUser, store: Store, replica: ReadFrom,
                           q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY, pattern=r"\S")],
                           limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20):
-    return SearchResults(items=await store.search_messages(user, storable_query(q), limit))
+    return SearchResults(items=await store.search_messages(user, storable_query(q), limit, replica=replica))
 
 
 def storable_query(q: str) -> str:
@@ -233,8 +236,8 @@ def storable_query(q: str) -> str:
 # the user
 
 @router.get("/me/export", response_model=UserExport)
-async def export_me(user: CurrentUser, store: Store):
-    return await store.export_user_data(user)
+async def export_me(user: CurrentUser, store: Store, replica: ReadFrom):
+    return await store.export_user_data(user, replica=replica)
 
 
 @router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)

@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     # The runtime login (granted chat_app, never the owner). May be a
     # transaction-mode pooler such as Neon's pooled endpoint.
     database_url: str = "postgresql://chat_api@127.0.0.1:54329/chat"
+    # A read replica (a Neon read replica's endpoint, a streaming standby), as
+    # the same runtime login; unset, every read goes to DATABASE_URL. The reads
+    # of the HTTP API go there (lists, conversations, messages, search,
+    # export); writes and the chat turn's history stay on the primary. A
+    # replica more than READ_MAX_LAG seconds behind, or unreachable, is passed
+    # over: the primary answers, and the log says so.
+    database_read_url: str | None = None
+    read_max_lag: float = Field(5.0, ge=0)
 
     # How bearer tokens are verified, one of the two: the HS256 key they are
     # signed with, or the URL of the key set (JWKS) of the identity provider
@@ -85,7 +93,7 @@ class Settings(BaseSettings):
             raise ValueError("must be module:attribute, as uvicorn names an app (app.chat:EchoResponder)")
         return value
 
-    @field_validator("jwt_secret", "jwt_jwks_url", "jwt_issuer", "jwt_audience", mode="before")
+    @field_validator("jwt_secret", "jwt_jwks_url", "jwt_issuer", "jwt_audience", "database_read_url", mode="before")
     @classmethod
     def empty_is_unset(cls, value):
         """``JWT_SECRET=`` is no secret at all, not an empty one."""

@@ -7,6 +7,12 @@ call itself.
 PostgreSQL runs the statements up to the pipeline's Sync as one implicit
 transaction, so the settings end with it; no session state is ever set.
 
+With a read replica (``read_pool``), the reads a caller marks with a
+``Replica`` go there: in one round trip, the replica says whether it is
+caught up (the caller's last write visible, its replay lag within bound) and
+answers; when it is not, or cannot be reached, the primary answers, and the
+log says why. Writes, and the reads a write depends on, stay on the primary.
+
 The database decides everything: a conversation that is missing or someone
 else's raises ``psycopg.errors.NoDataFound`` (P0002), a reused
 ``client_msg_id`` ``psycopg.errors.UniqueViolation`` (23505), bad input a
@@ -17,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -28,7 +35,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import BaseRowFactory, RowFactory, dict_row, scalar_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pydantic import BaseModel
 
 from app.models import AppendedMessage, Conversation, Message, Role, Task, storable
@@ -46,6 +53,35 @@ class User:
 
 # The current user and the statement timeout, for this transaction only.
 ACT_AS = "select set_config('app.user_id', %s, true), set_config('statement_timeout', %s, true)"
+
+# The position of a write, for a read replica: the transaction's id (NULL when
+# it wrote nothing). A replica has what that write stored once every
+# transaction older than its snapshot's xmin is over, and this one with them.
+POSITION = "select pg_current_xact_id_if_assigned()::text"
+
+# What a replica tells before it answers: is it one, has it the caller's
+# write, and how far behind the primary its replay is, in seconds (0 when it
+# has replayed all it received).
+REPLICA_STATE = """
+select pg_is_in_recovery(),
+       %(position)s::xid8 is null or %(position)s::xid8 < pg_snapshot_xmin(pg_current_snapshot()),
+       case when pg_last_wal_receive_lsn() is distinct from pg_last_wal_replay_lsn()
+            then coalesce(extract(epoch from now() - pg_last_xact_replay_timestamp()), 0)
+            else 0 end::float8
+"""
+
+# The position of the last write of this task's operations: the API returns it to the client (X-Chat-Position),
+# which sends it back with the reads that must see that write.
+written_position: ContextVar[int | None] = ContextVar("written_position", default=None)
+
+
+@dataclass(frozen=True)
+class Replica:
+    """A read a replica may answer: once it has the write at ``position`` (a transaction id the API gave
+    the client), or as it is when ``position`` is None, within the store's lag bound."""
+
+    position: int | None = None
+
 
 # First use provisions the user (chat.provision_user): with the email when it
 # is well formed and free, otherwise without it, so that provisioning never
@@ -167,8 +203,19 @@ class ChatStore:
     """
 
     def __init__(self, pool: AsyncConnectionPool, *, statement_timeout_ms: int = 5000, provision: bool = True,
-                 remember: int = 100_000, reply_grace: float = 5.0):
+                 remember: int = 100_000, reply_grace: float = 5.0, read_pool: AsyncConnectionPool | None = None,
+                 read_max_lag: float = 5.0, read_wait: float = 1.0):
         self.pool = pool
+        # A read replica, when there is one, and how far behind the primary it may be (seconds) to answer.
+        self.read_pool = read_pool
+        self.read_max_lag = read_max_lag
+        # How long a read waits for a replica's connection before the primary answers it: a replica that is
+        # down must not hold reads for the pool's whole timeout.
+        self.read_wait = read_wait
+        # What the replica said of itself the last time it was asked: in recovery (a standby) or not.
+        self.replica_in_recovery: bool | None = None
+        # Who answered the reads that could go to the replica: "replica" or "primary".
+        self.reads: Counter[str] = Counter()
         self.statement_timeout_ms = statement_timeout_ms
         # The server answers within the statement timeout, cancelling what runs longer; a reply later than
         # that and a grace for the network will not come (a process that froze, a pooler that lost track of
@@ -179,6 +226,7 @@ class ChatStore:
         self._provisioned: OrderedDict[UUID, None] = OrderedDict()
         self._checking: asyncio.Task | None = None
         self.prepared_statements_failed = False
+        self._warned_not_standby = False
 
     async def _run(self, user: User, *statements: Statement, provision: bool | None = None) -> list[list[Any]]:
         """Run the statements as ``user`` in one transaction and one round trip; their rows, in order.
@@ -208,6 +256,8 @@ class ChatStore:
                             cursor = conn.cursor(row_factory=statement.rows)
                             await cursor.execute(statement.sql, statement.params)
                             cursors.append(cursor)
+                        if self.read_pool is not None:
+                            position = await conn.execute(POSITION)
             except TimeoutError as error:
                 # the pool discards the connection: it comes back in the middle of a query
                 raise NoReply(f"no reply from the database within {self.reply_deadline:g} s") from error
@@ -220,7 +270,50 @@ class ChatStore:
                 raise
             if provision:
                 self._remember(user.id)
+            if self.read_pool is not None and (written := (await position.fetchone())[0]) is not None:
+                written_position.set(int(written))
             return [await cursor.fetchall() for cursor in cursors]
+
+    async def _read(self, user: User, statement: Statement, replica: Replica | None) -> list[Any]:
+        """The rows of a read: from the replica when ``replica`` allows it and the replica is caught up, otherwise
+        from the primary."""
+        if replica is None or self.read_pool is None:
+            (rows,) = await self._run(user, statement)
+            return rows
+        try:
+            async with self.read_pool.connection(timeout=self.read_wait) as conn:
+                failure: psycopg.Error | None = None
+                try:
+                    async with asyncio.timeout(self.reply_deadline):
+                        async with conn.pipeline():
+                            await conn.execute(ACT_AS, [str(user.id), str(self.statement_timeout_ms)])
+                            state = await conn.execute(REPLICA_STATE, {"position": _text(replica.position)})
+                            cursor = conn.cursor(row_factory=statement.rows)
+                            await cursor.execute(statement.sql, statement.params)
+                except psycopg.OperationalError:
+                    raise
+                except psycopg.Error as error:
+                    # bad input, or a conversation the replica has not yet: which, the replica's state says
+                    failure = error
+                standby, caught_up, lag = await state.fetchone()
+                self.replica_in_recovery = standby
+                if not standby and not self._warned_not_standby:
+                    self._warned_not_standby = True
+                    logger.warning("the read replica is not in recovery: DATABASE_READ_URL names a primary")
+                if caught_up and lag <= self.read_max_lag:
+                    if failure is not None:
+                        raise failure
+                    self.reads["replica"] += 1
+                    return await cursor.fetchall()
+                if caught_up:
+                    logger.warning("read replica %.1f s behind (bound %g s): the primary answers", lag,
+                                   self.read_max_lag)
+        except (psycopg.OperationalError, PoolTimeout, TimeoutError) as error:
+            logger.warning("read replica unavailable (%s: %s): the primary answers", error.__class__.__name__,
+                           error)
+        self.reads["primary"] += 1
+        (rows,) = await self._run(user, statement)
+        return rows
 
     def _turn_off_prepared_statements(self, error: psycopg.Error) -> None:
         """Prepared statements off on every connection from now on, said once in the log."""
@@ -268,18 +361,19 @@ class ChatStore:
             "select * from chat.create_conversation(%s, %s)", [title, Jsonb(metadata or {})],
             model_row(Conversation)), provision=self.provision)
 
-    async def list_conversations(self, user: User, limit: int = 20,
-                                 before: tuple[datetime, UUID] | None = None) -> list[Conversation]:
+    async def list_conversations(self, user: User, limit: int = 20, before: tuple[datetime, UUID] | None = None,
+                                 *, replica: Replica | None = None) -> list[Conversation]:
         """Newest activity first; ``before`` is the (updated_at, id) of the last row of the previous page."""
         activity, conversation_id = before or (None, None)
-        (rows,) = await self._run(user, Statement(
+        return await self._read(user, Statement(
             "select * from chat.list_conversations(%s, %s, %s)", [limit, activity, conversation_id],
-            model_row(Conversation)))
-        return rows
+            model_row(Conversation)), replica)
 
-    async def get_conversation(self, user: User, conversation_id: UUID) -> Conversation | None:
-        return await self._one(user, Statement(
-            "select * from chat.get_conversation(%s)", [conversation_id], model_row(Conversation)))
+    async def get_conversation(self, user: User, conversation_id: UUID, *,
+                               replica: Replica | None = None) -> Conversation | None:
+        rows = await self._read(user, Statement(
+            "select * from chat.get_conversation(%s)", [conversation_id], model_row(Conversation)), replica)
+        return rows[0] if rows else None
 
     async def rename_conversation(self, user: User, conversation_id: UUID, title: str | None) -> Conversation:
         return await self._one(user, Statement(
@@ -316,28 +410,28 @@ class ChatStore:
         return await self._one(user, Statement(
             "select chat.clear_conversation(%s)", [conversation_id], scalar_row))
 
-    async def fetch_messages(self, user: User, conversation_id: UUID, after_seq: int = 0,
-                             limit: int = 100) -> list[Message]:
-        (rows,) = await self._run(user, Statement(
+    async def fetch_messages(self, user: User, conversation_id: UUID, after_seq: int = 0, limit: int = 100, *,
+                             replica: Replica | None = None) -> list[Message]:
+        return await self._read(user, Statement(
             "select * from chat.fetch_messages(%s, %s, %s)", [conversation_id, after_seq, limit],
-            model_row(Message)))
-        return rows
+            model_row(Message)), replica)
 
-    async def fetch_recent(self, user: User, conversation_id: UUID, limit: int = 50) -> list[Message]:
-        (rows,) = await self._run(user, _recent(conversation_id, limit))
-        return rows
+    async def fetch_recent(self, user: User, conversation_id: UUID, limit: int = 50, *,
+                           replica: Replica | None = None) -> list[Message]:
+        return await self._read(user, _recent(conversation_id, limit), replica)
 
-    async def search_messages(self, user: User, query: str, limit: int = 20) -> list[Message]:
+    async def search_messages(self, user: User, query: str, limit: int = 20, *,
+                              replica: Replica | None = None) -> list[Message]:
         """The user's messages matching ``query`` (web-search syntax), best match first."""
-        (rows,) = await self._run(user, Statement(
-            "select * from chat.search_messages(%s, %s)", [query, limit], model_row(Message)))
-        return rows
+        return await self._read(user, Statement(
+            "select * from chat.search_messages(%s, %s)", [query, limit], model_row(Message)), replica)
 
     # the user's data
 
-    async def export_user_data(self, user: User) -> dict[str, Any]:
+    async def export_user_data(self, user: User, *, replica: Replica | None = None) -> dict[str, Any]:
         """Everything stored for the user, as one JSON document."""
-        return await self._one(user, Statement("select chat.export_user_data()", [], scalar_row))
+        (document,) = await self._read(user, Statement("select chat.export_user_data()", [], scalar_row), replica)
+        return document
 
     # the chat turn (app.chat)
 
@@ -430,3 +524,8 @@ def _append(conversation_id, role, content, metadata=None, client_msg_id=None) -
 
 def _recent(conversation_id, limit) -> Statement:
     return Statement("select * from chat.fetch_recent(%s, %s)", [conversation_id, limit], model_row(Message))
+
+
+def _text(position: int | None) -> str | None:
+    """A position as xid8 takes it: as text (there is no cast from bigint)."""
+    return None if position is None else str(position)
