@@ -20,6 +20,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 from uuid import UUID
 
@@ -28,7 +29,7 @@ from psycopg import sql
 
 from bench import dataset, pgbench, report, workloads
 from bench.bare import BarePsycopg
-from bench.ours import Ours
+from bench.ours import Ours, OursOnReplica
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "chat_bench"
@@ -40,9 +41,9 @@ def server() -> dict:
             "user": os.environ.get("PGUSER", "postgres"), "password": os.environ.get("PGPASSWORD", "")}
 
 
-def url(user: str, password: str) -> str:
+def url(user: str, password: str, port: int | None = None) -> str:
     s = server()
-    return f"postgresql://{user}:{password}@{s['host']}:{s['port']}/{DATABASE}"
+    return f"postgresql://{user}:{password}@{s['host']}:{port or s['port']}/{DATABASE}"
 
 
 def prepare_database(password: str) -> None:
@@ -145,7 +146,19 @@ class PgbenchSubject:
                 run(pgbench.recent_script(), "recent50", 1)]
 
 
-async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path) -> dict:
+def replica_caught_up(primary: psycopg.Connection, replica_port: int, timeout: float = 600.0) -> None:
+    """Waits until the standby has replayed all the primary has written (the data set, its vacuum)."""
+    (target,) = primary.execute("select pg_current_wal_lsn()").fetchone()
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(dbname=DATABASE, autocommit=True, **{**server(), "port": replica_port}) as conn:
+        while not conn.execute("select pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]).fetchone()[0]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the replica did not replay up to {target} in {timeout:g} s")
+            time.sleep(0.1)
+
+
+async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path,
+              replica_port: int | None = None) -> dict:
     password = secrets.token_hex(12)
     prepare_database(password)
     s = server()
@@ -170,10 +183,14 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
                                                    lambda: ours.page(*long_args, 5000, 100), repeats))
             await ours.close()
         size = dataset.messages_in(conn)
+        if replica_port:
+            replica_caught_up(conn, replica_port)
 
     # every subject open and loaded, then measured in rounds: in each round every subject runs each of its
     # workloads once, the subjects in a rotated order, so that the machine's drift falls on all of them alike
     subjects = [ours, bypass, bare, *peers(admin)]
+    if replica_port:
+        subjects.insert(1, OursOnReplica(url("bench_app", password), url("bench_app", password, replica_port)))
     for subject in subjects:
         print(f"bench: loading {subject.name}", file=sys.stderr)
         await subject.open()
@@ -207,11 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of every subject (default 5)")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run, per round")
     parser.add_argument("--repeats", type=int, default=100, help="calls per latency workload, per round")
+    parser.add_argument("--replica-port", type=int, default=None,
+                        help="the port of a streaming standby of the server (same host): its reads are measured "
+                             "too (make bench starts one)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where results go")
     parser.add_argument("--report", type=Path, default=None,
                         help="also write BENCHMARKS.md and the chart here (a directory)")
     args = parser.parse_args(argv)
-    data = asyncio.run(run(args.scale, args.rounds, args.seconds, args.repeats, args.out))
+    data = asyncio.run(run(args.scale, args.rounds, args.seconds, args.repeats, args.out, args.replica_port))
     report.print_targets(data)
     if args.report:
         report.write(data, args.report)

@@ -10,7 +10,7 @@ from uuid import UUID
 from psycopg_pool import AsyncConnectionPool
 
 from app.database import configure
-from app.store import ChatStore, User
+from app.store import ChatStore, Replica, User
 from bench.workloads import execution_ms, server_timed
 
 POOL_SIZE = 8
@@ -80,3 +80,42 @@ class Ours:
     async def turn(self, user: UUID, conversation: UUID, content: str) -> None:
         start = await self.store.begin_turn(User(user), conversation, content, history=50)
         await self.store.finish_turn(User(user), conversation, start.user_message.seq, "ok")
+
+
+class OursOnReplica:
+    """The reads of ``ours`` with a read replica (``DATABASE_READ_URL``): the same ChatStore, its reads marked
+    ``Replica()`` so that the standby answers them, as the HTTP API's reads are."""
+
+    def __init__(self, url: str, read_url: str, name: str = "ours-replica"):
+        self.name = name
+        self.url = url
+        self.read_url = read_url
+        self.pools: list[AsyncConnectionPool] = []
+        self.store: ChatStore | None = None
+
+    async def open(self) -> None:
+        self.pools = [AsyncConnectionPool(url, min_size=POOL_SIZE, max_size=POOL_SIZE, open=False,
+                                          kwargs={"autocommit": True, "prepare_threshold": None},
+                                          configure=configure) for url in (self.url, self.read_url)]
+        for pool in self.pools:
+            await pool.open(wait=True)
+        self.store = ChatStore(self.pools[0], read_pool=self.pools[1])
+
+    async def close(self) -> None:
+        for pool in self.pools:
+            await pool.close()
+
+    async def load(self) -> None:
+        """The standby replays this project's own tables: nothing to copy."""
+
+    async def recent(self, user: UUID, conversation: UUID, n: int) -> int:
+        return len(await self.store.fetch_recent(User(user), conversation, n, replica=Replica()))
+
+    async def page(self, user: UUID, conversation: UUID, after: int, n: int) -> int:
+        return len(await self.store.fetch_messages(User(user), conversation, after, n, replica=Replica()))
+
+    async def whole(self, user: UUID, conversation: UUID) -> int:
+        return len(await self.store.fetch_messages(User(user), conversation, 0, 1000, replica=Replica()))
+
+    async def conversations(self, user: UUID, n: int) -> int:
+        return len(await self.store.list_conversations(User(user), n, replica=Replica()))

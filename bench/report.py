@@ -40,6 +40,10 @@ TARGETS = [
      ("psycopg", "recent50"), ("pgbench", "recent50"), "p50_ms", "info", None),
     ("append_vs_bare", "append throughput, ours / bare psycopg (the layer's part, information)",
      ("ours", "append"), ("psycopg", "append"), "throughput", "info", None),
+    ("replica_recent50", "fetch_recent(50) latency, on the read replica / on the primary (information)",
+     ("ours-replica", "recent50"), ("ours", "recent50"), "p50_ms", "info", None),
+    ("replica_list20", "list_conversations(20) latency, on the read replica / on the primary (information)",
+     ("ours-replica", "list20"), ("ours", "list20"), "p50_ms", "info", None),
     ("turn_batch_vs_single", "a 4-item agent turn, items/s, append_messages / one append_message per item",
      ("ours", "turn4_batch"), ("ours", "turn4_single"), "throughput", ">=", 2.5),
     ("get_items_vs_recent", "get_items(50) of 10,000 latency, agent session / fetch_recent(50) (information)",
@@ -143,7 +147,7 @@ def chart(data: dict, path: Path) -> None:
     fig, (latency_ax, append_ax, scale_ax) = plt.subplots(1, 3, figsize=(16, 5))
 
     workloads = ["recent50", "page100", "whole1000", "list20", "turn"]
-    subjects = [s for s in ("ours", "ours-bypass-rls", "sqlmodel", "langchain-postgres", "pgbench")
+    subjects = [s for s in ("ours", "ours-replica", "ours-bypass-rls", "sqlmodel", "langchain-postgres", "pgbench")
                 if any(r["subject"] == s for r in results)]
     width = 0.8 / len(subjects)
     for i, subject in enumerate(subjects):

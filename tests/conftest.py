@@ -29,6 +29,7 @@ from psycopg.conninfo import make_conninfo
 from pytest_postgresql import factories
 
 import pooler
+import standby as standbys
 from acting import call
 from app.chat import EchoResponder
 from app.main import create_app
@@ -117,6 +118,14 @@ def pg_server(postgresql_server) -> Server:
     with server.connect(postgresql_server.maintenance_dbname) as conn:
         for login in TEST_LOGINS:
             conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(login)))
+
+
+@pytest.fixture(scope="session")
+def standby(pg_server) -> standbys.Standby:
+    """A streaming standby of the test server (a read replica), for the session."""
+    replica = standbys.start(pg_server.host, pg_server.port, pg_server.user, pg_server.password)
+    yield replica
+    replica.remove()
 
 
 @pytest.fixture

@@ -15,22 +15,23 @@ from bench import report
 from conftest import ROOT
 
 
-def test_the_benchmark_runs_at_a_tiny_scale(pg_server, tmp_path):
+def test_the_benchmark_runs_at_a_tiny_scale(pg_server, standby, tmp_path):
     env = {**os.environ, "PGHOST": pg_server.host, "PGPORT": str(pg_server.port), "PGUSER": pg_server.user,
            "PGPASSWORD": pg_server.password or ""}
     result = subprocess.run([sys.executable, "-m", "bench", "--scale", "0.02", "--rounds", "2", "--seconds", "1",
-                             "--repeats", "5",
+                             "--repeats", "5", "--replica-port", str(standby.port),
                              "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     data = json.loads((tmp_path / "results.json").read_text())
 
     rows = {(r["subject"], r["workload"]): r for r in data["results"] if not r["workload"].startswith("scale_")}
     subjects = {subject for subject, _ in rows}
-    assert {"ours", "ours-bypass-rls", "psycopg", "pgbench", "sqlmodel", "langchain-postgres"} <= subjects
+    assert {"ours", "ours-replica", "ours-bypass-rls", "psycopg", "pgbench", "sqlmodel",
+            "langchain-postgres"} <= subjects
     assert {r["rounds"] for r in rows.values()} == {2}
     assert all(len(r["per_round"]) == 2 and r["p50_ms_spread"][0] <= r["p50_ms"] <= r["p50_ms_spread"][1]
                for r in rows.values())
-    for subject in subjects - {"pgbench", "psycopg"}:
+    for subject in subjects - {"pgbench", "psycopg", "ours-replica"}:
         assert rows[(subject, "recent50")]["rows"] == 50, subject
         assert rows[(subject, "page100")]["rows"] == 100, subject
         assert rows[(subject, "whole1000")]["rows"] == 1000, subject
@@ -40,12 +41,16 @@ def test_the_benchmark_runs_at_a_tiny_scale(pg_server, tmp_path):
     assert rows[("ours", "turn4_batch")]["ops"] > 0 and rows[("ours", "turn4_single")]["ops"] > 0
     assert rows[("pgbench", "append")]["ops"] > 0 and rows[("pgbench", "recent50")]["ops"] > 0
     assert rows[("psycopg", "recent50")]["rows"] == 50 and rows[("psycopg", "append")]["ops"] > 0
+    # the reads on the standby find what the primary has
+    assert [rows[("ours-replica", w)]["rows"] for w in ("recent50", "page100", "whole1000", "list20")] == [
+        50, 100, 1000, 20]
     # the server's own time per call, measured as both roles
     assert rows[("ours", "recent50_server")]["p50_ms"] > 0
     assert rows[("ours-bypass-rls", "recent50_server")]["p50_ms"] > 0
     assert {r["name"] for r in data["ratios"]} >= {"append_vs_sqlmodel", "append_vs_langchain", "append_vs_pgbench",
                                                    "recent50_vs_sqlmodel", "rls_server", "rls_cost", "scale",
                                                    "recent50_vs_pgbench", "recent50_vs_bare", "bare_vs_pgbench",
+                                                   "replica_recent50", "replica_list20",
                                                    "turn_batch_vs_single", "get_items_vs_recent"}
     # a ratio of medians lies within the ratios of the rounds (the median is monotone)
     assert all(r["spread"][0] <= r["value"] <= r["spread"][1] for r in data["ratios"])

@@ -19,7 +19,6 @@ import pytest
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
-import standby as standbys
 from acting import call
 from app.database import configure
 from app.main import create_app
@@ -27,13 +26,6 @@ from app.store import ChatStore, Replica, User, written_position
 from conftest import TABLES
 
 RUNTIME = "chat_test_app"
-
-
-@pytest.fixture(scope="session")
-def standby(pg_server):
-    replica = standbys.start(pg_server.host, pg_server.port, pg_server.user, pg_server.password)
-    yield replica
-    replica.remove()
 
 
 @pytest.fixture
