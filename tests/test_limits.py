@@ -218,6 +218,9 @@ def test_the_not_found_error_is_written_once(db):
     assert {name for name, source in sources.items() if re.search(r"not found.*\n.*P0002", source)} == {
         "chat.conversation_not_found(uuid)", "chat.lock_turn(uuid,bigint)"}
     assert "'turn % of conversation % not found'" in sources["chat.lock_turn(uuid,bigint)"]
+    # volatile: an immutable one would be folded while planning, and raise in a branch never taken
+    assert db.execute("select provolatile from pg_proc where oid = 'chat.conversation_not_found(uuid)'::regprocedure"
+                      ).fetchone() == ("v",)
 
 
 def test_every_missing_conversation_is_the_same_error_as_before(app_conn, user_a, user_b):
