@@ -94,9 +94,6 @@ def workloads_of(subject, size: int, users: int, seconds: float, repeats: int) -
     if has("recent"):
         found.append(lambda: workloads.latency(subject, "recent50", size, lambda: subject.recent(*long_args, 50),
                                                few))
-    if has("recent_server_ms"):
-        found.append(lambda: workloads.server_time(subject, "recent50_server", size,
-                                                   lambda: subject.recent_server_ms(*long_args, 50)))
     if has("page"):
         found.append(lambda: workloads.latency(subject, "page100", size,
                                                lambda: subject.page(*long_args, 5000, 100), few))
@@ -197,6 +194,11 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
         await subject.load()
     pgbench_subject = PgbenchSubject(pgbench_conn, users)
     plans = [(subject.name, workloads_of(subject, size, users, seconds, repeats)) for subject in subjects]
+    # what RLS costs the server: fetch_recent(50) as the runtime role and as the role with BYPASSRLS, statement
+    # by statement in turn
+    long_args = (dataset.user_uuid(dataset.LONG_CONVERSATION[0]), dataset.conversation_uuid(*dataset.LONG_CONVERSATION))
+    plans.append(("rls", [lambda: workloads.server_time_pair(
+        (ours, bypass), "recent50_server", size, lambda subject: subject.recent_server_ms(*long_args, 50))]))
     plans.append((pgbench_subject.name, pgbench_subject.workloads(size, seconds)))
     try:
         for n in range(rounds):
@@ -204,9 +206,10 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
             shift = n % len(plans)
             for name, found in plans[shift:] + plans[:shift]:
                 for workload in found:
-                    result = await workload()
-                    result.round = n
-                    results.append(result)
+                    measured = await workload()
+                    for result in measured if isinstance(measured, list) else [measured]:
+                        result.round = n
+                        results.append(result)
     finally:
         for subject in subjects:
             await subject.close()

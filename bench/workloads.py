@@ -89,14 +89,20 @@ async def latency(subject, workload: str, size: int, call: Callable[[], Awaitabl
     return Result(subject.name, workload, size, time.perf_counter() - started, latencies, rows or 0)
 
 
-async def server_time(subject, workload: str, size: int, timed: Callable[[], Awaitable[float]],
-                      repeats: int = 3) -> Result:
-    """``timed()`` returns the server's time of one call, in ms (from one statement of many calls); the median
-    of ``repeats`` such statements after one to warm up."""
-    await timed()
+async def server_time_pair(subjects: tuple, workload: str, size: int,
+                           timed: Callable[[object], Awaitable[float]], repeats: int = 7) -> list[Result]:
+    """``timed(subject)`` returns the server's time of one call as that subject, in ms (from one statement of many
+    calls). The two subjects alternate, statement by statement (which goes first alternates too), so that the
+    machine's drift falls on both alike; one Result each, of ``repeats`` statements, after one each to warm up."""
+    for subject in subjects:
+        await timed(subject)
+    values: dict[str, list[float]] = {subject.name: [] for subject in subjects}
     started = time.perf_counter()
-    values = [await timed() for _ in range(repeats)]
-    return Result(subject.name, workload, size, time.perf_counter() - started, values)
+    for n in range(repeats):
+        for subject in subjects if n % 2 == 0 else subjects[::-1]:
+            values[subject.name].append(await timed(subject))
+    seconds = (time.perf_counter() - started) / len(subjects)
+    return [Result(subject.name, workload, size, seconds, values[subject.name]) for subject in subjects]
 
 
 async def write_load(subject, workload: str, write: Callable[[UUID, UUID], Awaitable[None]], size: int, users: int,
