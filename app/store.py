@@ -282,6 +282,8 @@ class ChatStore:
             return rows
         try:
             async with self.read_pool.connection(timeout=self.read_wait) as conn:
+                if self.prepared_statements_failed:
+                    conn.prepare_threshold = None
                 failure: psycopg.Error | None = None
                 try:
                     async with asyncio.timeout(self.reply_deadline):
@@ -293,6 +295,9 @@ class ChatStore:
                 except psycopg.OperationalError:
                     raise
                 except psycopg.Error as error:
+                    if conn.prepare_threshold is not None and prepared_statement_failure(error):
+                        self._turn_off_prepared_statements(error)
+                        raise PreparedStatementsFailed from error
                     # bad input, or a conversation the replica has not yet: which, the replica's state says
                     failure = error
                 standby, caught_up, lag = await state.fetchone()
@@ -308,7 +313,7 @@ class ChatStore:
                 if caught_up:
                     logger.warning("read replica %.1f s behind (bound %g s): the primary answers", lag,
                                    self.read_max_lag)
-        except (psycopg.OperationalError, PoolTimeout, TimeoutError) as error:
+        except (psycopg.OperationalError, PoolTimeout, TimeoutError, PreparedStatementsFailed) as error:
             logger.warning("read replica unavailable (%s: %s): the primary answers", error.__class__.__name__,
                            error)
         self.reads["primary"] += 1
@@ -317,7 +322,9 @@ class ChatStore:
 
     def _turn_off_prepared_statements(self, error: psycopg.Error) -> None:
         """Prepared statements off on every connection from now on, said once in the log."""
-        self.pool.kwargs["prepare_threshold"] = None
+        for pool in (self.pool, self.read_pool):
+            if pool is not None:
+                pool.kwargs["prepare_threshold"] = None
         if not self.prepared_statements_failed:
             self.prepared_statements_failed = True
             logger.warning(

@@ -192,6 +192,14 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
         print(f"bench: loading {subject.name}", file=sys.stderr)
         await subject.open()
         await subject.load()
+    # the peers' copies vacuumed and their pages written out now, so that the first round does not pay for it
+    print("bench: vacuum and checkpoint", file=sys.stderr)
+    with psycopg.connect(dbname=DATABASE, autocommit=True, **s) as conn:
+        conn.execute("vacuum (analyze)")
+        conn.execute("checkpoint")
+    if replica_port:
+        with psycopg.connect(dbname=DATABASE, autocommit=True, **s) as conn:
+            replica_caught_up(conn, replica_port)
     pgbench_subject = PgbenchSubject(pgbench_conn, users)
     plans = [(subject.name, workloads_of(subject, size, users, seconds, repeats)) for subject in subjects]
     # what RLS costs the server: fetch_recent(50) as the runtime role and as the role with BYPASSRLS, statement
