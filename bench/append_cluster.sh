@@ -1,5 +1,5 @@
-# Sourced by the pgbench measurements of appends (search_index_cost.sh,
-# append_cost.sh): a private cluster for the run, removed after it, with the
+# Sourced by the pgbench measurements (search_index_cost.sh, append_cost.sh,
+# capacity.sh): a private cluster for the run, removed after it, with the
 # plan deployed and 100 users of 10 conversations each, and the runtime login
 # bench_app (password bench) granted chat_app, as the service logs in.
 #
@@ -7,6 +7,13 @@
 #
 # sets scratch (the run's directory) and pgbench; median SUBJECT prints the
 # median of the numbers written as "SUBJECT number" lines in $scratch/results.
+# For the pgbench scripts: header picks a random user (:u) and one of their
+# conversations (:c); user and conversation are their ids as SQL expressions.
+
+header='\set u random(1, 100)
+\set c random(1, 10)'
+user="'00000000-0000-0000-0000-' || lpad(:u::text, 12, '0')"
+conversation="('00000000-0000-0000-0001-' || lpad((:u * 100 + :c)::text, 12, '0'))::uuid"
 
 start_append_cluster() {
   local name=$1

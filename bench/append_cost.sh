@@ -35,10 +35,6 @@ grant usage on sequence public.message_store_id_seq to bench_app;
 SQL
 
 content='Could you move my dentist appointment to Friday afternoon and remind me to buy milk, eggs and bread on the way home? Also what is on my list for the weekend trip to the lake with the kids, and did I already book the cabin or is that still open?'
-header='\set u random(1, 100)
-\set c random(1, 10)'
-user="'00000000-0000-0000-0000-' || lpad(:u::text, 12, '0')"
-conversation="('00000000-0000-0000-0001-' || lpad((:u * 100 + :c)::text, 12, '0'))::uuid"
 cat > "$scratch/one_table.sql" <<SQL
 $header
 insert into message_store (session_id, message)

@@ -39,10 +39,6 @@ vacuum analyze;
 SQL
 
 content='Could you move my dentist appointment to Friday afternoon and remind me to buy milk, eggs and bread on the way home?'
-header='\set u random(1, 100)
-\set c random(1, 10)'
-user="'00000000-0000-0000-0000-' || lpad(:u::text, 12, '0')"
-conversation="('00000000-0000-0000-0001-' || lpad((:u * 100 + :c)::text, 12, '0'))::uuid"
 call() {  # call NAME SQL: a script of one pipeline, the user set and the call
   printf '%s\n\\startpipeline\nselect set_config('"'"'app.user_id'"'"', %s, true);\n%s;\n\\endpipeline\n' \
     "$header" "$user" "$2" > "$scratch/$1.sql"

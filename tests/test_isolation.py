@@ -25,13 +25,17 @@ def rowcount(conn, user, sql, params=()) -> int:
 
 # select: nothing of A's is visible to B
 
-@pytest.mark.parametrize("table, key", [
+# Each table, and what picks A's rows in it.
+ROWS_OF_A = [
     ("users", "id = %(a)s"),
     ("tasks", "user_id = %(a)s or id = %(task)s"),
     ("conversations", "user_id = %(a)s or id = %(conversation)s"),
     ("messages", "user_id = %(a)s or conversation_id = %(conversation)s"),
     ("turns", "user_id = %(a)s or conversation_id = %(conversation)s"),
-])
+]
+
+
+@pytest.mark.parametrize("table, key", ROWS_OF_A)
 def test_b_selects_nothing_of_a(app_conn, db, world, table, key):
     params = vars(world)
     assert db.execute(f"select count(*) from chat.{table} where {key}", params).fetchone()[0] > 0

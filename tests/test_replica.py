@@ -24,6 +24,7 @@ from app.database import configure
 from app.main import create_app
 from app.store import ChatStore, Replica, User, written_position
 from conftest import TABLES
+from test_isolation import ROWS_OF_A
 
 RUNTIME = "chat_test_app"
 
@@ -219,13 +220,7 @@ def world_on_standby(world, replicated):
     return world
 
 
-@pytest.mark.parametrize("table, key", [
-    ("users", "id = %(a)s"),
-    ("tasks", "user_id = %(a)s or id = %(task)s"),
-    ("conversations", "user_id = %(a)s or id = %(conversation)s"),
-    ("messages", "user_id = %(a)s or conversation_id = %(conversation)s"),
-    ("turns", "user_id = %(a)s or conversation_id = %(conversation)s"),
-])
+@pytest.mark.parametrize("table, key", ROWS_OF_A)
 def test_on_the_standby_b_selects_nothing_of_a(replica_conn, standby, chat_db, world_on_standby, table, key):
     world = world_on_standby
     params = vars(world)
