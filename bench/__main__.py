@@ -144,8 +144,12 @@ class PgbenchSubject:
 
 
 def replica_caught_up(primary: psycopg.Connection, replica_port: int, timeout: float = 600.0) -> None:
-    """Waits until the standby has replayed all the primary has written (the data set, its vacuum)."""
-    (target,) = primary.execute("select pg_current_wal_lsn()").fetchone()
+    """Waits until the standby has replayed all the primary has written (the data set, its vacuum). One commit
+    that waits for its WAL flushes all before it, also on a server that commits without waiting."""
+    with primary.transaction():
+        primary.execute("set local synchronous_commit = on")
+        primary.execute("select pg_current_xact_id()")
+    (target,) = primary.execute("select pg_current_wal_flush_lsn()").fetchone()
     deadline = time.monotonic() + timeout
     with psycopg.connect(dbname=DATABASE, autocommit=True, **{**server(), "port": replica_port}) as conn:
         while not conn.execute("select pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]).fetchone()[0]:

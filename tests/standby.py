@@ -50,8 +50,14 @@ class Standby:
         pg_cluster("stop", str(self.directory))
 
     def caught_up(self, primary: psycopg.Connection, timeout: float = 30.0) -> None:
-        """Waits until the standby has replayed everything the primary had written when this was called."""
-        (target,) = primary.execute("select pg_current_wal_lsn()").fetchone()
+        """Waits until the standby has replayed everything the primary had written when this was called.
+
+        A throw-away server commits without waiting for its WAL (synchronous_commit off), and a standby
+        receives only WAL that is flushed: one commit that waits flushes all that came before it."""
+        with primary.transaction():
+            primary.execute("set local synchronous_commit = on")
+            primary.execute("select pg_current_xact_id()")  # a transaction id, so that it commits a record
+        (target,) = primary.execute("select pg_current_wal_flush_lsn()").fetchone()
         deadline = time.monotonic() + timeout
         with self.connect() as conn:
             while not conn.execute("select pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]).fetchone()[0]:

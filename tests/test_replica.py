@@ -90,7 +90,8 @@ def contents(messages) -> list[str]:
 
 # where reads and writes go
 
-def test_the_standby_is_in_recovery_and_refuses_writes(replica_conn, user_a):
+def test_the_standby_is_in_recovery_and_refuses_writes(replica_conn, user_a, replicated):
+    replicated()  # the user too
     assert call(replica_conn, None, "select pg_is_in_recovery()") == [(True,)]
     with pytest.raises(errors.ReadOnlySqlTransaction):
         call(replica_conn, user_a, "select chat.create_conversation('on the standby')")
