@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from acting import call
 from conftest import ROOT, run_sqitch, sqitch_env
@@ -71,7 +72,7 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
     shutil.copytree(ROOT / "db", released / "db")
     shutil.copy(ROOT / "sqitch.conf", released)
     # the changes reworked since, as they were released: a script's earliest tagged copy
-    for tag in ("@v0.3.0", "@v0.2.0", "@v0.1.0"):
+    for tag in ("@v0.4.0", "@v0.3.0", "@v0.2.0", "@v0.1.0"):
         for script in (ROOT / "db").glob(f"*/*{tag}.sql"):
             shutil.copy(script, released / "db" / script.parent.name / script.name.replace(tag, ""))
     plan = (ROOT / "sqitch.plan").read_text().splitlines()
@@ -86,13 +87,75 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
     sqitch("deploy", dbname=empty_db)
     sqitch("verify", dbname=empty_db)
     assert query(pg_server, empty_db, "select tag from sqitch.tags order by tag") == [
-        ("@v0.1.0",), ("@v0.2.0",), ("@v0.3.0",)]
+        ("@v0.1.0",), ("@v0.2.0",), ("@v0.3.0",), ("@v0.4.0",)]
     upgraded = schema_dump(pg_server, empty_db)
     sqitch("revert", "-y", "--to", "@v0.1.0", dbname=empty_db)
     assert schema_dump(pg_server, empty_db) == released_schema
     sqitch("revert", "-y", dbname=empty_db)
     sqitch("deploy", dbname=empty_db)
     assert schema_dump(pg_server, empty_db) == upgraded
+
+
+# Every row a database holds, as JSON, in a stable order: what an upgrade and its revert must keep.
+ROWS = """
+select t, pg_catalog.jsonb_agg(r order by r::text)
+  from (select 'users' as t, to_jsonb(x) as r from chat.users x
+        union all select 'conversations', to_jsonb(x) from chat.conversations x
+        union all select 'messages', to_jsonb(x) from chat.messages x
+        union all select 'turns', to_jsonb(x) from chat.turns x
+        union all select 'tasks', to_jsonb(x) from chat.tasks x) rows
+ group by t order by t
+"""
+
+RELEASED_WRITES = """
+select set_config('app.user_id', %(user)s, true);
+select chat.provision_user('reader@example.com');
+select chat.create_conversation('Groceries', '{"pinned": true}');
+insert into chat.tasks (user_id, title, description) values (chat.current_user_id(), 'milk', 'two litres');
+select chat.append_message(c.id, 'user', 'Add milk, please.', '{}', 'k-1') from chat.conversations c;
+select chat.append_messages(c.id, %(items)s) from chat.conversations c;
+select chat.begin_turn(c.id, 'And eggs?', 'k-2') from chat.conversations c;
+"""
+
+
+def test_a_database_with_data_at_the_last_tag_upgrades_keeping_every_row(pg_server, sqitch, empty_db):
+    """Rows written by the plan as tagged @v0.4.0 (users, a conversation, messages with and without keys and an
+    agent item's metadata, a turn, a task) pass the upgrade's checks, come out unchanged, and the API works on
+    them; revert --to @v0.4.0 keeps them too."""
+    sqitch("deploy", "--to", "@v0.4.0", dbname=empty_db)
+    user = str(uuid.uuid4())
+    items = Jsonb([
+        {"role": "assistant", "content": 'add_task({"title": "eggs"})',
+         "metadata": {"agents_item": {"type": "function_call", "call_id": "c1", "name": "add_task",
+                                      "arguments": '{"title": "eggs"}'}}},
+        {"role": "tool", "content": "ok", "metadata": {"agents_item": {"type": "function_call_output",
+                                                                         "call_id": "c1", "output": "ok"}}},
+    ])
+    with psycopg.connect(pg_server.conninfo(empty_db)) as conn:
+        for statement in RELEASED_WRITES.strip().split(";\n"):
+            conn.execute(statement, {"user": user, "items": items})
+    before = query(pg_server, empty_db, ROWS)
+    assert [(table, len(rows)) for table, rows in before] == [
+        ("conversations", 1), ("messages", 4), ("tasks", 1), ("turns", 1), ("users", 1)]
+
+    sqitch("deploy", dbname=empty_db)
+    sqitch("verify", dbname=empty_db)
+    assert query(pg_server, empty_db, ROWS) == before
+    with psycopg.connect(pg_server.conninfo(empty_db), autocommit=True) as conn:
+        conn.execute("select set_config('app.user_id', %s, false)", [user])
+        (conversation,) = conn.execute("select id from chat.conversations").fetchone()
+        replayed = conn.execute("select seq, replayed from chat.append_message(%s, 'user', 'Add milk, please.',"
+                                " '{}', 'k-1')", [conversation]).fetchone()
+        appended = conn.execute("select seq, replayed from chat.append_messages(%s, %s)",
+                                [conversation, items]).fetchall()
+        assert (replayed, appended) == ((1, True), [(5, False), (6, False)])
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("update chat.tasks set title = ''")
+
+    sqitch("revert", "-y", "--to", "@v0.4.0", dbname=empty_db)
+    after_revert = query(pg_server, empty_db, ROWS)
+    assert [(table, len(rows)) for table, rows in after_revert] == [
+        ("conversations", 1), ("messages", 6), ("tasks", 1), ("turns", 1), ("users", 1)]
 
 
 def test_the_roles_are_what_the_spec_says(pg_server, chat_db):
@@ -279,7 +342,10 @@ SABOTAGE = [
     ("revoke execute on function chat.list_conversations(integer, timestamptz, uuid) from chat_app",
      "list_conversations"),
     ("revoke usage on schema chat from chat_auditor", "chat_schema"),
-    ("alter table chat.messages drop constraint messages_metadata_valid", "message_metadata_limit"),
+    ("alter domain chat.message_metadata drop constraint messages_metadata_valid", "message_metadata_limit"),
+    ("alter domain chat.message_metadata drop constraint messages_metadata_depth", "message_metadata_limit"),
+    ("alter table chat.messages add constraint messages_metadata_size check (octet_length(metadata::text) < 2000000)",
+     "message_metadata_limit"),
     ("grant execute on function chat.check_message(text, text, jsonb, text, text) to public", "check_message"),
     ("drop function chat.append_messages(uuid, jsonb)", "append_messages"),
     ("drop function chat.pop_message(uuid)", "pop_message"),
@@ -296,7 +362,18 @@ SABOTAGE = [
     ("drop function chat.fail_turn(uuid, bigint, uuid)", "fail_turn"),
     ("grant execute on function chat.provision_user(text) to public", "provision_user"),
     ("drop function chat.delete_user()", "delete_user"),
-    ("alter table chat.messages drop constraint messages_content_length", "limits"),
+    ("alter domain chat.message_content drop constraint messages_content_length", "limits"),
+    ("alter table chat.turns alter column opening_key type text", "limits"),
+    ("alter table chat.tasks add constraint tasks_title_size check (char_length(title) < 1000)", "limits"),
+    ("create or replace function chat.content_problem(content text) returns text language sql immutable"
+     " return case when char_length(content) > 10000 then 'is ' || char_length(content) end", "limits"),
+    ("create or replace function chat.search_query_problem(query text) returns text language sql immutable"
+     " return case when char_length(query) > 1000 then 'is ' || char_length(query) end", "argument_limits"),
+    ("create or replace function chat.metadata_too_deep(metadata jsonb) returns boolean language sql immutable"
+     " set search_path = pg_catalog return jsonb_path_exists(metadata, 'strict $.**{100}')", "metadata_depth"),
+    ("alter table chat.conversations alter column metadata type jsonb", "metadata_depth"),
+    ("comment on index chat.messages_search_idx is null; drop index chat.messages_search_idx;"
+     " create index messages_search_idx on chat.messages using gin (user_id)", "messages_search_index"),
     ("create or replace function chat.title_problem(title text) returns text language sql immutable return null",
      "limits"),
     ("create or replace function chat.max_count_problem(max_count integer) returns text language sql immutable"
@@ -537,10 +614,10 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
     touching = {str(c) for c, found in sabotaged.items() if found.granted or found.taken or found.created}
     assert {"chat_schema", "current_user_id@v0.1.0", "users", "tasks", "conversations", "messages",
             "append_message@v0.1.0", "operator_role", "search_messages@v0.3.0", "purge_inactive@v0.1.0",
-            "purge_inactive", "message_metadata_limit", "check_message@v0.2.0", "append_messages@v0.3.0",
+            "purge_inactive", "message_metadata_limit@v0.4.0", "check_message@v0.2.0", "append_messages@v0.3.0",
             "pop_message@v0.3.0", "clear_conversation@v0.3.0", "turns", "lock_turn", "begin_turn@v0.3.0",
-            "finish_turn", "settle_turn", "fail_turn", "provision_user", "delete_user", "limits",
-            "argument_limits", "conversation_not_found"} <= touching
+            "finish_turn", "settle_turn", "fail_turn", "provision_user", "delete_user", "limits@v0.4.0",
+            "argument_limits@v0.4.0", "conversation_not_found"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

@@ -1,6 +1,6 @@
 """Each limit is defined once, in the schema: a function (db/deploy/limits.sql,
 db/deploy/argument_limits.sql) says what is wrong with a value, and the
-tables' checks and the functions' argument checks ask it. The Python layer
+columns' domains and the functions' argument checks ask it. The Python layer
 mirrors the limits to refuse bad input early; these tests hold the mirror to
 the schema's definition, at the line itself, as the runtime role. And a
 missing conversation's error is written once too (chat.conversation_not_found).
@@ -132,36 +132,67 @@ def test_the_sessions_batch_is_the_most_messages_the_schema_appends_at_once(app_
     assert call(app_conn, user_a, "select chat.message_batch_problem(null)") == [("must be a JSON array, not NULL",)]
 
 
-# The tables' checks and the argument checks ask those functions: no limit is written out twice.
+# The columns' domains and the argument checks ask those functions: no limit is written out twice.
 
+# (table, column): the checks of the column's domain, by name
 CHECKS = {
-    ("messages", "messages_role_known"): "chat.role_problem(role)",
-    ("messages", "messages_content_length"): "chat.content_problem(content)",
-    ("messages", "messages_client_msg_id_length"): "chat.client_msg_id_problem(client_msg_id)",
-    ("messages", "messages_metadata_valid"): "chat.message_metadata_problem(metadata)",
-    ("conversations", "conversations_title_length"): "chat.title_problem(title)",
-    ("conversations", "conversations_metadata_valid"): "chat.conversation_metadata_problem(metadata)",
-    ("turns", "turns_opening_key_length"): "chat.client_msg_id_problem(opening_key)",
-    ("tasks", "tasks_title_length"): "chat.task_title_problem(title)",
-    ("tasks", "tasks_description_length"): "chat.task_description_problem(description)",
+    ("messages", "role"): {"messages_role_known": "(VALUE IS NULL) OR (chat.role_problem(VALUE) IS NULL)"},
+    ("messages", "content"): {"messages_content_length": "chat.content_problem(VALUE) IS NULL"},
+    ("messages", "client_msg_id"): {"client_msg_id_length": "chat.client_msg_id_problem(VALUE) IS NULL"},
+    ("messages", "metadata"): {"messages_metadata_valid": "chat.message_metadata_problem(VALUE) IS NULL",
+                               "messages_metadata_depth": "NOT chat.metadata_too_deep(VALUE)"},
+    ("conversations", "title"): {"conversations_title_length": "chat.title_problem(VALUE) IS NULL"},
+    ("conversations", "metadata"): {"conversations_metadata_valid": "chat.conversation_metadata_problem(VALUE) IS NULL",
+                                    "conversations_metadata_depth": "NOT chat.metadata_too_deep(VALUE)"},
+    ("turns", "opening_key"): {"client_msg_id_length": "chat.client_msg_id_problem(VALUE) IS NULL"},
+    ("tasks", "title"): {"tasks_title_length": "chat.task_title_problem(VALUE) IS NULL"},
+    ("tasks", "description"): {"tasks_description_length": "chat.task_description_problem(VALUE) IS NULL"},
 }
 
 
-def test_every_table_check_of_a_limit_asks_its_function(db):
+def test_every_limit_of_a_column_is_its_domain_asking_its_function(db):
+    """A domain's checks are planned once per session and checked where a value is written; a table's are planned
+    again by every statement that writes a row, and all checked on every update. So the limits are the columns'
+    types, and the tables keep only the checks that relate a row's columns."""
     rows = db.execute("""
-        select c.conrelid::regclass::text, c.conname, pg_catalog.pg_get_constraintdef(c.oid)
-          from pg_catalog.pg_constraint c
-         where c.connamespace = 'chat'::regnamespace and c.contype = 'c'
-           and c.conrelid in ('chat.messages'::regclass, 'chat.conversations'::regclass,
-                              'chat.turns'::regclass, 'chat.tasks'::regclass)
+        select c.relname, a.attname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)
+          from pg_catalog.pg_class c
+          join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+          join pg_catalog.pg_constraint k on k.contypid = a.atttypid and k.contype = 'c'
+         where c.oid in ('chat.messages'::regclass, 'chat.conversations'::regclass,
+                         'chat.turns'::regclass, 'chat.tasks'::regclass)
     """).fetchall()
-    found = {(table.removeprefix("chat."), name): definition for table, name, definition in rows}
-    for key, asks in CHECKS.items():
-        assert found.get(key) == f"CHECK (({asks} IS NULL))", key
-    # the other checks of these tables hold no length, size or list of roles
-    for key, definition in found.items():
-        if key not in CHECKS:
-            assert not any(word in definition for word in ("char_length", "octet_length", "'assistant'")), key
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for table, column, name, definition in rows:
+        found.setdefault((table, column), {})[name] = definition
+    assert found == {key: {name: f"CHECK (({asks}))" for name, asks in checks.items()}
+                     for key, checks in CHECKS.items()}
+    table_checks = db.execute("""
+        select c.conrelid::regclass::text, pg_catalog.pg_get_constraintdef(c.oid)
+          from pg_catalog.pg_constraint c
+         where c.contype = 'c' and c.conrelid in ('chat.messages'::regclass, 'chat.conversations'::regclass,
+                                                  'chat.turns'::regclass, 'chat.tasks'::regclass)""").fetchall()
+    for table, definition in table_checks:
+        assert not re.search(r"_problem|too_deep|char_length|octet_length|'assistant'", definition), (table, definition)
+
+
+def test_every_limit_function_is_inlined_where_it_is_asked(db):
+    """A function the planner cannot inline is called for every value checked: a SQL-standard body with no
+    setting of its own, and nothing in it but immutable functions and operators (|| of a number is anytextcat,
+    a stable function). EXPLAIN VERBOSE shows what is left of each call once planned."""
+    functions = db.execute("""
+        select p.oid::regprocedure::text, pg_catalog.format_type(p.proargtypes[0], null)
+          from pg_catalog.pg_proc p
+         where p.pronamespace = 'chat'::regnamespace
+           and (p.proname like '%\\_problem' or p.proname = 'metadata_too_deep')""").fetchall()
+    assert len(functions) == 12, functions
+    # an argument that depends on the row, so that the call is not folded into a constant while planning
+    arguments = {"text": "g::text", "jsonb": "pg_catalog.to_jsonb(g)", "integer": "g"}
+    for function, argument in functions:
+        plan = "\n".join(line for (line,) in db.execute(
+            f"explain (verbose, costs off) select {function.split('(')[0]}({arguments[argument]})"
+            " from pg_catalog.generate_series(1, 2) g").fetchall())
+        assert "chat." not in plan, (function, plan)
 
 
 @pytest.mark.parametrize(("function", "asks", "literal"), [

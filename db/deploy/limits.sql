@@ -1,126 +1,107 @@
--- Deploy chat:limits to pg
+-- Deploy chat:limits to pg (reworked)
+-- requires: limits@v0.4.0
 -- requires: message_metadata_limit
--- requires: turns
--- requires: tasks
 --
--- Each limit is written once, in a function that says what is wrong with a
--- value (NULL when nothing is), as chat.message_metadata_problem already does
--- for a message's metadata. The tables' checks ask these functions, and so do
--- the API functions' argument checks, which raise the answer with the field
--- named; a test holds the Python layer's limits to them. The functions have
--- SQL-standard bodies, so that the planner inlines them into each check.
+-- Each limit is still written once, in a function that says what is wrong
+-- with a value (NULL when nothing is); the API functions' argument checks ask
+-- it and raise the answer with the field named, and a test holds the Python
+-- layer's limits to it.
 --
--- Where a limit was written before, in a table's check and again in a
--- function's, the table's check is replaced here by one that asks. Replacing
--- a check reads its table once, under the lock the alter takes: on large
--- tables, deploy this change in a quiet hour.
+-- The columns now hold their limits in their types: a domain for each limit,
+-- whose check asks the function, as chat.message_metadata does for a
+-- message's metadata. PostgreSQL plans a table's checks again for every
+-- statement that writes a row (reading the functions' bodies again to
+-- inline them) and checks every one of them on every update, whatever the
+-- update changes: each append, which bumps its conversation's count, checked
+-- the conversation's title and metadata again. A domain's checks are planned
+-- once per session, and checked only where a value of the domain is written.
+--
+-- content_problem wrote a length after text with ||, which for a number is
+-- anytextcat, a stable function; an immutable function that calls a stable
+-- one is never inlined, so every message written paid a call of it. The
+-- number is made text first now; what it says is unchanged.
 
 begin;
 
--- A message's role: the four of the chat.
-create function chat.role_problem(role text) returns text
-  language sql immutable parallel safe security invoker
-return case
-  when role is null or role not in ('system', 'user', 'assistant', 'tool')
-    then 'must be one of system, user, assistant, tool; not ' || coalesce(pg_catalog.quote_literal(role), 'NULL')
-end;
-
--- A message's content: at most 10,000 characters (not bytes); empty is fine.
-create function chat.content_problem(content text) returns text
+create or replace function chat.content_problem(content text) returns text
   language sql immutable parallel safe security invoker
 return case
   when pg_catalog.char_length(content) > 10000
-    then 'is longer than 10000 characters (' || pg_catalog.char_length(content) || ' characters)'
+    then 'is longer than 10000 characters (' || pg_catalog.char_length(content)::text || ' characters)'
 end;
 
--- A client's idempotency key (a message's client_msg_id, a turn's opening_key).
-create function chat.client_msg_id_problem(client_msg_id text) returns text
-  language sql immutable parallel safe security invoker
-return case
-  when pg_catalog.char_length(client_msg_id) not between 1 and 200
-    then 'must be 1 to 200 characters'
-end;
+-- One domain for each limit, its check named as the table's check was. A
+-- domain leaves NULL to the column's NOT NULL, as the functions do but for
+-- role_problem, which refuses a missing role by name.
+create domain chat.message_role as text
+  constraint messages_role_known check (value is null or chat.role_problem(value) is null);
+create domain chat.message_content as text
+  constraint messages_content_length check (chat.content_problem(value) is null);
+create domain chat.client_msg_id as text
+  constraint client_msg_id_length check (chat.client_msg_id_problem(value) is null);
+create domain chat.conversation_title as text
+  constraint conversations_title_length check (chat.title_problem(value) is null);
+create domain chat.conversation_metadata as jsonb
+  constraint conversations_metadata_valid check (chat.conversation_metadata_problem(value) is null)
+  constraint conversations_metadata_depth check (not chat.metadata_too_deep(value));
+create domain chat.task_title as text
+  constraint tasks_title_length check (chat.task_title_problem(value) is null);
+create domain chat.task_description as text
+  constraint tasks_description_length check (chat.task_description_problem(value) is null);
 
--- A conversation's title: at most 200 characters, or none.
-create function chat.title_problem(title text) returns text
-  language sql immutable parallel safe security invoker
-return case
-  when pg_catalog.char_length(title) > 200
-    then 'is longer than 200 characters'
-end;
+comment on domain chat.message_role is
+  'A message''s role, as chat.role_problem allows: system, user, assistant or tool.';
+comment on domain chat.message_content is
+  'A message''s text, as chat.content_problem allows: at most 10000 characters.';
+comment on domain chat.client_msg_id is
+  'A client''s idempotency key (a message''s client_msg_id, a turn''s opening_key), as chat.client_msg_id_problem allows: 1 to 200 characters.';
+comment on domain chat.conversation_title is
+  'A conversation''s title, as chat.title_problem allows: at most 200 characters.';
+comment on domain chat.conversation_metadata is
+  'A conversation''s metadata, as chat.conversation_metadata_problem and chat.metadata_too_deep allow: a JSON object of at most 16 KiB as text, nested at most 100 levels.';
+comment on domain chat.task_title is
+  'A task''s title, as chat.task_title_problem allows: 1 to 200 characters.';
+comment on domain chat.task_description is
+  'A task''s description, as chat.task_description_problem allows: at most 10000 characters.';
 
--- A conversation's metadata: a JSON object of at most 16 KiB as text. How deep
--- it may nest is chat.metadata_too_deep's to say, as for messages.
-create function chat.conversation_metadata_problem(metadata jsonb) returns text
-  language sql immutable parallel safe security invoker
-return case
-  when pg_catalog.jsonb_typeof(metadata) <> 'object'
-    then 'must be a JSON object, not ' || pg_catalog.jsonb_typeof(metadata)
-  when pg_catalog.octet_length(metadata::text) > 16384
-    then 'is larger than 16384 bytes (16 KiB) as JSON text'
-end;
-
--- A task's title (1 to 200 characters) and description (at most 10,000).
-create function chat.task_title_problem(title text) returns text
-  language sql immutable parallel safe security invoker
-return case
-  when pg_catalog.char_length(title) not between 1 and 200
-    then 'must be 1 to 200 characters'
-end;
-
-create function chat.task_description_problem(description text) returns text
-  language sql immutable parallel safe security invoker
-return case
-  when pg_catalog.char_length(description) > 10000
-    then 'is longer than 10000 characters'
-end;
-
-comment on function chat.role_problem(text) is
-  'The one definition of a message''s role: NULL when it is system, user, assistant or tool; otherwise what is wrong, as a phrase that follows the field''s name.';
-comment on function chat.content_problem(text) is
-  'The one definition of a message''s content: NULL when it is at most 10000 characters (or NULL, which NOT NULL refuses); otherwise what is wrong.';
-comment on function chat.client_msg_id_problem(text) is
-  'The one definition of a client''s idempotency key (client_msg_id, opening_key): NULL when it is 1 to 200 characters or NULL; otherwise what is wrong.';
-comment on function chat.title_problem(text) is
-  'The one definition of a conversation''s title: NULL when it is at most 200 characters or NULL; otherwise what is wrong.';
-comment on function chat.conversation_metadata_problem(jsonb) is
-  'The one definition of what a conversation''s metadata may be, but for its depth (chat.metadata_too_deep): NULL when it is a JSON object of at most 16 KiB (16384 bytes) as text; otherwise what is wrong.';
-comment on function chat.task_title_problem(text) is
-  'The one definition of a task''s title: NULL when it is 1 to 200 characters; otherwise what is wrong.';
-comment on function chat.task_description_problem(text) is
-  'The one definition of a task''s description: NULL when it is at most 10000 characters or NULL; otherwise what is wrong.';
-
-revoke all on function chat.role_problem(text), chat.content_problem(text), chat.client_msg_id_problem(text),
-  chat.title_problem(text), chat.conversation_metadata_problem(jsonb), chat.task_title_problem(text),
-  chat.task_description_problem(text) from public;
-grant execute on function chat.role_problem(text), chat.content_problem(text), chat.client_msg_id_problem(text),
-  chat.title_problem(text), chat.conversation_metadata_problem(jsonb), chat.task_title_problem(text),
-  chat.task_description_problem(text) to chat_app;
-
--- The tables ask the same functions, under the names their checks had.
+-- The columns take the domains and the tables' checks go. Each column's
+-- values are checked once, under the lock the alter takes, and not
+-- rewritten; the indexes on a retyped column are built again (the search
+-- index among them). On large tables, deploy this in a quiet hour.
 alter table chat.messages
   drop constraint messages_role_known,
-  add constraint messages_role_known check (chat.role_problem(role) is null),
   drop constraint messages_content_length,
-  add constraint messages_content_length check (chat.content_problem(content) is null),
   drop constraint messages_client_msg_id_length,
-  add constraint messages_client_msg_id_length check (chat.client_msg_id_problem(client_msg_id) is null);
+  alter column role type chat.message_role,
+  alter column content type chat.message_content,
+  alter column client_msg_id type chat.client_msg_id;
 
 alter table chat.conversations
   drop constraint conversations_title_length,
-  add constraint conversations_title_length check (chat.title_problem(title) is null),
-  drop constraint conversations_metadata_object,
-  drop constraint conversations_metadata_size,
-  add constraint conversations_metadata_valid check (chat.conversation_metadata_problem(metadata) is null);
+  drop constraint conversations_metadata_valid,
+  drop constraint conversations_metadata_depth,
+  alter column title type chat.conversation_title,
+  alter column metadata type chat.conversation_metadata;
 
 alter table chat.turns
   drop constraint turns_opening_key_length,
-  add constraint turns_opening_key_length check (chat.client_msg_id_problem(opening_key) is null);
+  alter column opening_key type chat.client_msg_id;
 
 alter table chat.tasks
   drop constraint tasks_title_length,
-  add constraint tasks_title_length check (chat.task_title_problem(title) is null),
   drop constraint tasks_description_length,
-  add constraint tasks_description_length check (chat.task_description_problem(description) is null);
+  alter column title type chat.task_title,
+  alter column description type chat.task_description;
+
+-- The rows the functions return take the table's types, as their queries
+-- give them.
+alter type chat.appended_message
+  alter attribute role type chat.message_role,
+  alter attribute content type chat.message_content,
+  alter attribute client_msg_id type chat.client_msg_id;
+alter type chat.turn_part
+  alter attribute role type chat.message_role,
+  alter attribute content type chat.message_content,
+  alter attribute client_msg_id type chat.client_msg_id;
 
 commit;

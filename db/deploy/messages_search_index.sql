@@ -1,36 +1,18 @@
--- Deploy chat:messages_search_index to pg
--- requires: messages
+-- Deploy chat:messages_search_index to pg (reworked)
+-- requires: messages_search_index@v0.4.0
+-- requires: limits
 --
--- Full-text search over one user's messages. A GIN index on the text alone
--- would find every user's matches and drop the others' one by one; keyed by
--- (user_id, words) it finds only the current user's. btree_gin lets a GIN
--- index take the uuid; it is a trusted extension (PostgreSQL 13+), so the
--- database's owner may create it, on Neon too.
---
--- The 'simple' configuration: the chat is multilingual, and a language's
--- stemming would serve that language and garble the others. Words match as
--- written, lower-cased; websearch_to_tsquery gives prefix-free matching with
--- quotes, OR and -exclusion.
+-- The search index is the same index: GIN on the user and the words of a
+-- message's content (simple configuration), which search_messages reads for
+-- the current user only. Since the content is a chat.message_content (the
+-- change limits), PostgreSQL rebuilt it reading the content as text, the
+-- domain's base type, and says so in its definition; searches' expressions
+-- read it the same way, so they still use it. This change says so in the
+-- index's comment, and its verify script takes the definition as it is now.
 
 begin;
 
--- Its support functions go to schema public, not chat, where every function
--- is the product's own (search_path pinned, nothing for PUBLIC). When this
--- change creates the extension it says so in its comment, and its revert
--- drops only an extension it created.
-do $$
-begin
-  if not exists (select from pg_catalog.pg_extension where extname = 'btree_gin') then
-    create extension btree_gin with schema public;
-    comment on extension btree_gin is 'created by chat:messages_search_index (GIN indexes on uuid)';
-  end if;
-end
-$$;
-
-create index messages_search_idx on chat.messages
-  using gin (user_id, (pg_catalog.to_tsvector('simple'::regconfig, content)));
-
 comment on index chat.messages_search_idx is
-  'search_messages: a user''s messages by their words (simple configuration), read for that user only.';
+  'search_messages: a user''s messages by the words of their content (simple configuration, the content read as text), read for that user only.';
 
 commit;

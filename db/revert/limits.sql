@@ -1,36 +1,52 @@
 -- Revert chat:limits from pg
 --
--- The tables' checks written out again, as they were; then the functions go.
+-- Back to the tables' checks asking the functions, and to content_problem's
+-- earlier body (limits@v0.4.0).
 
 begin;
 
+alter type chat.turn_part
+  alter attribute role type text,
+  alter attribute content type text,
+  alter attribute client_msg_id type text;
+alter type chat.appended_message
+  alter attribute role type text,
+  alter attribute content type text,
+  alter attribute client_msg_id type text;
+
 alter table chat.tasks
-  drop constraint tasks_title_length,
-  add constraint tasks_title_length check (pg_catalog.char_length(title) between 1 and 200),
-  drop constraint tasks_description_length,
-  add constraint tasks_description_length check (pg_catalog.char_length(description) <= 10000);
+  alter column title type text,
+  alter column description type text,
+  add constraint tasks_title_length check (chat.task_title_problem(title) is null),
+  add constraint tasks_description_length check (chat.task_description_problem(description) is null);
 
 alter table chat.turns
-  drop constraint turns_opening_key_length,
-  add constraint turns_opening_key_length check (pg_catalog.char_length(opening_key) between 1 and 200);
+  alter column opening_key type text,
+  add constraint turns_opening_key_length check (chat.client_msg_id_problem(opening_key) is null);
 
 alter table chat.conversations
-  drop constraint conversations_title_length,
-  add constraint conversations_title_length check (pg_catalog.char_length(title) <= 200),
-  drop constraint conversations_metadata_valid,
-  add constraint conversations_metadata_object check (pg_catalog.jsonb_typeof(metadata) = 'object'),
-  add constraint conversations_metadata_size check (pg_catalog.octet_length(metadata::text) <= 16384);
+  alter column title type text,
+  alter column metadata type jsonb,
+  add constraint conversations_title_length check (chat.title_problem(title) is null),
+  add constraint conversations_metadata_valid check (chat.conversation_metadata_problem(metadata) is null),
+  add constraint conversations_metadata_depth check (not chat.metadata_too_deep(metadata));
 
 alter table chat.messages
-  drop constraint messages_role_known,
-  add constraint messages_role_known check (role in ('system', 'user', 'assistant', 'tool')),
-  drop constraint messages_content_length,
-  add constraint messages_content_length check (pg_catalog.char_length(content) <= 10000),
-  drop constraint messages_client_msg_id_length,
-  add constraint messages_client_msg_id_length check (pg_catalog.char_length(client_msg_id) between 1 and 200);
+  alter column role type text,
+  alter column content type text,
+  alter column client_msg_id type text,
+  add constraint messages_role_known check (chat.role_problem(role) is null),
+  add constraint messages_content_length check (chat.content_problem(content) is null),
+  add constraint messages_client_msg_id_length check (chat.client_msg_id_problem(client_msg_id) is null);
 
-drop function chat.role_problem(text), chat.content_problem(text), chat.client_msg_id_problem(text),
-  chat.title_problem(text), chat.conversation_metadata_problem(jsonb), chat.task_title_problem(text),
-  chat.task_description_problem(text);
+drop domain chat.message_role, chat.message_content, chat.client_msg_id, chat.conversation_title,
+  chat.conversation_metadata, chat.task_title, chat.task_description;
+
+create or replace function chat.content_problem(content text) returns text
+  language sql immutable parallel safe security invoker
+return case
+  when pg_catalog.char_length(content) > 10000
+    then 'is longer than 10000 characters (' || pg_catalog.char_length(content) || ' characters)'
+end;
 
 commit;

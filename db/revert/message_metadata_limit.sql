@@ -1,18 +1,17 @@
 -- Revert chat:message_metadata_limit from pg
 --
--- Back to the two checks, of type and of 64 KiB. A message stored since with metadata
--- over 64 KiB makes this revert fail, as it should: nothing is cut.
+-- Back to the table's two checks (message_metadata_limit@v0.4.0).
 
 begin;
 
+alter type chat.turn_part alter attribute metadata type jsonb;
+alter type chat.appended_message alter attribute metadata type jsonb;
+
 alter table chat.messages
-  drop constraint messages_metadata_valid,
-  add constraint messages_metadata_object check (pg_catalog.jsonb_typeof(metadata) = 'object'),
-  add constraint messages_metadata_size check (pg_catalog.octet_length(metadata::text) <= 65536);
+  alter column metadata type jsonb,
+  add constraint messages_metadata_valid check (chat.message_metadata_problem(metadata) is null),
+  add constraint messages_metadata_depth check (not chat.metadata_too_deep(metadata));
 
-comment on column chat.messages.metadata is
-  'Tool calls and the like: a JSON object, at most 64 KiB as text.';
-
-drop function chat.message_metadata_problem(jsonb);
+drop domain chat.message_metadata;
 
 commit;

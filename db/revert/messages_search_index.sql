@@ -1,18 +1,10 @@
 -- Revert chat:messages_search_index from pg
+--
+-- The index's comment as it was (messages_search_index@v0.4.0).
 
 begin;
 
-drop index chat.messages_search_idx;
-
--- The extension goes with it when this change made it; one that was there
--- before is left alone.
-do $$
-begin
-  if pg_catalog.obj_description((select oid from pg_catalog.pg_extension where extname = 'btree_gin'),
-                                'pg_extension') = 'created by chat:messages_search_index (GIN indexes on uuid)' then
-    drop extension btree_gin;
-  end if;
-end
-$$;
+comment on index chat.messages_search_idx is
+  'search_messages: a user''s messages by their words (simple configuration), read for that user only.';
 
 commit;

@@ -20,6 +20,24 @@ begin
 end
 $$;
 
+-- and each is inlined where it is asked: no call of it is left in a plan
+do $$
+declare
+  v_line text;
+begin
+  for v_line in
+    explain (verbose, costs off)
+    select chat.max_count_problem(g), chat.search_query_problem(g::text),
+           chat.message_batch_problem(pg_catalog.to_jsonb(g))
+      from pg_catalog.generate_series(1, 2) g
+  loop
+    if v_line like '%chat.%' then
+      raise exception 'an argument limit function is not inlined: %', v_line;
+    end if;
+  end loop;
+end
+$$;
+
 select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.max_count_problem(integer)', 'execute')::int;
 select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.search_query_problem(text)', 'execute')::int;
 select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.message_batch_problem(jsonb)', 'execute')::int;

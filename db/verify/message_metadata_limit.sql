@@ -23,13 +23,24 @@ begin
 end
 $$;
 
--- the table asks it, and holds no other check of the metadata's type or size
-select 1 / count(*) from pg_catalog.pg_constraint
- where conrelid = 'chat.messages'::regclass and conname = 'messages_metadata_valid' and convalidated
-   and pg_catalog.pg_get_constraintdef(oid) like '%chat.message_metadata_problem(metadata)%';
-select 1 / (count(*) = 0)::int from pg_catalog.pg_constraint
- where conrelid = 'chat.messages'::regclass
-   and conname in ('messages_metadata_object', 'messages_metadata_size');
+-- the column's domain asks it and the depth, and the table holds no check of its own on the metadata
+select 1 / (count(*) = 2)::int
+  from pg_catalog.pg_constraint c
+ where c.contypid = 'chat.message_metadata'::regtype and c.contype = 'c' and c.convalidated
+   and (c.conname, pg_catalog.pg_get_constraintdef(c.oid)) in (
+         ('messages_metadata_valid', 'CHECK ((chat.message_metadata_problem(VALUE) IS NULL))'),
+         ('messages_metadata_depth', 'CHECK ((NOT chat.metadata_too_deep(VALUE)))'));
+select 1 / count(*) from pg_catalog.pg_attribute
+ where attrelid = 'chat.messages'::regclass and attname = 'metadata'
+   and atttypid = 'chat.message_metadata'::regtype;
+select 1 / (count(*) = 0)::int from pg_catalog.pg_constraint c
+ where c.conrelid = 'chat.messages'::regclass and c.contype = 'c'
+   and pg_catalog.pg_get_constraintdef(c.oid) like '%metadata%';
+
+-- the rows of the functions that return messages have the column's type
+select 1 / (count(*) = 2)::int from pg_catalog.pg_attribute
+ where attrelid in ('chat.appended_message'::regclass, 'chat.turn_part'::regclass) and attname = 'metadata'
+   and atttypid = 'chat.message_metadata'::regtype;
 
 select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.message_metadata_problem(jsonb)', 'execute')::int;
 select 1 / (not pg_catalog.has_function_privilege('public', 'chat.message_metadata_problem(jsonb)', 'execute'))::int;
