@@ -1,7 +1,7 @@
 -- Revert chat:append_messages from pg (reworked)
 --
--- Back to the function of append_messages@v0.3.0, with the array's limits and
--- the not-found error written out.
+-- Back to the function of append_messages@v0.4.0: every batch takes the path
+-- of a batch with keys, and its rows are read back by a join.
 
 begin;
 
@@ -29,15 +29,11 @@ declare
   v_replays boolean[] := '{}';
   -- the positions of the elements to insert
   v_new integer[] := '{}';
+  v_problem text;
 begin
-  if pg_catalog.jsonb_typeof(append_messages.messages) is distinct from 'array' then
-    raise exception 'messages must be a JSON array, not %',
-                    coalesce(pg_catalog.jsonb_typeof(append_messages.messages), 'NULL')
-      using errcode = '22023', column = 'messages';
-  end if;
-  if pg_catalog.jsonb_array_length(append_messages.messages) not between 1 and 1000 then
-    raise exception 'messages must hold 1 to 1000 messages, not %',
-                    pg_catalog.jsonb_array_length(append_messages.messages)
+  v_problem := chat.message_batch_problem(append_messages.messages);
+  if v_problem is not null then
+    raise exception 'messages %', v_problem
       using errcode = '22023', column = 'messages';
   end if;
 
@@ -77,8 +73,7 @@ begin
      and c.id = append_messages.conversation_id
      for update;
   if not found then
-    raise exception 'conversation % not found', append_messages.conversation_id
-      using errcode = 'P0002';
+    perform chat.conversation_not_found(append_messages.conversation_id);
   end if;
 
   -- Which elements are new, which replay a stored message or an earlier element.
