@@ -65,14 +65,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from agents.memory import SessionSettings
 from agents.memory.session_settings import coerce_session_settings
+from psycopg import sql
+from psycopg.rows import scalar_row
 
-from app.models import MAX_CONTENT, MAX_MESSAGE_METADATA, AppendedMessage, Message, storable_json
-from app.store import ChatStore, User, to_the_end
+from app.models import MAX_CONTENT, MAX_MESSAGE_METADATA, AppendedMessage, storable_json
+from app.store import ChatStore, Statement, User, to_the_end
 
 if TYPE_CHECKING:
     from agents.items import TResponseInputItem
@@ -87,6 +89,46 @@ ITEM_KEY = "agents_item"
 PAGE = 1000
 # The most items one add_items stores: chat.append_messages takes 1..1000 messages.
 MAX_BATCH = 1000
+
+# A row as the item it holds, built by the server so that only the item travels (not the row's content and
+# columns beside it): the item of a row this session wrote; for a row written otherwise, a plain message of its role
+# and content, a tool's row as the assistant's (see the module's docstring). The JSON path reads the metadata once,
+# silent when it has no item (a CASE that tests the item, then takes it, reads a large one twice from its compressed
+# storage).
+ITEM = sql.SQL(
+    "coalesce(pg_catalog.jsonb_path_query_first(m.metadata, {path}, '{{}}', true),"
+    " pg_catalog.jsonb_build_object('role', case when m.role = 'tool' then 'assistant' else m.role end,"
+    " 'content', m.content))"
+).format(path=sql.Literal(f'strict $."{ITEM_KEY}" ? (@.type() == "object")'))
+
+
+def _page(rows: str) -> sql.Composed:
+    """A page of items as one row: their JSON array, ascending (one text that psycopg's JSON loader decodes in
+    one call, where a row per item costs a call and a row's overhead each), how many they are, the seq of the
+    first and of the last. ``rows`` is the FROM clause, naming the messages ``m``."""
+    return sql.SQL(
+        "select coalesce(pg_catalog.json_agg({item} order by m.seq), '[]'), pg_catalog.count(*),"
+        " pg_catalog.min(m.seq), pg_catalog.max(m.seq) from {rows}"
+    ).format(item=ITEM, rows=sql.SQL(rows))
+
+
+# The latest rows; the rows after a seq; the rows after a seq and before another.
+LATEST = _page("chat.fetch_recent(%s, %s) m")
+AFTER = _page("chat.fetch_messages(%s, %s, %s) m")
+BETWEEN = _page("chat.fetch_messages(%s, %s, %s) m where m.seq < %s")
+# How many rows the conversation has: with seq gapless, the seq of its last row.
+COUNT = "select m.message_count from chat.get_conversation(%s) m"
+POP = sql.SQL("select {item} from chat.pop_message(%s) m").format(item=ITEM)
+
+
+class _Page(NamedTuple):
+    """A page of the history: its items, ascending, how many they are, and the seq of the first and of the last
+    (None when it is empty)."""
+
+    items: list[Any]
+    size: int
+    first: int | None
+    last: int | None
 
 
 class NoSessionUser(LookupError):
@@ -153,42 +195,47 @@ class ChatStoreSession:
         """The history, oldest first: the latest ``limit`` items (``None``: ``session_settings.limit``,
         and when that is unset too, everything; 0 or less: none).
 
-        Read in pages of at most 1000 rows, each page its own transaction: a history of up to 1000 items
-        (or ``limit`` ≤ 1000) is one consistent snapshot; a longer one is read page by page, so an item
-        added, popped or cleared by someone else while it is read may show or not. Never duplicated nor
-        out of order: pages are stitched by ``seq``.
+        One call for any ``limit`` up to 1000, and for a whole history of up to 1000 items: one transaction, one
+        consistent snapshot. A longer one is read in pages of at most 1000 rows, each page its own transaction,
+        so an item added, popped or cleared by someone else while it is read may show or not. Never duplicated
+        nor out of order: pages are stitched by ``seq``.
         """
         user = self._user(wrapper)
         if limit is None and self.session_settings is not None:
             limit = self.session_settings.limit
         if limit is not None and limit <= 0:
             return []
-        rows = await (self._read_all(user) if limit is None else self._read_latest(user, limit))
-        return [_item(row) for row in rows]
+        return await (self._read_all(user) if limit is None else self._read_latest(user, limit))
 
-    async def _read_all(self, user: User) -> list[Message]:
-        rows: list[Message] = []
-        while True:
-            page = await self.store.fetch_messages(user, self.conversation_id, rows[-1].seq if rows else 0, PAGE)
-            rows.extend(page)
-            if len(page) < PAGE:
-                return rows
+    async def _read_all(self, user: User) -> list[TResponseInputItem]:
+        # the first page and the count in one round trip: a history that fits one page takes one call
+        rows, count = await self.store.run(user, Statement(AFTER, [self.conversation_id, 0, PAGE]),
+                                           Statement(COUNT, [self.conversation_id], scalar_row))
+        page = _Page(*rows[0])
+        items = page.items
+        while page.size == PAGE and count and page.last < count[0]:
+            page = await self._page(user, AFTER, page.last, PAGE)
+            items.extend(page.items)
+        return items
 
-    async def _read_latest(self, user: User, limit: int) -> list[Message]:
-        tail = await self.store.fetch_recent(user, self.conversation_id, min(limit, PAGE))
-        if limit <= PAGE or len(tail) < PAGE:
-            return tail
+    async def _read_latest(self, user: User, limit: int) -> list[TResponseInputItem]:
+        tail = await self._page(user, LATEST, min(limit, PAGE))
+        if limit <= PAGE or tail.size < PAGE:
+            return tail.items
         # seq numbers the messages 1..n without a gap: the latest ``limit`` start after n - limit
-        first = tail[0].seq
-        rows: list[Message] = []
-        after = max(0, tail[-1].seq - limit)
-        while after < first - 1:
-            page = await self.store.fetch_messages(user, self.conversation_id, after, min(PAGE, first - 1 - after))
-            rows.extend(row for row in page if row.seq < first)
-            if not page:
+        items: list[TResponseInputItem] = []
+        after = max(0, tail.last - limit)
+        while after < tail.first - 1:
+            page = await self._page(user, BETWEEN, after, min(PAGE, tail.first - 1 - after), tail.first)
+            items.extend(page.items)
+            if not page.size:
                 break
-            after = page[-1].seq
-        return (rows + tail)[-limit:]
+            after = page.last
+        return (items + tail.items)[-limit:]
+
+    async def _page(self, user: User, query: sql.Composed, *params: Any) -> _Page:
+        (rows,) = await self.store.run(user, Statement(query, [self.conversation_id, *params]))
+        return _Page(*rows[0])
 
     # writing
 
@@ -215,8 +262,8 @@ class ChatStoreSession:
     async def pop_item(self, *, wrapper: RunContextWrapper[Any] | None = None) -> TResponseInputItem | None:
         """Removes the latest item and returns it; None when the history is empty."""
         user = self._user(wrapper)
-        message = await to_the_end(self.store.pop_message(user, self.conversation_id))
-        return None if message is None else _item(message)
+        (popped,) = await to_the_end(self.store.run(user, Statement(POP, [self.conversation_id], scalar_row)))
+        return popped[0] if popped else None
 
     async def clear_session(self, *, wrapper: RunContextWrapper[Any] | None = None) -> None:
         """Removes every item; the conversation stays."""
@@ -242,15 +289,6 @@ def _row(index: int, item: Any) -> dict[str, Any]:
         raise ItemNotStorable(index, kind, f"its metadata would be {size} bytes as JSON text, more than the "
                                            f"{MAX_MESSAGE_METADATA} bytes a message's metadata may hold")
     return {"role": _role(item), "content": _readable(item)[:MAX_CONTENT], "metadata": metadata}
-
-
-def _item(message: Message) -> TResponseInputItem:
-    """The item a row holds; for a row written otherwise, a plain message of its role and content."""
-    metadata = message.metadata
-    if isinstance(metadata, dict) and isinstance(metadata.get(ITEM_KEY), dict):
-        return metadata[ITEM_KEY]
-    role = "assistant" if message.role == "tool" else message.role
-    return {"role": role, "content": message.content}  # type: ignore[return-value,typeddict-item]
 
 
 def _kind(item: Any) -> str:

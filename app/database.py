@@ -19,8 +19,12 @@ from app.settings import Settings
 
 
 def load_json(data: bytes | str):
-    """json.loads, with a shortcut for the empty object most metadata is."""
-    return {} if data in (b"{}", "{}") else json.loads(data)
+    """json.loads of a JSON value as PostgreSQL sends it, with a shortcut for the empty object most metadata is.
+    Decoded first: given bytes, json.loads guesses their encoding, which costs a fifth of a small document's
+    parse (PostgreSQL sends UTF-8 to a client that asks for it, as psycopg does)."""
+    if data in (b"{}", "{}"):
+        return {}
+    return json.loads(data.decode() if isinstance(data, bytes) else data)
 
 
 async def configure(conn: AsyncConnection) -> None:

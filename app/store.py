@@ -33,7 +33,7 @@ from uuid import UUID
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import BaseRowFactory, RowFactory, dict_row, scalar_row
+from psycopg.rows import BaseRowFactory, RowFactory, dict_row, scalar_row, tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pydantic import BaseModel
@@ -181,9 +181,11 @@ class PreparedStatementsFailed(Exception):
 
 @dataclass(frozen=True)
 class Statement:
+    """One statement of an operation: its SQL, its parameters, and how its rows are built."""
+
     sql: str | sql.Composable
     params: Sequence[Any] | dict[str, Any]
-    rows: RowFactory[Any]
+    rows: RowFactory[Any] = tuple_row
 
 
 class ChatStore:
@@ -344,6 +346,13 @@ class ChatStore:
         self._provisioned.move_to_end(user_id)
         while len(self._provisioned) > self.remember:
             self._provisioned.popitem(last=False)
+
+    async def run(self, user: User, *statements: Statement) -> list[list[Any]]:
+        """Runs the caller's own statements over the API functions as ``user``, in one transaction and one round
+        trip, and returns their rows in order: for a caller that reads only part of what a function returns, and
+        builds no model of it (``app.agent_session`` reads its items so: ``select m.metadata -> 'agents_item'
+        from chat.fetch_recent(%s, %s) m``)."""
+        return await self._run(user, *statements)
 
     async def _one(self, user: User, statement: Statement, **kwargs) -> Any:
         (rows,) = await self._run(user, statement, **kwargs)

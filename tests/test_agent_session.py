@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -117,18 +118,33 @@ def sound(db, pg_server, chat_db):
 
 
 class Spy:
-    """Counts the store's reads, with their limits, and its writes."""
+    """Counts the store's round trips for the session, and in them the API functions it calls, with the limit
+    each fetch asks for."""
 
     def __init__(self, store: ChatStore, monkeypatch) -> None:
         self.calls: list[tuple[str, int | None]] = []
-        for name in ("fetch_messages", "fetch_recent", "append_messages", "pop_message", "clear_conversation"):
+        self.round_trips = 0
+        for name in ("append_messages", "clear_conversation"):
             original = getattr(store, name)
             monkeypatch.setattr(store, name, self._wrap(name, original))
+        run = store.run
+
+        async def spied_run(user, *statements):
+            self.round_trips += 1
+            for statement in statements:
+                text = statement.sql if isinstance(statement.sql, str) else statement.sql.as_string()
+                name = re.search(r"chat\.(\w+)\(%s", text).group(1)
+                # the limit: fetch_recent(conversation, max_count), fetch_messages(conversation, after, max_count)
+                limit = {"fetch_recent": 1, "fetch_messages": 2}.get(name)
+                self.calls.append((name, None if limit is None else statement.params[limit]))
+            return await run(user, *statements)
+
+        monkeypatch.setattr(store, "run", spied_run)
 
     def _wrap(self, name, original):
         async def call(user, conversation_id, *args, **kwargs):
-            limit = kwargs.get("limit", args[-1] if args and name.startswith("fetch") else None)
-            self.calls.append((name, limit))
+            self.round_trips += 1
+            self.calls.append((name, None))
             return await original(user, conversation_id, *args, **kwargs)
 
         return call
@@ -231,6 +247,20 @@ async def test_session_settings_limit_is_the_default(store, conversation, alice)
     assert await nothing.get_items() == []
 
 
+async def test_a_history_of_one_page_is_read_in_one_round_trip(session, conversation, monkeypatch):
+    """1,000 items, a page exactly: the whole history, and the latest 50, each in one call, the count of the
+    conversation's messages telling that nothing follows the page."""
+    items = [{"type": "function_call_output", "call_id": f"call_{n}", "output": f"result {n}"} for n in range(1000)]
+    await session.add_items(items)
+    spy = Spy(session.store, monkeypatch)
+    assert await session.get_items() == items
+    assert (spy.round_trips, spy.calls) == (1, [("fetch_messages", 1000), ("get_conversation", None)])
+    spy.calls.clear()
+    spy.round_trips = 0
+    assert await session.get_items(50) == items[-50:]
+    assert (spy.round_trips, spy.calls) == (1, [("fetch_recent", 50)])
+
+
 async def test_long_history_is_read_in_pages(session, conversation, monkeypatch, sound):
     """2,500 items: read whole, and with limit 1,500, 1,000 and 3,000, in pages of at most 1,000 rows."""
     items = [{"type": "function_call_output", "call_id": f"call_{n}", "output": f"result {n}"} for n in range(2500)]
@@ -239,7 +269,8 @@ async def test_long_history_is_read_in_pages(session, conversation, monkeypatch,
     spy = Spy(session.store, monkeypatch)
 
     assert await session.get_items() == items
-    assert spy.calls == [("fetch_messages", 1000)] * 3
+    assert spy.calls == [("fetch_messages", 1000), ("get_conversation", None)] + [("fetch_messages", 1000)] * 2
+    assert spy.round_trips == 3
     spy.calls.clear()
 
     assert await session.get_items(1500) == items[-1500:]
