@@ -77,6 +77,11 @@ def peers(admin_url: str) -> list:
         found.append(LangchainHistory(admin_url))
     except ImportError as error:
         print(f"bench: langchain-postgres unavailable: {error}", file=sys.stderr)
+    try:
+        from bench.peers.agents_sqlalchemy import AgentsSQLAlchemy
+        found.append(AgentsSQLAlchemy(admin_url))
+    except ImportError as error:
+        print(f"bench: the Agents SDK's SQLAlchemySession unavailable: {error}", file=sys.stderr)
     return found
 
 
@@ -110,13 +115,26 @@ def workloads_of(subject, size: int, users: int, seconds: float, repeats: int) -
             max(5, repeats // 4)))
     if has("append"):
         found.append(lambda: workloads.append_load(subject, size, users, seconds))
-    if has("session_items"):
-        found.append(lambda: workloads.latency(subject, "get_items50", size,
-                                               lambda: subject.session_items(*long_args, 50), repeats))
     if has("append_turn"):
-        for batch in (True, False):
-            found.append(lambda batch=batch: workloads.turn_items_load(subject, size, users, seconds, batch=batch))
+        found.append(lambda: workloads.turn_items_load(subject, size, users, seconds, batch=True))
+    if has("append_turn_singly"):
+        found.append(lambda: workloads.turn_items_load(subject, size, users, seconds, batch=False))
+    found += agent_workloads(subject, size, users, seconds, repeats)
     return found
+
+
+def agent_workloads(subject, size: int, users: int, seconds: float, repeats: int) -> list:
+    """An agent's session: its latest 50 of 10,000 items, the whole of 1,000, and a turn's 4 items stored."""
+    if not hasattr(subject, "agent_items"):
+        return []
+    long_session = (dataset.user_uuid(dataset.LONG_SESSION[0]), dataset.conversation_uuid(*dataset.LONG_SESSION))
+    medium_session = (dataset.user_uuid(dataset.MEDIUM_SESSION[0]),
+                      dataset.conversation_uuid(*dataset.MEDIUM_SESSION))
+    return [lambda: workloads.latency(subject, "agent_items50", size,
+                                      lambda: subject.agent_items(*long_session, 50), repeats),
+            lambda: workloads.latency(subject, "agent_items_all", size,
+                                      lambda: subject.agent_items(*medium_session, None), max(5, repeats // 4)),
+            lambda: workloads.agent_turn_load(subject, size, users, seconds)]
 
 
 class PgbenchSubject:

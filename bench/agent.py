@@ -1,19 +1,18 @@
-"""``python -m bench.agent [--users N] [--rounds R] [--seconds S] [--repeats K]``: what the agent
-session's calls cost, on their own and quickly.
+"""``python -m bench.agent [--users N] [--rounds R] [--seconds S] [--repeats K]``: what an agent's memory
+costs here against what its users would pick instead, on their own and quickly.
 
-Two comparisons, each measured in interleaved rounds (which goes first alternates), so that the
-machine's drift over seconds falls on both alike; the report gives the median of the rounds with
-their spread:
+The same data set as ``make bench`` (fewer users), on the server the libpq variables name (PGUSER a
+superuser, as for ``python -m bench``). Each pair is measured in interleaved rounds (which goes first
+alternates), so that the machine's drift over seconds falls on both alike; the report gives the median of the
+rounds with their spread, and their ratio:
 
-- a 4-item agent turn (the user's words, a tool call, its output, the reply) written by 8 clients to
-  random conversations: in one ``append_messages`` call, against one ``append_message`` per item;
-  items per second;
-- ``ChatStoreSession.get_items(50)`` on the 10,000-message conversation, against the plain
-  ``fetch_recent(50)`` it reads through; median latency.
+- ``ChatStoreSession`` against the Agents SDK's own ``SQLAlchemySession`` (asyncpg) on the same server:
+  ``get_items(50)`` of a 10,000-item session and ``get_items()`` of a 1,000-item one (median latency), and
+  ``add_items`` of a 4-item turn by 8 clients to random sessions (items per second);
+- a 4-message turn in one ``append_messages`` call against langchain-postgres's ``aadd_messages`` of the same
+  four, and a single ``append_message`` against its ``aadd_messages`` of one (items per second, 8 clients).
 
-``make bench`` measures the same workloads (``turn4_batch``, ``turn4_single``, ``get_items50``) in
-its one run beside everything else. The server is the one the libpq variables name (PGUSER a
-superuser), as for ``python -m bench``; a private one for the run:
+``make bench`` measures the same workloads in its one run beside everything else. A private server for it:
 
     eval "$(scripts/pg-cluster start /tmp/chat-agent/pg)"   # durable (fsync on), as make bench
     .venv/bin/python -m bench.agent
@@ -31,8 +30,19 @@ import sys
 import psycopg
 
 from bench import dataset, workloads
-from bench.__main__ import prepare_database, server, url
+from bench.__main__ import agent_workloads, prepare_database, server, url
 from bench.ours import Ours
+from bench.peers.agents_sqlalchemy import AgentsSQLAlchemy
+from bench.peers.langchain_history import LangchainHistory
+
+# (what, its measure, the workload's name)
+PAIRS = [
+    ("get_items(50) of 10,000 items, ms", "median_ms", "agent_items50"),
+    ("get_items() of 1,000 items, ms", "median_ms", "agent_items_all"),
+    ("add_items of a 4-item turn, items/s", "throughput", "agent_turn4"),
+    ("a 4-message turn in one call, items/s", "throughput", "turn4_batch"),
+    ("a single append, items/s", "throughput", "append"),
+]
 
 
 async def run(users: int, rounds: int, seconds: float, repeats: int) -> None:
@@ -40,39 +50,45 @@ async def run(users: int, rounds: int, seconds: float, repeats: int) -> None:
     prepare_database(password)
     with psycopg.connect(dbname="chat_bench", autocommit=True, **server()) as conn:
         dataset.grow(conn, users, progress=False)
-    ours = Ours(url("bench_app", password), "ours")
-    await ours.open()
-    long_args = (dataset.user_uuid(1), dataset.conversation_uuid(1, 0))
-    pairs = {
-        "items/s of a 4-item turn, 8 clients": (
-            ("append_messages", lambda: workloads.turn_items_load(ours, 0, users, seconds, batch=True)),
-            ("append_message per item", lambda: workloads.turn_items_load(ours, 0, users, seconds, batch=False)),
-            "throughput"),
-        "latency (ms) of the latest 50 of 10,000": (
-            ("get_items(50)", lambda: workloads.latency(ours, "get_items50", 0,
-                                                        lambda: ours.session_items(*long_args, 50), repeats)),
-            ("fetch_recent(50)", lambda: workloads.latency(ours, "recent50", 0,
-                                                           lambda: ours.recent(*long_args, 50), repeats)),
-            "median_ms"),
-    }
-    seen: dict[str, list[float]] = {}
+    admin = url(server()["user"], server()["password"])
+    ours, sdk, langchain = Ours(url("bench_app", password), "ours"), AgentsSQLAlchemy(admin), LangchainHistory(admin)
+    for subject in (ours, sdk, langchain):
+        await subject.open()
+        await subject.load()
+    with psycopg.connect(dbname="chat_bench", autocommit=True, **server()) as conn:
+        conn.execute("vacuum (analyze)")
+        conn.execute("checkpoint")
+
+    def measures(subject) -> dict:
+        found = dict(zip(("agent_items50", "agent_items_all", "agent_turn4"),
+                         agent_workloads(subject, 0, users, seconds, repeats)))
+        if hasattr(subject, "append_turn"):
+            found["turn4_batch"] = lambda: workloads.turn_items_load(subject, 0, users, seconds, batch=True)
+        found["append"] = lambda: workloads.append_load(subject, 0, users, seconds)
+        return found
+
+    pairs = [(what, measure, workload, ours, sdk if workload.startswith("agent") else langchain)
+             for what, measure, workload in PAIRS]
+    of = {subject.name: measures(subject) for subject in (ours, sdk, langchain)}
+    seen: dict[tuple[str, str], list[float]] = {}
     try:
         for n in range(rounds):
-            for what, (first, second, measure) in pairs.items():
-                for name, measured in (first, second) if n % 2 == 0 else (second, first):
-                    result = await measured()
-                    seen.setdefault(name, []).append(getattr(result, measure))
+            for _, measure, workload, a, b in pairs:
+                for subject in (a, b) if n % 2 == 0 else (b, a):
+                    result = await of[subject.name][workload]()
+                    seen.setdefault((subject.name, workload), []).append(getattr(result, measure))
             print(f"bench.agent: round {n + 1} of {rounds}", file=sys.stderr)
     finally:
-        await ours.close()
+        for subject in (ours, sdk, langchain):
+            await subject.close()
 
     print(f"\nmedians of {rounds} interleaved rounds ({seconds:g} s of load, {repeats} calls), [spread]\n")
-    print("| measure | subject | median | other | median | ratio |")
+    print("| measure | ours | median | peer | median | ratio |")
     print("|---|---|---:|---|---:|---:|")
-    for what, ((a, _), (b, _), _) in pairs.items():
-        x, y = seen[a], seen[b]
-        print(f"| {what} | {a} | {workloads.median_and_spread(x)} | {b} | {workloads.median_and_spread(y)} "
-              f"| {statistics.median(x) / statistics.median(y):.2f} |")
+    for what, _, workload, a, b in pairs:
+        x, y = seen[(a.name, workload)], seen[(b.name, workload)]
+        print(f"| {what} | {a.name} | {workloads.median_and_spread(x)} | {b.name} | "
+              f"{workloads.median_and_spread(y)} | {statistics.median(x) / statistics.median(y):.2f} |")
 
 
 def main(argv: list[str] | None = None) -> int:

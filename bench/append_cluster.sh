@@ -1,12 +1,15 @@
 # Sourced by the pgbench measurements (search_index_cost.sh, append_cost.sh,
-# capacity.sh): a private cluster for the run, removed after it, with the
-# plan deployed and 100 users of 10 conversations each, and the runtime login
-# bench_app (password bench) granted chat_app, as the service logs in.
+# capacity.sh, plan_cost.sh): a private cluster for the run, removed after it,
+# with the plan deployed and 100 users of 10 conversations each, and the
+# runtime login bench_app (password bench) granted chat_app, as the service
+# logs in.
 #
 #   start_append_cluster NAME [pg-cluster start options]…
 #
-# sets scratch (the run's directory) and pgbench; median SUBJECT prints the
-# median of the numbers written as "SUBJECT number" lines in $scratch/results.
+# sets scratch (the run's directory) and pgbench; deploy_database DB [TO]
+# makes another database of the cluster the same way (the plan up to TO when
+# given); median SUBJECT prints the median of the numbers written as
+# "SUBJECT number" lines in $scratch/results.
 # For the pgbench scripts: header picks a random user (:u) and one of their
 # conversations (:c); user and conversation are their ids as SQL expressions.
 
@@ -24,10 +27,15 @@ start_append_cluster() {
   eval "$(scripts/pg-cluster start "$scratch/pg" "$@")"
   pgbench=$(ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)
 
-  psql -X -q -c "create database chat"
-  SQITCH_USER_CONFIG=/dev/null sqitch deploy "db:pg://postgres@$PGHOST:$PGPORT/chat" >/dev/null
-  psql -X -q -d chat <<'SQL'
-create role bench_app login password 'bench' in role chat_app;
+  deploy_database chat
+  psql -X -q -c "create role bench_app login password 'bench' in role chat_app"
+}
+
+deploy_database() {
+  local database=$1 to=${2:-}
+  psql -X -q -c "create database $database"
+  SQITCH_USER_CONFIG=/dev/null sqitch deploy ${to:+--to "$to"} "db:pg://postgres@$PGHOST:$PGPORT/$database" >/dev/null
+  psql -X -q -d "$database" <<'SQL'
 insert into chat.users (id)
 select ('00000000-0000-0000-0000-' || lpad(u::text, 12, '0'))::uuid from generate_series(1, 100) u;
 insert into chat.conversations (id, user_id)

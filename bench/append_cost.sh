@@ -17,6 +17,9 @@
 #   update_insert   that update and the message's insert in one statement, under
 #                   RLS: the append without its function and argument checks
 #   append_message  chat.append_message, as the Python layer calls it
+#   without_search  the same, in a database without the search index
+#   without_fk      the same, without the foreign key to the conversation
+#   without_pkey    the same, without the primary key (user_id, id)
 # Prints each round's transactions per second and, per subject, the median
 # and its ratio to one_table.
 set -euo pipefail
@@ -25,6 +28,13 @@ rounds=${1:-4} seconds=${2:-10}
 
 . bench/append_cluster.sh
 start_append_cluster append-cost
+# the append without one of its pieces, each in a database of its own
+deploy_database without_search
+psql -X -q -d without_search -c "drop index chat.messages_search_idx"
+deploy_database without_fk
+psql -X -q -d without_fk -c "alter table chat.messages drop constraint messages_conversation_fkey"
+deploy_database without_pkey
+psql -X -q -d without_pkey -c "alter table chat.messages drop constraint messages_pkey"
 # the one-table store
 psql -X -q -d chat <<'SQL'
 create table public.message_store (id serial primary key, session_id uuid not null, message jsonb not null,
@@ -77,11 +87,13 @@ select * from chat.append_message($conversation, 'user', '$content', '{}', null)
 \endpipeline
 SQL
 
-subjects=(one_table counter counter_hot update_insert append_message)
+subjects=(one_table counter counter_hot update_insert append_message without_search without_fk without_pkey)
 for round in $(seq "$rounds"); do
   for subject in "${subjects[@]}"; do
-    tps=$(PGPASSWORD=bench "$pgbench" -n -M prepared -c 8 -j 2 -T "$seconds" -f "$scratch/$subject.sql" \
-            -U bench_app chat 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    script=$subject database=chat
+    [[ $subject == without_* ]] && script=append_message database=$subject
+    tps=$(PGPASSWORD=bench "$pgbench" -n -M prepared -c 8 -j 2 -T "$seconds" -f "$scratch/$script.sql" \
+            -U bench_app "$database" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
     echo "round $round $subject: $tps transactions/s"
     echo "$subject $tps" >> "$scratch/results"
   done

@@ -1,7 +1,10 @@
 """The data set, generated inside PostgreSQL (set-based, as the superuser).
 
 Users 1..N each have 100 conversations of 20 messages; user 1 also has one
-conversation of 10,000 messages and user 2 one of 1,000. Content lengths
+conversation of 10,000 messages and user 2 one of 1,000, and each of them an
+agent's session of as many items (written as ``ChatStoreSession`` writes
+them: a readable content, and the item in the metadata), in which a user's
+words, a tool call, its output and the assistant's reply follow each other. Content lengths
 follow a log-normal spread (median about 200 characters, a long tail, capped
 at 10,000), roles alternate user and assistant. Ids are derived from numbers,
 so that pgbench and every peer can address the same user and conversation:
@@ -61,6 +64,32 @@ select bench.conversation_uuid(u, c), bench.user_uuid(u), s,
        bench.corpus
 """
 
+# An agent's session: item s is a user's message, a function call, its output or the assistant's output
+# message, in turn; the content is what ChatStoreSession makes readable of it.
+AGENT_ITEMS = """
+insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, created_at)
+select bench.conversation_uuid(%(user)s, %(c)s), bench.user_uuid(%(user)s), s,
+       case s %% 4 when 1 then 'user' when 3 then 'tool' else 'assistant' end,
+       case s %% 4 when 2 then 'add_task(' || (item ->> 'arguments') || ')'
+                   when 3 then item ->> 'output' else t.text end,
+       jsonb_build_object('agents_item', item),
+       timestamptz '2026-01-01' + make_interval(secs => s * 30)
+  from generate_series(1, %(items)s::int) s,
+       bench.corpus,
+       -- (s in it: a text of its own for each item, not one for all)
+       lateral (select substr(corpus.text, 1 + (random() * 2000)::int + 0 * s, bench.content_length()) as text) t,
+       lateral (select case s %% 4
+         when 1 then jsonb_build_object('role', 'user', 'content', t.text)
+         when 2 then jsonb_build_object('type', 'function_call', 'call_id', 'call_' || s, 'name', 'add_task',
+                                        'arguments', jsonb_build_object('title', left(t.text, 40))::text)
+         when 3 then jsonb_build_object('type', 'function_call_output', 'call_id', 'call_' || (s - 1),
+                                        'output', jsonb_build_object('id', s, 'title', left(t.text, 40))::text)
+         else jsonb_build_object('id', 'msg_' || s, 'type', 'message', 'role', 'assistant', 'status', 'completed',
+                                 'content', jsonb_build_array(jsonb_build_object(
+                                   'type', 'output_text', 'text', t.text, 'annotations', '[]'::jsonb)))
+         end as item) i
+"""
+
 CONVERSATIONS = """
 insert into chat.conversations (id, user_id, title, message_count, created_at, updated_at)
 select bench.conversation_uuid(u, c), bench.user_uuid(u), 'conversation ' || c, %(messages)s,
@@ -81,6 +110,10 @@ def conversation_uuid(u: int, c: int) -> uuid.UUID:
 
 LONG_CONVERSATION = (1, 0)
 MEDIUM_CONVERSATION = (2, 0)
+# the agents' sessions: 10,000 items (user 1) and 1,000 (user 2)
+AGENT_SESSION = 1000
+LONG_SESSION = (1, AGENT_SESSION)
+MEDIUM_SESSION = (2, AGENT_SESSION)
 
 
 def users_in(conn: psycopg.Connection) -> int:
@@ -105,6 +138,9 @@ def grow(conn: psycopg.Connection, users: int, *, progress: bool = True) -> None
         conn.execute("insert into chat.users (id) select bench.user_uuid(u) from generate_series(1, 2) u")
         _add(conn, 1, 1, 0, 0, LONG)
         _add(conn, 2, 2, 0, 0, MEDIUM)
+        for (user, c), items in ((LONG_SESSION, LONG), (MEDIUM_SESSION, MEDIUM)):
+            conn.execute(CONVERSATIONS, dict(first=user, last=user, c_first=c, c_last=c, messages=items))
+            conn.execute(AGENT_ITEMS, dict(user=user, c=c, items=items))
         have = 2
         conn.execute("insert into chat.users (id) select bench.user_uuid(u) from generate_series(3, %s::int) u",
                      [max(users, 2)])

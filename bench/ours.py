@@ -71,11 +71,17 @@ class Ours:
             await self.store.append_message(User(user), conversation, item["role"], item["content"],
                                             item.get("metadata"))
 
-    async def session_items(self, user: UUID, conversation: UUID, n: int) -> int:
+    async def agent_items(self, user: UUID, conversation: UUID, n: int | None) -> int:
         """The agent's memory as the Agents SDK reads it: ChatStoreSession.get_items(n)."""
         from app.agent_session import ChatStoreSession
 
         return len(await ChatStoreSession(self.store, conversation, User(user)).get_items(n))
+
+    async def agent_add(self, user: UUID, conversation: UUID, items: list[dict]) -> None:
+        """An agent's turn stored as the Agents SDK stores it: ChatStoreSession.add_items(items)."""
+        from app.agent_session import ChatStoreSession
+
+        await ChatStoreSession(self.store, conversation, User(user)).add_items(items)
 
     async def turn(self, user: UUID, conversation: UUID, content: str) -> None:
         start = await self.store.begin_turn(User(user), conversation, content, history=50)

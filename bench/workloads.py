@@ -146,6 +146,23 @@ AGENT_TURN = [
 ]
 
 
+# The same turn as the Agents SDK's items, as an agent's session stores them.
+AGENT_TURN_ITEMS = [
+    {"role": "user", "content": CONTENT},
+    {"type": "function_call", "call_id": "call_1", "name": "add_task",
+     "arguments": '{"title": "renew the car insurance"}'},
+    {"type": "function_call_output", "call_id": "call_1", "output": '{"id": 42, "completed": false}'},
+    {"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
+     "content": [{"type": "output_text", "text": "Added: renew the car insurance.", "annotations": []}]},
+]
+
+
+async def agent_turn_load(subject, size: int, users: int, seconds: float, seed: int = 13) -> Result:
+    """An agent's 4-item turn stored by its session's add_items per call. Throughput is in items per second."""
+    return await write_load(subject, "agent_turn4", lambda u, c: subject.agent_add(u, c, AGENT_TURN_ITEMS), size,
+                            users, seconds, seed=seed, per_op=len(AGENT_TURN_ITEMS))
+
+
 async def turn_items_load(subject, size: int, users: int, seconds: float, *, batch: bool, seed: int = 11) -> Result:
     """A 4-item turn written per call: in one append_messages call (``batch``), or one append_message per item.
     Throughput is in items per second."""

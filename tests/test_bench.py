@@ -27,18 +27,23 @@ def test_the_benchmark_runs_at_a_tiny_scale(pg_server, standby, tmp_path):
     rows = {(r["subject"], r["workload"]): r for r in data["results"] if not r["workload"].startswith("scale_")}
     subjects = {subject for subject, _ in rows}
     assert {"ours", "ours-replica", "ours-bypass-rls", "psycopg", "pgbench", "sqlmodel",
-            "langchain-postgres"} <= subjects
+            "langchain-postgres", "agents-sqlalchemy"} <= subjects
     assert {r["rounds"] for r in rows.values()} == {2}
     assert all(len(r["per_round"]) == 2 and r["p50_ms_spread"][0] <= r["p50_ms"] <= r["p50_ms_spread"][1]
                for r in rows.values())
-    for subject in subjects - {"pgbench", "psycopg", "ours-replica"}:
+    for subject in subjects - {"pgbench", "psycopg", "ours-replica", "agents-sqlalchemy"}:
         assert rows[(subject, "recent50")]["rows"] == 50, subject
         assert rows[(subject, "page100")]["rows"] == 100, subject
         assert rows[(subject, "whole1000")]["rows"] == 1000, subject
         assert rows[(subject, "append")]["ops"] > 0, subject
     assert rows[("ours", "list20")]["rows"] == 20
-    assert rows[("ours", "get_items50")]["rows"] == 50
     assert rows[("ours", "turn4_batch")]["ops"] > 0 and rows[("ours", "turn4_single")]["ops"] > 0
+    assert rows[("langchain-postgres", "turn4_batch")]["ops"] > 0
+    # an agent's session, here and in the Agents SDK's own SQLAlchemySession: the same items read
+    for subject in ("ours", "agents-sqlalchemy"):
+        assert rows[(subject, "agent_items50")]["rows"] == 50, subject
+        assert rows[(subject, "agent_items_all")]["rows"] == 1000, subject
+        assert rows[(subject, "agent_turn4")]["ops"] > 0 and rows[(subject, "agent_turn4")]["per_op"] == 4
     assert rows[("pgbench", "append")]["ops"] > 0 and rows[("pgbench", "recent50")]["ops"] > 0
     assert rows[("psycopg", "recent50")]["rows"] == 50 and rows[("psycopg", "append")]["ops"] > 0
     # the reads on the standby find what the primary has
@@ -51,7 +56,9 @@ def test_the_benchmark_runs_at_a_tiny_scale(pg_server, standby, tmp_path):
                                                    "recent50_vs_sqlmodel", "rls_server", "rls_cost", "scale",
                                                    "recent50_vs_pgbench", "recent50_vs_bare", "bare_vs_pgbench",
                                                    "replica_recent50", "replica_list20",
-                                                   "turn_batch_vs_single", "get_items_vs_recent"}
+                                                   "turn_batch_vs_single", "get_items_vs_recent",
+                                                   "turn4_vs_langchain", "agent_add_vs_sdk", "agent_items50_vs_sdk",
+                                                   "agent_items_all_vs_sdk"}
     # a ratio of medians lies within the ratios of the rounds (the median is monotone)
     assert all(r["spread"][0] <= r["value"] <= r["spread"][1] for r in data["ratios"])
     assert "ratio" in result.stdout and "fetch_recent(50)" in result.stdout

@@ -69,6 +69,12 @@ class LangchainHistory:
             history = PostgresChatMessageHistory(TABLE, str(conversation), async_connection=conn)
             await history.aadd_messages([MESSAGE_TYPES[role](content=content)])
 
+    async def append_turn(self, user, conversation, items: list[dict]) -> None:
+        """A turn's messages in one ``aadd_messages`` call, as an application adds the messages of a turn."""
+        async with self.pool.connection() as conn:
+            history = PostgresChatMessageHistory(TABLE, str(conversation), async_connection=conn)
+            await history.aadd_messages([MESSAGE_TYPES[item["role"]](content=item["content"]) for item in items])
+
     async def recent(self, user, conversation, n) -> int:
         return len((await self._messages(conversation))[-n:])
 
