@@ -8,6 +8,7 @@ structure and its buffer counts, never on time.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -198,3 +199,41 @@ def test_row_security_adds_no_call_and_no_gating_node_to_the_reads(db, user_a, b
     assert conditions(scan).count("current_setting('app.user_id'") == 1, scan
     if table == "messages":
         assert "current_setting" in scan["Index Cond"] and "Filter" not in scan, scan
+
+
+# checks that cost what they check: nothing in a check is left as a call of a function the planner did not inline
+
+def test_no_check_of_a_table_or_domain_calls_a_function(db):
+    """Every check of the schema's tables and domains, planned as PostgreSQL plans it for a row: the functions it
+    asks (the limits, the depth) are inlined into it, so no call of them is left; a function with a setting of its
+    own, or one that calls a function that is not immutable, would stay a call per row."""
+    checks = db.execute("""
+        select coalesce(c.conrelid::regclass::text, c.contypid::regtype::text), c.conname,
+               pg_catalog.pg_get_expr(c.conbin, c.conrelid), c.contypid <> 0,
+               pg_catalog.format_type(t.typbasetype, null)
+          from pg_catalog.pg_constraint c
+          left join pg_catalog.pg_type t on t.oid = c.contypid
+         where c.contype = 'c' and c.connamespace = 'chat'::regnamespace""").fetchall()
+    assert sum(1 for *_, of_domain, _ in checks if of_domain) == 10, checks
+    for owner, name, expression, of_domain, base in checks:
+        if of_domain:
+            # a domain's check of VALUE, asked of a value that depends on the row, so that it is not folded
+            sql = (f"select {expression.replace('VALUE', 'v.value')} from (values (null::{base}),"
+                   f" (null::{base})) as v (value)")
+        else:
+            sql = f"select {expression} from {owner}"
+        plan = "\n".join(line for (line,) in db.execute("explain (verbose, costs off) " + sql).fetchall())
+        assert not re.search(r"\bchat\.\w+\(", plan), (owner, name, plan)
+
+
+def test_append_messages_reads_back_only_the_rows_it_returns(db, user_a, big_conversation):
+    """A batch with keys, in a conversation of 10,000 messages, with the plans every call gets once they are
+    generic: each element's row is found by its key, one probe each, and the other 10,000 are not read."""
+    db.execute("set plan_cache_mode = force_generic_plan")
+    messages = json.dumps([{"role": "user", "content": "one", "client_msg_id": "k-1"},
+                           {"role": "assistant", "content": "two"}])
+    plans = function_plans(db, user_a, "select * from chat.append_messages(%s, %s)", [big_conversation, messages])
+    scans = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "messages" and "Scan" in n["Node Type"]]
+    assert scans and not any(n["Node Type"] == "Seq Scan" for n in scans), scans
+    assert max(n["Actual Rows"] for n in scans) <= 1, scans
+    assert sum(n["Actual Rows"] * n.get("Actual Loops", 1) for n in scans) == 2, scans
