@@ -8,8 +8,10 @@
 #
 # sets scratch (the run's directory) and pgbench; deploy_database DB [TO]
 # makes another database of the cluster the same way (the plan up to TO when
-# given); median SUBJECT prints the median of the numbers written as
-# "SUBJECT number" lines in $scratch/results.
+# given); one_table_store DB makes there the one-table store the append is
+# compared with (langchain-postgres's message_store); median SUBJECT prints
+# the median of the numbers written as "SUBJECT number" lines in
+# $scratch/results.
 # For the pgbench scripts: header picks a random user (:u) and one of their
 # conversations (:c); user and conversation are their ids as SQL expressions.
 
@@ -42,6 +44,16 @@ insert into chat.conversations (id, user_id)
 select ('00000000-0000-0000-0001-' || lpad((u * 100 + c)::text, 12, '0'))::uuid,
        ('00000000-0000-0000-0000-' || lpad(u::text, 12, '0'))::uuid
   from generate_series(1, 100) u, generate_series(1, 10) c;
+SQL
+}
+
+one_table_store() {
+  psql -X -q -d "$1" <<'SQL'
+create table public.message_store (id serial primary key, session_id uuid not null, message jsonb not null,
+                                   created_at timestamptz not null default now());
+create index on public.message_store (session_id);
+grant select, insert on public.message_store to bench_app;
+grant usage on sequence public.message_store_id_seq to bench_app;
 SQL
 }
 

@@ -36,13 +36,7 @@ psql -X -q -d without_fk -c "alter table chat.messages drop constraint messages_
 deploy_database without_pkey
 psql -X -q -d without_pkey -c "alter table chat.messages drop constraint messages_pkey"
 # the one-table store
-psql -X -q -d chat <<'SQL'
-create table public.message_store (id serial primary key, session_id uuid not null, message jsonb not null,
-                                   created_at timestamptz not null default now());
-create index on public.message_store (session_id);
-grant select, insert on public.message_store to bench_app;
-grant usage on sequence public.message_store_id_seq to bench_app;
-SQL
+one_table_store chat
 
 content='Could you move my dentist appointment to Friday afternoon and remind me to buy milk, eggs and bread on the way home? Also what is on my list for the weekend trip to the lake with the kids, and did I already book the cabin or is that still open?'
 cat > "$scratch/one_table.sql" <<SQL

@@ -27,13 +27,7 @@ from=${1:-@v0.4.0} rounds=${2:-4} seconds=${3:-10}
 . bench/append_cluster.sh
 start_append_cluster plan-cost
 deploy_database before "$from"
-psql -X -q -d chat <<'SQL'
-create table public.message_store (id serial primary key, session_id uuid not null, message jsonb not null,
-                                   created_at timestamptz not null default now());
-create index on public.message_store (session_id);
-grant select, insert on public.message_store to bench_app;
-grant usage on sequence public.message_store_id_seq to bench_app;
-SQL
+one_table_store chat
 
 content='Could you move my dentist appointment to Friday afternoon and remind me to buy milk, eggs and bread on the way home? Also what is on my list for the weekend trip to the lake with the kids, and did I already book the cabin or is that still open?'
 item='{"agents_item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "CONTENT"}]}}'
