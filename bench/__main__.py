@@ -119,22 +119,26 @@ def workloads_of(subject, size: int, users: int, seconds: float, repeats: int) -
         found.append(lambda: workloads.turn_items_load(subject, size, users, seconds, batch=True))
     if has("append_turn_singly"):
         found.append(lambda: workloads.turn_items_load(subject, size, users, seconds, batch=False))
-    found += agent_workloads(subject, size, users, seconds, repeats)
+    found += agent_workloads(subject, size, users, seconds, repeats).values()
     return found
 
 
-def agent_workloads(subject, size: int, users: int, seconds: float, repeats: int) -> list:
-    """An agent's session: its latest 50 of 10,000 items, the whole of 1,000, and a turn's 4 items stored."""
+def agent_workloads(subject, size: int, users: int, seconds: float, repeats: int) -> dict:
+    """An agent's session, by workload: its latest 50 of 10,000 items, the whole of 1,000, and a turn's 4 items
+    stored."""
     if not hasattr(subject, "agent_items"):
-        return []
+        return {}
     long_session = (dataset.user_uuid(dataset.LONG_SESSION[0]), dataset.conversation_uuid(*dataset.LONG_SESSION))
     medium_session = (dataset.user_uuid(dataset.MEDIUM_SESSION[0]),
                       dataset.conversation_uuid(*dataset.MEDIUM_SESSION))
-    return [lambda: workloads.latency(subject, "agent_items50", size,
-                                      lambda: subject.agent_items(*long_session, 50), repeats),
-            lambda: workloads.latency(subject, "agent_items_all", size,
-                                      lambda: subject.agent_items(*medium_session, None), max(5, repeats // 4)),
-            lambda: workloads.agent_turn_load(subject, size, users, seconds)]
+    return {
+        "agent_items50": lambda: workloads.latency(subject, "agent_items50", size,
+                                                   lambda: subject.agent_items(*long_session, 50), repeats),
+        "agent_items_all": lambda: workloads.latency(subject, "agent_items_all", size,
+                                                     lambda: subject.agent_items(*medium_session, None),
+                                                     max(5, repeats // 4)),
+        "agent_turn4": lambda: workloads.agent_turn_load(subject, size, users, seconds),
+    }
 
 
 class PgbenchSubject:

@@ -60,8 +60,7 @@ async def run(users: int, rounds: int, seconds: float, repeats: int) -> None:
         conn.execute("checkpoint")
 
     def measures(subject) -> dict:
-        found = dict(zip(("agent_items50", "agent_items_all", "agent_turn4"),
-                         agent_workloads(subject, 0, users, seconds, repeats)))
+        found = agent_workloads(subject, 0, users, seconds, repeats)
         if hasattr(subject, "append_turn"):
             found["turn4_batch"] = lambda: workloads.turn_items_load(subject, 0, users, seconds, batch=True)
         found["append"] = lambda: workloads.append_load(subject, 0, users, seconds)
