@@ -145,12 +145,19 @@ ECHOED_INPUT = 200
 
 def echoed(error: dict) -> dict:
     """A validation error as a 422 tells it: the refused input echoed when it is text (cut short) or a
-    number, not when it is an object or array, which may be large or nested thousands deep."""
+    number, not when it is an object or array, which may be large or nested thousands deep; the names in
+    its location cut short too (an unknown field or query parameter is named by the client)."""
     error = dict(error)
-    if isinstance(error.get("input"), dict | list):
-        del error["input"]
-    elif isinstance(error.get("input"), str):
-        error["input"] = error["input"][:ECHOED_INPUT]
+    match error.get("input"):
+        case dict() | list():
+            del error["input"]
+        case str() as text:
+            error["input"] = text[:ECHOED_INPUT]
+        case bytes() as body:
+            # a body sent without a JSON content type is not parsed: the whole body is the input, in any encoding
+            error["input"] = body[:4 * ECHOED_INPUT].decode("utf-8", "replace")[:ECHOED_INPUT]
+    if "loc" in error:
+        error["loc"] = [part[:ECHOED_INPUT] if isinstance(part, str) else part for part in error["loc"]]
     return error
 
 

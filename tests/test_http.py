@@ -24,6 +24,7 @@ import jwt
 import pytest
 
 from acting import acting_as
+from app.main import ECHOED_INPUT
 from app.models import MAX_MESSAGE_METADATA
 from serving import CONVERSATION_ROUTES, ROUTES, client_of, serve
 
@@ -743,6 +744,53 @@ async def test_chat_accepts_a_message_of_10000_characters(api, db, auth, user_a)
     assert len(response.json()["assistant_message"]["content"]) <= 10_000
     assert db.execute("select role, char_length(content) from chat.messages where user_id = %s order by seq",
                       [user_a]).fetchall() == [("user", 10_000), ("assistant", 10_000)]
+
+
+# a 422 echoes the refused input briefly, however it was sent
+
+TOO_LONG = "x" * 10_001
+SMALL_ANSWER = 1024
+
+
+def too_long(route: str, conversation_id: str) -> tuple[str, dict, str]:
+    """The route's URL, a body with 10,001 characters in its text field, and that field."""
+    if route == "messages":
+        return f"/api/conversations/{conversation_id}/messages", {"role": "user", "content": TOO_LONG}, "content"
+    return "/api/chat", {"conversation_id": conversation_id, "message": TOO_LONG}, "message"
+
+
+@pytest.mark.parametrize("content_type", ["application/json", None, "text/plain", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize("route", ["messages", "chat"])
+async def test_a_422_for_10001_characters_names_the_field_and_echoes_little(api, db, auth, user_a, route,
+                                                                             content_type):
+    conversation = await new_conversation(api, auth(user_a))
+    url, body, field = too_long(route, conversation["id"])
+    headers = auth(user_a) | ({"content-type": content_type} if content_type else {})
+    response = await api.post(url, content=json.dumps(body), headers=headers)
+    if content_type == "application/json":
+        assert_refused(response, "body", field)
+    else:  # a body of any other type is not read as JSON (FastAPI's strict content type): the body is refused whole
+        assert_refused(response, "body")
+        assert locs(response) == [["body"]]
+    assert len(response.content) < SMALL_ANSWER, response.text[:500]
+    assert counts(db, conversation["id"]) == (0, 0)
+
+
+async def test_a_body_not_in_utf8_nor_sent_as_json_is_a_422(api, auth, user_a):
+    response = await api.post("/api/chat", content=b'{"message": "\xff\xfe"}',
+                              headers={**auth(user_a), "content-type": "text/plain"})
+    assert_refused(response, "body")
+    assert response.json()["detail"][0]["input"] == '{"message": "\ufffd\ufffd"}'
+
+
+async def test_a_422_names_an_unknown_field_or_parameter_briefly(api, auth, user_a):
+    body = await api.post("/api/chat", json={"message": "hi", "k" * 10_001: 1}, headers=auth(user_a))
+    query = await api.get(f"/api/conversations?{'k' * 10_001}=1", headers=auth(user_a))
+    for response in (body, query):
+        assert response.status_code == 422, response.text[:500]
+        assert any(error["type"] == "extra_forbidden" and error["loc"][1] == "k" * ECHOED_INPUT
+                   for error in response.json()["detail"]), response.text[:500]
+        assert len(response.content) < SMALL_ANSWER, response.text[:500]
 
 
 class Failing:
