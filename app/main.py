@@ -18,6 +18,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from psycopg import errors
 from psycopg_pool import PoolTimeout
@@ -71,9 +72,12 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
             if read_pool is not None:
                 await read_pool.close()
 
-    app = FastAPI(title="chat persistence", version="0.1.0", lifespan=lifespan,
-                  description="Conversations and messages of the todo app's chatbot, isolated per user by "
-                              "PostgreSQL row-level security.")
+    # /docs (Swagger UI) and /redoc load their scripts, styles and icon from the service (fastapi-offline ships
+    # them), and Swagger UI fetches no online validator badge: the pages need nothing but the service
+    app = FastAPIOffline(title="chat persistence", version="0.1.0", lifespan=lifespan,
+                         description="Conversations and messages of the todo app's chatbot, isolated per user by "
+                                     "PostgreSQL row-level security.",
+                         swagger_ui_parameters={"validatorUrl": None})
     app.include_router(router)
     app.add_middleware(PositionHeader)
 
