@@ -21,7 +21,6 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from psycopg import errors
-from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth import TokenVerifier
@@ -30,7 +29,7 @@ from app.chat import (
 )
 from app.database import create_pool
 from app.positions import PositionHeader
-from app.problems import NOT_FOUND, problem
+from app.problems import NOT_FOUND, log_unavailable, problem, unavailability
 from app.routes import ConversationNotFound, router
 from app.settings import ConfigurationError, Settings, get_settings
 from app.store import ChatStore
@@ -82,14 +81,18 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
     app.add_middleware(PositionHeader)
 
     @app.get("/healthz", tags=["health"],
-             responses={503: {"model": Health, "description": "The database is unreachable"}})
+             responses={503: {"model": Health, "description": "The database cannot serve; status says why: "
+                                                              "database unreachable, no database connection free, "
+                                                              "no reply from the database in time, database "
+                                                              "connection failed"}})
     async def healthz(request: Request):
         try:
             await request.app.state.store.ping()
-        except (psycopg.Error, PoolTimeout) as error:
-            logger.warning("healthz: database unreachable: %s", error)
-            return JSONResponse({"status": "database unreachable"}, status.HTTP_503_SERVICE_UNAVAILABLE,
-                                headers={"Retry-After": RETRY_AFTER_SECONDS})
+        except psycopg.Error as error:  # PoolTimeout among them
+            log_unavailable("GET /healthz", error)
+            reason = unavailability(error)
+            return JSONResponse({"status": reason.cause if reason else "database error"},
+                                status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": RETRY_AFTER_SECONDS})
         return {"status": "ok"}
 
     add_error_handlers(app)
@@ -221,17 +224,10 @@ def add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": [{"type": f"sqlstate_{error.sqlstate or 'client'}", "loc": list(location),
                                          "msg": error.diag.message_primary or str(error)}]}, UNPROCESSABLE)
 
-    @app.exception_handler(PoolTimeout)
-    async def on_pool_timeout(request: Request, error: PoolTimeout):
-        return unavailable(problem(error))
-
-    @app.exception_handler(errors.QueryCanceled)
-    async def on_timeout(request: Request, error: errors.QueryCanceled):
-        return unavailable(problem(error))
-
+    # the pool's timeouts (unreachable or exhausted), a statement timeout, no reply, a connection that broke
     @app.exception_handler(psycopg.OperationalError)
-    async def on_connection_lost(request: Request, error: psycopg.OperationalError):
-        logger.warning("database connection failed: %s", error)
+    async def on_database_unavailable(request: Request, error: psycopg.OperationalError):
+        log_unavailable(f"{request.method} {request.url.path}", error)
         return unavailable(problem(error))
 
 

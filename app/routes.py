@@ -22,7 +22,7 @@ from app.models import (
     SearchResults, TurnConflict, UserExport, storable,
 )
 from app.positions import ReadFrom
-from app.problems import problem
+from app.problems import log_unavailable, problem
 from app.store import ChatStore, User, written_position
 
 MAX_SEQ = 2**63 - 1
@@ -210,6 +210,7 @@ async def turn_events(handle: TurnHandle) -> AsyncIterator[ServerSentEvent]:
         if kind == "delta":
             data = json.dumps({"text": value}, ensure_ascii=False)
         elif kind == "error":
+            log_unavailable("POST /api/chat, streamed", value)  # no error handler sees it: the stream is answered
             data = json.dumps({"detail": problem(value), "conversation_id": str(handle.conversation_id)})
         else:
             data = Message.model_validate(value, from_attributes=True).model_dump_json()

@@ -4,15 +4,19 @@ traffic, the pool exhausted, statements stuck behind a lock.
 The promise under test: the service keeps answering (503 with Retry-After
 while it cannot, never a 500 and never a hang), a client that retries with
 the same ``client_msg_id`` never stores a message twice, no chat turn is left
-half-written, and nothing acknowledged is lost.
+half-written, and nothing acknowledged is lost. Each 503 names its cause (the
+database unreachable, the pool exhausted, no reply in time), and so does the
+log, in one line with the error underneath.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -25,8 +29,10 @@ import pytest
 from psycopg import sql
 
 from app.database import create_pool
+from app.problems import CONNECTION_FAILED, EXHAUSTED, NO_REPLY, UNREACHABLE, Unavailable
 from app.store import ChatStore, NoReply, User
 from conftest import ROOT, run_sqitch
+from pooler import free_port
 from serving import ROUTES, serve
 from wholeness import broken_conversations
 
@@ -47,6 +53,19 @@ select a.id from chat.messages a
                     where u.user_id = a.user_id and u.conversation_id = a.conversation_id
                       and u.seq = a.seq - 1 and u.role = 'user')
 """
+
+
+def assert_unavailable(response, reason: Unavailable) -> None:
+    """A 503 with Retry-After that names ``reason``."""
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"]
+    assert response.json() == {"detail": reason.detail}
+
+
+def warnings_of(caplog) -> list[str]:
+    """The warning lines of the service's own log (app), not of its modules' nor of psycopg's."""
+    return [record.getMessage() for record in caplog.records
+            if record.name == "app" and record.levelno == logging.WARNING]
 
 
 async def until_acknowledged(client, method, url, statuses: Counter, attempts=300, **kwargs):
@@ -240,8 +259,13 @@ async def test_the_server_restarted_under_traffic(own_server, settings, auth, re
 
         own_server.stop()
         await wait_for_health(client, 503, within=15)
-        down = await asyncio.wait_for(client.get("/api/conversations", headers=auth(uuid.uuid4())), 15)
-        assert down.status_code == 503 and down.headers.get("retry-after")
+        # the pool's connections broke with the server; once it has let them go, it cannot connect
+        causes = []
+        while UNREACHABLE.detail not in causes and len(causes) < 10:
+            down = await asyncio.wait_for(client.get("/api/conversations", headers=auth(uuid.uuid4())), 15)
+            assert down.status_code == 503 and down.headers.get("retry-after")
+            causes.append(down.json()["detail"])
+        assert causes[-1] == UNREACHABLE.detail and set(causes) <= {CONNECTION_FAILED.detail, UNREACHABLE.detail}
         acknowledged_while_down = len(traffic.acknowledged)
         await asyncio.sleep(1)
         assert len(traffic.acknowledged) == acknowledged_while_down
@@ -262,7 +286,8 @@ async def test_the_server_restarted_under_traffic(own_server, settings, auth, re
 
 # the pool exhausted: a bounded wait, then 503
 
-async def test_an_exhausted_pool_answers_503_after_a_bounded_wait(settings, auth, user_a, record_property):
+async def test_an_exhausted_pool_answers_503_after_a_bounded_wait(settings, auth, user_a, caplog, record_property):
+    caplog.set_level(logging.WARNING, "app")
     async with serve(settings, pool_min_size=0, pool_max_size=2, pool_timeout=0.5) as client:
         pool = client.app.state.store.pool
         async with pool.connection(), pool.connection():
@@ -270,12 +295,50 @@ async def test_an_exhausted_pool_answers_503_after_a_bounded_wait(settings, auth
             response = await asyncio.wait_for(client.get("/api/conversations", headers=auth(user_a)), 10)
             waited = time.monotonic() - started
             health = await asyncio.wait_for(client.get("/healthz"), 10)
-        assert response.status_code == 503 and response.headers["retry-after"]
-        assert response.json() == {"detail": "no database connection free; try again"}
-        assert health.status_code == 503
+        assert_unavailable(response, EXHAUSTED)
+        assert health.status_code == 503 and health.headers["retry-after"]
+        assert health.json() == {"status": EXHAUSTED.cause}
         # once a connection is free again, the same service answers
         assert (await client.get("/api/conversations", headers=auth(user_a))).status_code == 200
+    assert warnings_of(caplog) == [
+        f"{where}: no database connection free (PoolExhausted: couldn't get a connection after {timeout} sec; "
+        "every connection is in use (2 of at most 2))"
+        for where, timeout in [("GET /api/conversations", "0.50"), ("GET /healthz", "2.00")]]
     record_property("waited for a connection before 503 (s)", round(waited, 2))
+
+
+# the database unreachable: the pool cannot connect
+
+async def test_a_database_that_refuses_connections_is_503_unreachable(settings, auth, user_a, caplog):
+    caplog.set_level(logging.WARNING, "app")
+    refused = f"postgresql://chat_test_app@127.0.0.1:{free_port()}/chat"
+    async with serve(settings, database_url=refused, pool_timeout=0.5) as client:
+        response = await asyncio.wait_for(client.get("/api/conversations", headers=auth(user_a)), 10)
+        health = await asyncio.wait_for(client.get("/healthz"), 10)
+    assert_unavailable(response, UNREACHABLE)
+    assert health.status_code == 503 and health.headers["retry-after"]
+    assert health.json() == {"status": UNREACHABLE.cause}
+    lines = warnings_of(caplog)
+    assert len(lines) == 2, lines
+    for line, where in zip(lines, ["GET /api/conversations", "GET /healthz"], strict=True):
+        assert line.startswith(f"{where}: database unreachable (DatabaseUnreachable: couldn't get a connection "
+                               "after "), line
+        assert "the latest attempt to connect failed: connection failed: " in line and "Connection refused" in line
+
+
+async def test_a_database_that_never_answers_a_connection_is_503_unreachable(settings, auth, user_a, caplog):
+    """A host that takes the connection and says nothing (or drops its packets): the attempt to connect is still
+    waiting when the request's wait for a connection ends."""
+    caplog.set_level(logging.WARNING, "app")
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # the kernel accepts; nobody answers
+        url = f"postgresql://chat_test_app@127.0.0.1:{silent.getsockname()[1]}/chat"
+        async with serve(settings, database_url=url, pool_timeout=0.5) as client:
+            response = await asyncio.wait_for(client.get("/api/conversations", headers=auth(user_a)), 10)
+            silent.close()  # the attempt fails now, and the pool closes without waiting for it
+    assert_unavailable(response, UNREACHABLE)
+    [line] = warnings_of(caplog)
+    assert line.startswith("GET /api/conversations: database unreachable (DatabaseUnreachable: couldn't get a "
+                           "connection after 0.50 sec; an attempt to connect has had no answer for "), line
 
 
 # a statement timeout bounds every call
@@ -285,7 +348,8 @@ STATEMENT_TIMEOUT_MS = 300
 
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
 async def test_a_statement_timeout_bounds_every_call(settings, pg_server, chat_db, api, auth, user_a, snapshot,
-                                                     method, path, body):
+                                                     caplog, method, path, body):
+    caplog.set_level(logging.WARNING, "app")
     created = await api.post("/api/conversations", json={"title": "kept"}, headers=auth(user_a))
     await api.post(f"/api/conversations/{created.json()['id']}/messages", json={"role": "user", "content": "kept"},
                    headers=auth(user_a))
@@ -296,10 +360,11 @@ async def test_a_statement_timeout_bounds_every_call(settings, pg_server, chat_d
                            " in access exclusive mode")
             response = await asyncio.wait_for(
                 client.request(method, path.format(id=created.json()["id"]), json=body, headers=auth(user_a)), 10)
-    assert response.status_code == 503, response.text
-    assert response.headers["retry-after"]
-    assert response.json() == {"detail": "the database did not answer in time; try again"}
+    assert_unavailable(response, NO_REPLY)
     assert snapshot() == before
+    [line] = warnings_of(caplog)
+    assert line == (f"{method.upper()} {path.split('?')[0].format(id=created.json()['id'])}: no reply from the "
+                    "database in time (QueryCanceled: canceling statement due to statement timeout)")
 
 
 # a database that never replies
@@ -323,3 +388,21 @@ async def test_a_database_that_never_replies_fails_the_call_in_bounded_time_and_
         assert [m.content for m in await store.fetch_recent(user, conversation)] == []
         async with pool.connection() as conn:
             assert conn.info.backend_pid != frozen
+
+
+async def test_a_database_that_stops_replying_is_503_no_reply(settings, auth, user_a, caplog):
+    caplog.set_level(logging.WARNING, "app")
+    async with serve(settings, pool_min_size=1, pool_max_size=1, statement_timeout_ms=200) as client:
+        store = client.app.state.store
+        store.reply_deadline = 1.0  # the statement timeout and a grace, shortened
+        assert (await client.get("/api/conversations", headers=auth(user_a))).status_code == 200
+        async with store.pool.connection() as conn:
+            frozen = conn.info.backend_pid
+        os.kill(frozen, signal.SIGSTOP)
+        try:
+            response = await asyncio.wait_for(client.get("/api/conversations", headers=auth(user_a)), 30)
+        finally:
+            os.kill(frozen, signal.SIGCONT)
+    assert_unavailable(response, NO_REPLY)
+    assert warnings_of(caplog) == ["GET /api/conversations: no reply from the database in time "
+                                   "(NoReply: no reply from the database within 1 s)"]

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 import httpx
 import pytest
 
+from app.database import PoolExhausted
 from app.main import create_app
 from app.models import MAX_CONTENT
+from app.problems import EXHAUSTED, problem
 from serving import over_http, serve
 from test_http import MESSAGE_KEYS
 
@@ -75,6 +78,29 @@ class BreaksMidStream:
         if self.calls == 1:
             raise RuntimeError("the model stream broke")
         yield " and the rest"
+
+
+class HoldsThePool:
+    """Streams a piece, then keeps every connection of the service's pool busy for ``hold`` seconds: the reply
+    cannot be stored meanwhile."""
+
+    def __init__(self, hold: float):
+        self.hold = hold
+        self.pool = None  # the service's, once it runs
+        self.holding: asyncio.Task | None = None
+
+    async def reply(self, history):
+        return "never stored"
+
+    async def stream(self, history):
+        yield "a piece"
+        held = [await self.pool.getconn() for _ in range(self.pool.max_size)]
+        self.holding = asyncio.create_task(self._release(held))
+
+    async def _release(self, held):
+        await asyncio.sleep(self.hold)
+        for conn in held:
+            await self.pool.putconn(conn)
 
 
 class Plain:
@@ -143,6 +169,22 @@ async def test_a_responder_failing_mid_stream_ends_it_with_an_error_and_stores_n
     assert [kind for kind, _ in events][-1] == "assistant_message"
     assert events[-1][1]["content"] == "half a reply and the rest"
     assert replies(db, conversation_id) == [(1, "user", "tell me"), (2, "assistant", "half a reply and the rest")]
+
+
+async def test_a_reply_the_database_cannot_store_ends_the_stream_with_an_error_naming_why(settings, db, auth, user_a,
+                                                                                           caplog):
+    caplog.set_level(logging.WARNING, "app")
+    responder = HoldsThePool(hold=3.0)
+    async with serve(settings, responder, pool_max_size=2, pool_timeout=0.5) as client:
+        responder.pool = client.app.state.store.pool
+        response = await client.post("/api/chat", json={"message": "tell me"}, headers={**auth(user_a), **STREAM})
+        await responder.holding
+    events = events_of(response.text)
+    assert [kind for kind, _ in events] == ["user_message", "delta", "error"]
+    assert events[-1][1]["detail"] == problem(PoolExhausted()) == EXHAUSTED.detail
+    assert replies(db, events[0][1]["conversation_id"]) == [(1, "user", "tell me")]
+    [line] = [record.getMessage() for record in caplog.records if record.name == "app"]
+    assert line.startswith("POST /api/chat, streamed: no database connection free (PoolExhausted: "), line
 
 
 async def test_a_reply_past_the_limit_is_cut_and_the_deltas_add_up_to_what_is_stored(settings, db, auth, user_a):
