@@ -188,7 +188,10 @@ async def test_idle_connections_terminated_together_cost_one_answer(settings, pg
         await asyncio.sleep(0.2)  # the server processes have ended; the pool has not noticed
         answers = Counter()
         for _ in range(10):
-            answers[(await client.get("/api/conversations", headers=auth(user_a))).status_code] += 1
+            response = await client.get("/api/conversations", headers=auth(user_a))
+            answers[response.status_code] += 1
+            if response.status_code == 503:
+                assert_unavailable(response, CONNECTION_FAILED)
     assert answers == Counter({503: 1, 200: 9})
 
 
@@ -365,6 +368,23 @@ async def test_a_statement_timeout_bounds_every_call(settings, pg_server, chat_d
     [line] = warnings_of(caplog)
     assert line == (f"{method.upper()} {path.split('?')[0].format(id=created.json()['id'])}: no reply from the "
                     "database in time (QueryCanceled: canceling statement due to statement timeout)")
+
+
+async def test_a_lock_not_available_is_503_with_the_servers_reason(settings, db, chat_db, auth, user_a, caplog):
+    """An error the server sends instead of an answer, the connection intact (here a lock timeout, 55P03):
+    the 503 says what the server said."""
+    caplog.set_level(logging.WARNING, "app")
+    db.execute(sql.SQL("alter database {} set lock_timeout = '100ms'").format(sql.Identifier(chat_db)))
+    async with serve(settings) as client:
+        db.execute("begin")
+        db.execute("lock table chat.conversations in access exclusive mode")
+        try:
+            response = await asyncio.wait_for(client.get("/api/conversations", headers=auth(user_a)), 10)
+        finally:
+            db.execute("rollback")
+    assert_unavailable(response, Unavailable("database error 55P03", "canceling statement due to lock timeout"))
+    assert warnings_of(caplog) == ["GET /api/conversations: database error 55P03 "
+                                   "(LockNotAvailable: canceling statement due to lock timeout)"]
 
 
 # a database that never replies
