@@ -1,6 +1,6 @@
 """`make run`, as a developer uses it: it starts a local database and the
 service, prints a token that works, stops everything on Ctrl-C, and keeps the
-data for the next run.
+data for the next run; a second `make run` beside it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -31,25 +30,48 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class MakeRun:
-    """``make run`` in its own process group, its output collected as it comes."""
+def local_env(local_dir: Path, pg_port: int, **extra: str) -> dict[str, str]:
+    """The environment of a developer's shell with nothing of ours set (no database, key or responder)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PG", "JWT_", "OPENAI_", "AGENT_")) and k not in ("DATABASE_URL", "RESPONDER", "TOKEN")}
+    env.update(LOCAL_DIR=str(local_dir), LOCAL_PG_PORT=str(pg_port), **extra)
+    return env
 
-    def __init__(self, local_dir: Path, pg_port: int, api_port: int):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PG", "JWT_")) and k != "DATABASE_URL"}
-        env.update(LOCAL_DIR=str(local_dir), LOCAL_PG_PORT=str(pg_port), API_PORT=str(api_port))
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def database_running(local_dir: Path) -> bool:
+    return (local_dir / "pg" / "data" / "postmaster.pid").exists()
+
+
+class MakeRun:
+    """``make run`` in its own process group, its output written to a file as it comes (stdout and stderr
+    together, as ``make run > run.log 2>&1`` writes them)."""
+
+    def __init__(self, local_dir: Path, pg_port: int, api_port: int, **extra_env: str):
+        env = local_env(local_dir, pg_port, API_PORT=str(api_port), **extra_env)
         self.base = f"http://127.0.0.1:{api_port}"
-        self.output: list[str] = []
-        self.process = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        start_new_session=True)
-        threading.Thread(target=lambda: self.output.extend(self.process.stdout), daemon=True).start()
+        self.log = Path(tempfile.mkstemp(prefix="make-run-", suffix=".log", dir=local_dir)[1])
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                                            stdout=log, stderr=subprocess.STDOUT, text=True,
+                                            start_new_session=True)
+
+    @property
+    def text(self) -> str:
+        return self.log.read_text()
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
 
     def wait_until_serving(self) -> str:
         """The printed token, once /healthz answers 200."""
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, "".join(self.output)
+            assert self.process.poll() is None, self.text
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
                     break
@@ -57,16 +79,29 @@ class MakeRun:
                 pass
             time.sleep(0.5)
         else:
-            raise AssertionError("make run did not serve in time:\n" + "".join(self.output))
-        match = re.search(r"export TOKEN=(\S+)", "".join(self.output))
-        assert match, "".join(self.output)
+            raise AssertionError("make run did not serve in time:\n" + self.text)
+        match = re.search(r"export TOKEN=(\S+)", self.text)
+        assert match, self.text
         return match.group(1)
 
+    def finish(self) -> int:
+        """The exit status of a run that ends by itself."""
+        return self.process.wait(timeout=STARTUP_SECONDS)
+
     def interrupt(self) -> int:
-        """Ctrl-C, as a terminal sends it: SIGINT to the whole process group."""
+        """Ctrl-C, as a terminal sends it: SIGINT to the whole process group; then waits for the script
+        behind make (make may die first), which has said its last line when its process group is empty."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)
-        return self.process.wait(timeout=60)
+        status = self.process.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        return status
 
 
 @pytest.fixture
@@ -85,13 +120,13 @@ def test_make_run_serves_stops_on_ctrl_c_and_keeps_the_data(local_dir):
     first = MakeRun(local_dir, pg_port, api_port)
     try:
         token = first.wait_until_serving()
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = auth(token)
         turn = httpx.post(f"{first.base}/api/chat", json={"message": "What is due on Friday?"},
                           headers=headers, timeout=10)
         assert turn.status_code == 200, turn.text
         assert httpx.get(f"{first.base}/api/conversations", timeout=10).status_code == 401
         # the streamed turn, as the printed curl -N line asks for it
-        line = next(line for line in first.output if "curl -N" in line)
+        line = next(line for line in first.lines if "curl -N" in line)
         assert "text/event-stream" in line
         streamed = subprocess.run(
             ["curl", "-sN", "--max-time", "20", "-H", f"Authorization: Bearer {token}",
@@ -107,30 +142,86 @@ def test_make_run_serves_stops_on_ctrl_c_and_keeps_the_data(local_dir):
     finally:
         status = first.interrupt()
     # interrupted: make dies of the SIGINT (or reports it as 2), the script exits 130
-    assert status in (0, 2, 130, -signal.SIGINT), "".join(first.output)
-    # make may die first; the script behind it still stops the database
-    postmaster = local_dir / "pg" / "data" / "postmaster.pid"
-    deadline = time.monotonic() + 60
-    while postmaster.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not postmaster.exists(), "the database was left running"
+    assert status in (0, 2, 130, -signal.SIGINT), first.text
+    assert not database_running(local_dir), "the database was left running"
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{first.base}/healthz", timeout=2)
+
+    # written to a file, the output comes in order: the set-up, the banner, the service's log, the stop
+    lines = [line for line in first.lines if not line.startswith("make: ")]  # make's own Interrupt line
+    setup = [i for i, line in enumerate(lines) if line.startswith("run: ") and "stopping" not in line]
+    banner = lines.index(next(line for line in lines if line.startswith("The service: ")))
+    assert setup and max(setup) < banner, first.text
+    assert any("PostgreSQL" in lines[i] for i in setup) and any("sqitch deploy" in lines[i] for i in setup)
+    assert lines[-1].startswith("run: stopping the local database"), first.text
 
     # what it printed holds no password (nor the token key): they stay in their files under LOCAL_DIR
     secrets = {path.name: path.read_text() for path in local_dir.iterdir()
                if path.is_file() and path.suffix in (".password", ".secret")}
     assert {"chat_owner.password", "chat_api.password", "jwt.secret"} <= secrets.keys()
-    printed = "".join(first.output)
+    printed = first.text
     assert [name for name, value in secrets.items() if value in printed] == []
     assert "sqitch deploy db:pg://chat_owner@" in printed
 
     second = MakeRun(local_dir, pg_port, api_port)
     try:
         token_again = second.wait_until_serving()
-        listed = httpx.get(f"{second.base}/api/conversations",
-                           headers={"Authorization": f"Bearer {token_again}"}, timeout=10)
+        listed = httpx.get(f"{second.base}/api/conversations", headers=auth(token_again), timeout=10)
         assert listed.status_code == 200
         assert [c["id"] for c in listed.json()["items"]] == [streamed_conversation, turn.json()["conversation_id"]]
     finally:
         second.interrupt()
+
+
+def test_make_runs_side_by_side_stop_only_the_database_they_started(local_dir):
+    pg_port = free_port()
+    # two starts racing on a new LOCAL_DIR: neither fails because the other started the server first
+    runs = [MakeRun(local_dir, pg_port, free_port()), MakeRun(local_dir, pg_port, free_port())]
+    late = None
+    try:
+        tokens = {run: run.wait_until_serving() for run in runs}
+        started = [run for run in runs if "run: PostgreSQL started" in run.text]
+        assert len(started) == 1, [run.text for run in runs]
+        starter, joiner = started[0], next(run for run in runs if run is not started[0])
+
+        turn = httpx.post(f"{starter.base}/api/chat", json={"message": "Remember this"},
+                          headers=auth(tokens[starter]), timeout=10)
+        assert turn.status_code == 200, turn.text
+        conversation = turn.json()["conversation_id"]
+
+        def serving(run: MakeRun, token: str) -> None:
+            assert httpx.get(f"{run.base}/healthz", timeout=5).status_code == 200, run.text
+            messages = httpx.get(f"{run.base}/api/conversations/{conversation}/messages", headers=auth(token),
+                                 timeout=10)
+            assert messages.status_code == 200, messages.text
+            assert [m["content"] for m in messages.json()["items"]] == ["Remember this", "You said: Remember this"]
+
+        # a second make run that cannot start: it fails before it touches the database
+        failed = MakeRun(local_dir, pg_port, free_port(), RESPONDER="app.agent:AgentResponder")
+        assert failed.finish() != 0
+        serving(starter, tokens[starter])
+        # one that fails after it has joined the database: the API port is the starter's
+        clash = MakeRun(local_dir, pg_port, int(starter.base.rsplit(":", 1)[1]))
+        assert clash.finish() != 0
+        assert "address already in use" in clash.text, clash.text
+        assert "stopping" not in clash.text
+        serving(starter, tokens[starter])
+        serving(joiner, tokens[joiner])
+
+        # Ctrl-C on a run that joined: the starter serves on
+        joiner.interrupt()
+        assert "stopping" not in joiner.text, joiner.text
+        serving(starter, tokens[starter])
+
+        # the starter's Ctrl-C while another run's pool is connected: the database stays, and it says so
+        late = MakeRun(local_dir, pg_port, free_port())
+        late_token = late.wait_until_serving()
+        starter.interrupt()
+        last = [line for line in starter.lines if not line.startswith("make: ")][-1]
+        assert "stopping" not in starter.text and re.match(r"run: leaving the local database running", last), \
+            starter.text
+        serving(late, late_token)
+    finally:
+        for run in [*runs, late]:
+            if run is not None:
+                run.interrupt()
