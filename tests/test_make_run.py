@@ -173,6 +173,21 @@ def test_make_run_serves_stops_on_ctrl_c_and_keeps_the_data(local_dir):
         second.interrupt()
 
 
+@pytest.mark.parametrize(("responder", "why"), [
+    ("app.agent:AgentResponder", "OPENAI_API_KEY is not set"),
+    ("app.nowhere:Responder", "cannot find it"),
+])
+def test_a_responder_that_cannot_start_is_one_line_and_nothing_started(local_dir, responder, why):
+    run = MakeRun(local_dir, free_port(), free_port(), RESPONDER=responder)
+    assert run.finish() != 0
+    # make's own lines aside (the commands it runs, its Error trailer), one line: what is wrong
+    lines = [line for line in run.lines if not line.startswith(("make: ", "make[", "scripts/"))]
+    assert len(lines) == 1, run.text
+    assert lines[0].startswith(f"run: cannot start: RESPONDER={responder}") and why in lines[0], run.text
+    assert "Traceback" not in run.text and "TOKEN" not in run.text and "curl" not in run.text
+    assert not (local_dir / "pg").exists(), "it started the database"
+
+
 def test_make_runs_side_by_side_stop_only_the_database_they_started(local_dir):
     pg_port = free_port()
     # two starts racing on a new LOCAL_DIR: neither fails because the other started the server first
