@@ -3,7 +3,7 @@
 LOCAL_DIR ?= .local
 export LOCAL_DIR
 
-.PHONY: run test test-fast bench audit purge adopt setup psql db-stop clean
+.PHONY: run test test-fast bench audit purge adopt setup psql token db-stop clean
 
 run: setup ## start the local database and deploy the plan to it
 	scripts/run
@@ -27,10 +27,13 @@ adopt: setup ## a Phase II database (ADOPT_DATABASE_URL, as its owner) adopts th
 	scripts/adopt
 
 setup: ## install what is missing: PostgreSQL, Sqitch, the Python environment
-	scripts/setup
+	@scripts/setup
 
 psql: ## psql on the local database, as its superuser
 	@eval "$$(scripts/pg-cluster env $(LOCAL_DIR)/pg)" && psql -X chat
+
+token: setup ## a development token for make run's development user, or for USER_ID=<uuid> [EMAIL=…]
+	@.venv/bin/python -m app.devtoken $(USER_ID) $(EMAIL)
 
 db-stop: ## stop the local database (its data stays in .local/)
 	scripts/pg-cluster stop $(LOCAL_DIR)/pg

@@ -1,6 +1,7 @@
 """`make run`, as a developer uses it: it starts a local database and the
 service, prints a token that works, stops everything on Ctrl-C, and keeps the
-data for the next run; a second `make run` beside it.
+data for the next run. Beside it, the commands a new user meets in the first
+hour: a second `make run`, `make token`.
 """
 
 from __future__ import annotations
@@ -114,6 +115,14 @@ def local_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
+def readme_token_commands() -> list[str]:
+    """The lines of README.md's shell examples that make a token, as a reader would copy them."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"^ *```sh\n(.*?)^ *```", readme, re.MULTILINE | re.DOTALL)
+    return [line.strip() for block in blocks for line in block.splitlines()
+            if re.search(r"\bmake token\b|-m app\.devtoken\b", line)]
+
+
 def test_make_run_serves_stops_on_ctrl_c_and_keeps_the_data(local_dir):
     pg_port, api_port = free_port(), free_port()
 
@@ -169,8 +178,31 @@ def test_make_run_serves_stops_on_ctrl_c_and_keeps_the_data(local_dir):
         listed = httpx.get(f"{second.base}/api/conversations", headers=auth(token_again), timeout=10)
         assert listed.status_code == 200
         assert [c["id"] for c in listed.json()["items"]] == [streamed_conversation, turn.json()["conversation_id"]]
+
+        # the README's token commands, run as written: each prints a token the running service accepts
+        commands = readme_token_commands()
+        assert any("make token" in command for command in commands), commands
+        assert any(command.startswith(".venv/bin/python -m app.devtoken") for command in commands), commands
+        for command in commands:
+            made = subprocess.run(["bash", "-c", f'{command}\n[[ -z ${{TOKEN:-}} ]] || echo "$TOKEN"'], cwd=ROOT,
+                                  env=local_env(local_dir, pg_port), capture_output=True, text=True, timeout=60)
+            assert made.returncode == 0, (command, made.stdout, made.stderr)
+            (printed_token,) = made.stdout.split()
+            mine = httpx.get(f"{second.base}/api/conversations", headers=auth(printed_token), timeout=10)
+            assert mine.status_code == 200, (command, mine.text)
+            if "USER_ID=" not in command and "app.devtoken " not in command:
+                # the development user's own token: the conversations above are theirs
+                assert len(mine.json()["items"]) == 2, command
     finally:
         second.interrupt()
+
+
+def test_devtoken_refuses_what_is_not_a_uuid_in_one_line(local_dir):
+    made = subprocess.run([".venv/bin/python", "-m", "app.devtoken", "not-a-uuid"], cwd=ROOT,
+                          env=local_env(local_dir, free_port()), capture_output=True, text=True, timeout=60)
+    assert made.returncode == 2
+    assert made.stdout == ""
+    assert len(made.stderr.splitlines()) == 1 and "not-a-uuid" in made.stderr, made.stderr
 
 
 @pytest.mark.parametrize(("responder", "why"), [
