@@ -29,8 +29,8 @@ adopt: setup ## a Phase II database (ADOPT_DATABASE_URL, as its owner) adopts th
 setup: ## install what is missing: PostgreSQL, Sqitch, the Python environment
 	@scripts/setup
 
-psql: ## psql on the local database, as its superuser
-	@eval "$$(scripts/pg-cluster env $(LOCAL_DIR)/pg)" && psql -X chat
+psql: setup ## psql on the local database as its superuser (ARGS='-c "select 1"', or SQL on stdin); starts it if need be
+	@scripts/psql $(ARGS)
 
 token: setup ## a development token for make run's development user, or for USER_ID=<uuid> [EMAIL=…]
 	@.venv/bin/python -m app.devtoken $(USER_ID) $(EMAIL)

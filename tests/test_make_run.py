@@ -1,7 +1,7 @@
 """`make run`, as a developer uses it: it starts a local database and the
 service, prints a token that works, stops everything on Ctrl-C, and keeps the
 data for the next run. Beside it, the commands a new user meets in the first
-hour: a second `make run`, `make token`.
+hour: a second `make run`, `make token`, `make psql`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from conftest import ROOT
 
@@ -272,3 +274,55 @@ def test_make_runs_side_by_side_stop_only_the_database_they_started(local_dir):
         for run in [*runs, late]:
             if run is not None:
                 run.interrupt()
+
+
+def connect_superuser(local_dir: Path, deadline: float) -> psycopg.Connection:
+    """A connection as the local database's superuser, once the server (maybe starting) accepts one."""
+    while True:
+        found = subprocess.run([ROOT / "scripts" / "pg-cluster", "env", local_dir / "pg"], capture_output=True,
+                               text=True)
+        if found.returncode == 0:
+            env = dict(item.split("=", 1) for item in found.stdout.split() if "=" in item)
+            try:
+                return psycopg.connect(make_conninfo(host=env["PGHOST"], port=env["PGPORT"], user=env["PGUSER"],
+                                                     password=env["PGPASSWORD"], dbname="postgres"),
+                                       autocommit=True)
+            except psycopg.OperationalError:
+                pass
+        assert time.monotonic() < deadline, "the database did not start"
+        time.sleep(0.1)
+
+
+def make_psql(local_dir: Path, pg_port: int, *args: str, sql: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "psql", *args], cwd=ROOT, env=local_env(local_dir, pg_port), input=sql,
+                          capture_output=True, text=True, timeout=STARTUP_SECONDS)
+
+
+def test_make_psql_starts_the_database_when_needed_and_stops_only_what_it_started(local_dir):
+    pg_port = free_port()
+    # stopped (here: not made yet): started, deployed, and stopped again after
+    result = make_psql(local_dir, pg_port, sql="select count(*) from chat.messages;\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-3:] == ["0", "(1", "row)"], result.stdout
+    assert not database_running(local_dir)
+    # a query as an argument
+    result = make_psql(local_dir, pg_port, "ARGS=-A -t -c 'select current_user'")
+    assert (result.returncode, result.stdout) == (0, "postgres\n"), result.stderr
+    assert not database_running(local_dir)
+
+    # started by make psql, with another client connected when it ends: left running, and it says so
+    psql = subprocess.Popen(["make", "psql"], cwd=ROOT, env=local_env(local_dir, pg_port), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with connect_superuser(local_dir, time.monotonic() + STARTUP_SECONDS):
+        out, err = psql.communicate("select 1;\n", timeout=60)
+        assert psql.returncode == 0, err
+        assert err.splitlines()[-1] == ("psql: leaving the local database running: 1 other client connected "
+                                        "(make db-stop stops it)"), err
+        assert database_running(local_dir)
+    subprocess.run([ROOT / "scripts" / "pg-cluster", "stop", local_dir / "pg"], check=True)
+
+    # running already: left running
+    subprocess.run([ROOT / "scripts" / "pg-cluster", "start", local_dir / "pg"], check=True, capture_output=True)
+    result = make_psql(local_dir, pg_port, sql="select 1;\n")
+    assert result.returncode == 0, result.stderr
+    assert database_running(local_dir)
