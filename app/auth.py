@@ -7,7 +7,9 @@ key's own algorithm only (whatever else the header says, including ``none``
 and HS256 "signed" with a public key, is refused). ``exp`` and ``sub`` are
 required, ``nbf`` honoured, 30 seconds of leeway at most; ``iss`` is required
 and checked when ``JWT_ISSUER`` is set, ``aud`` when ``JWT_AUDIENCE`` is.
-Anything else is 401. A key set that cannot be fetched is 503: the client did
+A token may live ``JWT_MAX_AGE`` at most (from its ``iat``, or from now), and
+one issued before its account was deleted is refused by the database
+(``chat.check_token``) with 401. Anything else is 401. A key set that cannot be fetched is 503: the client did
 nothing wrong.
 
 The key set is fetched when first needed and kept for ``KEY_SET_MAX_AGE``; a
@@ -24,6 +26,7 @@ import logging
 import math
 import threading
 import time
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated
 from uuid import UUID
@@ -164,10 +167,12 @@ class KeySet:
 class TokenVerifier:
     """Checks bearer tokens as the settings say. Built once, at startup, and kept in ``app.state.tokens``."""
 
-    def __init__(self, keys: SharedSecret | KeySet, *, issuer: str | None = None, audience: str | None = None):
+    def __init__(self, keys: SharedSecret | KeySet, *, issuer: str | None = None, audience: str | None = None,
+                 max_age: int = 86_400):
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
+        self.max_age = max_age
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenVerifier:
@@ -175,7 +180,7 @@ class TokenVerifier:
             keys = KeySet(settings.jwt_jwks_url, settings.jwt_jwks_cooldown)
         else:
             keys = SharedSecret(settings.jwt_secret.get_secret_value())
-        return cls(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        return cls(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience, max_age=settings.jwt_max_age)
 
     async def user(self, token: str) -> User:
         """The user a token names, or 401 (503 when the key set cannot be fetched)."""
@@ -199,8 +204,20 @@ class TokenVerifier:
             user_id = UUID(claims["sub"])
         except (TypeError, ValueError, AttributeError):
             raise unauthorized("invalid token: sub must be a uuid") from None
+        # PyJWT has checked that iat, when there is one, is a number and not in the future
+        issued = claims.get("iat")
+        if claims["exp"] - (time.time() if issued is None else issued) > self.max_age + LEEWAY_SECONDS:
+            raise unauthorized(f"invalid token: it lives longer than JWT_MAX_AGE ({self.max_age} s)")
         email = claims.get("email")
-        return User(user_id, email if isinstance(email, str) else None)
+        return User(user_id, email if isinstance(email, str) else None, issued_at=earliest_issue(claims, self.max_age))
+
+
+def earliest_issue(claims: dict, max_age: int) -> datetime:
+    """The earliest time, by the database's clock, that a token may have been issued: its iat less the clocks'
+    drift, or without iat, the earliest its exp allows. The database refuses it when its account was deleted at
+    or after that time, so that a token that may predate a deletion never acts."""
+    issued = claims.get("iat")
+    return datetime.fromtimestamp((claims["exp"] - max_age if issued is None else issued) - LEEWAY_SECONDS, UTC)
 
 
 def token_verifier(request: Request) -> TokenVerifier:

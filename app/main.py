@@ -186,6 +186,12 @@ def add_error_handlers(app: FastAPI) -> None:
                                 UNPROCESSABLE)
         return await http_exception_handler(request, error)
 
+    @app.exception_handler(errors.InvalidAuthorizationSpecification)
+    async def on_token_refused(request: Request, error: errors.InvalidAuthorizationSpecification):
+        # 28000 from chat.check_token: the token predates a deletion of its account
+        return JSONResponse({"detail": error.diag.message_primary}, status.HTTP_401_UNAUTHORIZED,
+                            headers={"WWW-Authenticate": "Bearer"})
+
     @app.exception_handler(ConversationNotFound)
     @app.exception_handler(errors.NoDataFound)
     async def on_not_found(request: Request, error: Exception):

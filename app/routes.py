@@ -32,7 +32,8 @@ NOT_FOUND = {"model": Problem,
 
 # What any /api route may answer besides its own success and 422.
 API_RESPONSES = {
-    401: {"model": Problem, "description": "Missing, malformed, expired or wrongly signed bearer token"},
+    401: {"model": Problem, "description": "Missing, malformed, expired or wrongly signed bearer token, or one issued "
+                                           "before its account was deleted"},
     503: {"model": Problem, "description": "The database is unreachable, busy or slow, or the identity provider's "
                                            "signing keys cannot be fetched; retry after Retry-After"},
 }

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # The least time between two fetches of the key set, in seconds: a token
     # naming a kid the cached set lacks refetches it at most this often.
     jwt_jwks_cooldown: float = Field(10.0, gt=0)
+    # The longest a token may live, in seconds: from its iat to its exp (a
+    # token without iat: from now to its exp). A longer-lived one is refused.
+    # A deleted account's tombstone must outlast every token issued before the
+    # deletion, and make purge forgets it after this long.
+    jwt_max_age: int = Field(86_400, gt=0)
 
     pool_min_size: int = Field(1, ge=0)
     pool_max_size: int = Field(10, ge=1)

@@ -45,10 +45,14 @@ logger = logging.getLogger("app.store")
 
 @dataclass(frozen=True)
 class User:
-    """Whom an operation acts for: the token's subject, and its email claim if any."""
+    """Whom an operation acts for: the token's subject, its email claim if any, and for a token the earliest
+    time it may have been issued (``app.auth``), which every operation has the database check against a deletion
+    of the account (``chat.check_token``). A user made in code, with no token, has none: it is not checked, and
+    not provisioned again once deleted."""
 
     id: UUID
     email: str | None = None
+    issued_at: datetime | None = None
 
 
 # The current user and the statement timeout, for this transaction only.
@@ -83,10 +87,15 @@ class Replica:
     position: int | None = None
 
 
+# A token issued before its account was deleted acts no more: checked by every
+# operation of a token's user (28000 otherwise).
+CHECK_TOKEN = "select chat.check_token(%s)"
+
 # First use provisions the user (chat.provision_user): with the email when it
 # is well formed and free, otherwise without it, so that provisioning never
-# fails and never tells whose an address is.
-PROVISION = "select chat.provision_user(%(email)s)"
+# fails and never tells whose an address is; never for a token that predates
+# a deletion of the account.
+PROVISION = "select chat.provision_user(%(email)s, %(issued_at)s)"
 
 
 def model_row(model: type[BaseModel]) -> BaseRowFactory:
@@ -252,8 +261,11 @@ class ChatStore:
                 async with asyncio.timeout(self.reply_deadline):
                     async with conn.pipeline():
                         await conn.execute(ACT_AS, [str(user.id), str(self.statement_timeout_ms)])
+                        if user.issued_at is not None:
+                            await conn.execute(CHECK_TOKEN, [user.issued_at])
                         if provision:
-                            await conn.execute(PROVISION, {"email": _claimable(user.email)})
+                            await conn.execute(PROVISION, {"email": _claimable(user.email),
+                                                           "issued_at": user.issued_at})
                         for statement in statements:
                             cursor = conn.cursor(row_factory=statement.rows)
                             await cursor.execute(statement.sql, statement.params)
@@ -291,6 +303,8 @@ class ChatStore:
                     async with asyncio.timeout(self.reply_deadline):
                         async with conn.pipeline():
                             await conn.execute(ACT_AS, [str(user.id), str(self.statement_timeout_ms)])
+                            if user.issued_at is not None:
+                                await conn.execute(CHECK_TOKEN, [user.issued_at])
                             state = await conn.execute(REPLICA_STATE, {"position": _text(replica.position)})
                             cursor = conn.cursor(row_factory=statement.rows)
                             await cursor.execute(statement.sql, statement.params)

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The tables that hold user data, parents first, with their keys.
 TABLE_KEYS = {"users": "id", "tasks": "user_id, id", "conversations": "user_id, id", "messages": "user_id, id",
-              "turns": "user_id, conversation_id, seq"}
+              "turns": "user_id, conversation_id, seq", "deleted_users": "user_id"}
 TABLES = tuple(TABLE_KEYS)
 
 # Login roles of the suite, cluster-wide like the group roles they are granted.
@@ -269,6 +269,25 @@ def unchanged(snapshot, world):
     before = snapshot()
     yield
     assert snapshot() == before
+
+
+# Operators: a login granted chat_operator, for the purges.
+
+@pytest.fixture
+def operator_url(pg_server, db, chat_db):
+    """How a login granted chat_operator reaches the test database."""
+    login = f"chat_test_operator_{uuid.uuid4().hex[:8]}"
+    db.execute(sql.SQL("create role {} login password {} in role chat_operator").format(
+        sql.Identifier(login), sql.Literal(pg_server.test_password)))
+    yield pg_server.conninfo(chat_db, user=login, password=pg_server.test_password)
+    db.execute(sql.SQL("drop owned by {}").format(sql.Identifier(login)))
+    db.execute(sql.SQL("drop role {}").format(sql.Identifier(login)))
+
+
+@pytest.fixture
+def operator(operator_url):
+    with psycopg.connect(operator_url, autocommit=True) as conn:
+        yield conn
 
 
 # The HTTP service, over ASGI (no network), logged in as the runtime role.

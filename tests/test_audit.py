@@ -89,8 +89,9 @@ def test_volume_reports_each_users_counts(pg_server, chat_db, chatted, user_a, u
     # user_id | conversations | messages | content_chars | content_size | metadata_size | tasks | last_activity
     assert rows[str(user_a)][1:4] + rows[str(user_a)][6:7] == ["1", "3", str(len("onetwothree")), "1"]
     assert rows[str(user_b)][1:4] + rows[str(user_b)][6:7] == ["1", "3", str(len("onetwothree")), "0"]
-    totals = [line for line in result.stdout.splitlines() if line.count("|") == 4][-1]
-    assert [cell.strip() for cell in totals.split("|")][:4] == ["2", "2", "6", "1"]
+    # users | conversations | messages | tasks | deleted_accounts | messages_on_disk
+    totals = [line for line in result.stdout.splitlines() if line.count("|") == 5][-1]
+    assert [cell.strip() for cell in totals.split("|")][:5] == ["2", "2", "6", "1", "0"]
 
 
 def test_activity_reports_todays_messages_and_the_latest_conversations(pg_server, chat_db, chatted):

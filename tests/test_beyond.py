@@ -11,12 +11,11 @@ import json
 import os
 import subprocess
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
-from psycopg import errors, sql
+from psycopg import errors
 
 from acting import acting_as, call
 from conftest import ROOT
@@ -127,23 +126,6 @@ def test_export_of_a_user_with_nothing_yet(app_conn, make_user):
 
 
 # purge, for operators
-
-@pytest.fixture
-def operator_url(pg_server, db, chat_db):
-    """How a login granted chat_operator reaches the test database."""
-    login = f"chat_test_operator_{uuid.uuid4().hex[:8]}"
-    db.execute(sql.SQL("create role {} login password {} in role chat_operator").format(
-        sql.Identifier(login), sql.Literal(pg_server.test_password)))
-    yield pg_server.conninfo(chat_db, user=login, password=pg_server.test_password)
-    db.execute(sql.SQL("drop owned by {}").format(sql.Identifier(login)))
-    db.execute(sql.SQL("drop role {}").format(sql.Identifier(login)))
-
-
-@pytest.fixture
-def operator(operator_url):
-    with psycopg.connect(operator_url, autocommit=True) as conn:
-        yield conn
-
 
 @pytest.fixture
 def aged(db, world):

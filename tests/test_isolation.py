@@ -47,7 +47,8 @@ def test_b_selects_nothing_of_a(app_conn, db, world, table, key):
 
 def test_a_sees_exactly_their_own(app_conn, world):
     counts = {table: call(app_conn, world.a, f"select count(*) from chat.{table}")[0][0] for table in TABLES}
-    assert counts == {"users": 1, "tasks": 1, "conversations": 1, "messages": 2, "turns": 1}
+    assert counts == {"users": 1, "tasks": 1, "conversations": 1, "messages": 2, "turns": 1,
+                      "deleted_users": 0}
 
 
 # update and delete: B's statements find no row of A's

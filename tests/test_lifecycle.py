@@ -170,14 +170,15 @@ def test_every_table_has_rls_enabled_and_forced(pg_server, chat_db):
         select c.relname, c.relrowsecurity, c.relforcerowsecurity
           from pg_class c join pg_namespace n on n.oid = c.relnamespace
          where n.nspname = 'chat' and c.relkind = 'r' order by 1""")
-    assert rows == [(name, True, True) for name in ("conversations", "messages", "tasks", "turns", "users")]
+    assert rows == [(name, True, True)
+                    for name in ("conversations", "deleted_users", "messages", "tasks", "turns", "users")]
 
 
 def test_every_table_has_one_policy_per_command_for_the_runtime_role(pg_server, chat_db):
     rows = query(pg_server, chat_db, """
         select tablename, cmd, count(*) from pg_policies
          where schemaname = 'chat' and 'chat_app' = any(roles) group by 1, 2 order by 1, 2""")
-    expected = [(table, cmd, 1) for table in ("conversations", "messages", "tasks", "turns", "users")
+    expected = [(table, cmd, 1) for table in ("conversations", "deleted_users", "messages", "tasks", "turns", "users")
                 for cmd in ("DELETE", "INSERT", "SELECT", "UPDATE")]
     assert rows == expected
 
@@ -203,7 +204,7 @@ def test_every_function_pins_search_path_and_nothing_is_executable_by_public(pg_
 # which row security would keep off the word index (see its deploy script).
 OWNER_RIGHTS_FUNCTIONS = {"chat.search_message_hits(tsquery,integer)",
                           # and the operators' purge, so that chat_operator needs no privilege on any table
-                          "chat.purge_inactive(interval,integer)",
+                          "chat.purge_inactive(interval,integer)", "chat.purge_deleted_users(interval)",
                           # and the two that remove messages, which chat_app may not delete itself
                           "chat.pop_message(uuid)", "chat.clear_conversation(uuid)"}
 
@@ -304,18 +305,23 @@ def test_an_owner_that_does_not_bypass_rls_still_purges_for_an_operator_with_no_
         sqitch("verify", dbname=name, user=name, password=password)
         assert query(pg_server, name, "select policyname, roles::text[] from pg_policies"
                                       " where policyname like '%%purge%%' order by 1") == [
-            ("conversations_owner_purge_delete", [name]), ("conversations_owner_purge_select", [name])]
+            ("conversations_owner_purge_delete", [name]), ("conversations_owner_purge_select", [name]),
+            ("deleted_users_owner_purge_delete", [name]), ("deleted_users_owner_purge_select", [name])]
         with psycopg.connect(pg_server.conninfo(name), autocommit=True) as conn:
             conn.execute(f"create role {operator} login password '{password}' in role chat_operator")
             a, b = uuid.uuid4(), uuid.uuid4()
             conn.execute("insert into chat.users (id) values (%s), (%s)", [a, b])
             conn.execute("insert into chat.conversations (user_id, updated_at) values (%s, now() - interval '2 years'),"
                          " (%s, now() - interval '2 years'), (%s, now())", [a, b, b])
+            conn.execute("insert into chat.deleted_users (user_id, deleted_at) values (%s, now() - interval '2 days'),"
+                         " (%s, now())", [uuid.uuid4(), uuid.uuid4()])
         with psycopg.connect(pg_server.conninfo(name, user=operator, password=password), autocommit=True) as conn:
             assert conn.execute("select chat.purge_inactive('1 year')").fetchone() == (2,)
+            assert conn.execute("select chat.purge_deleted_users('1 day')").fetchone() == (1,)
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("select count(*) from chat.conversations")
         assert query(pg_server, name, "select count(*) from chat.conversations") == [(1,)]
+        assert query(pg_server, name, "select count(*) from chat.deleted_users") == [(1,)]
         sqitch("revert", "-y", "--to", "@v0.1.0", dbname=name, user=name, password=password)
         assert query(pg_server, name, "select count(*) from pg_policies where policyname like '%%owner_purge%%'") == [
             (0,)]
@@ -360,7 +366,12 @@ SABOTAGE = [
     ("revoke execute on function chat.finish_turn(uuid, bigint, text, jsonb) from chat_app", "finish_turn"),
     ("grant execute on function chat.settle_turn(uuid, bigint, bigint) to public", "settle_turn"),
     ("drop function chat.fail_turn(uuid, bigint, uuid)", "fail_turn"),
-    ("grant execute on function chat.provision_user(text) to public", "provision_user"),
+    ("grant execute on function chat.provision_user(text, timestamptz) to public", "provision_user"),
+    ("alter table chat.deleted_users no force row level security", "deleted_users"),
+    ("drop policy deleted_users_insert on chat.deleted_users", "deleted_users"),
+    ("grant execute on function chat.check_token(timestamptz) to public", "check_token"),
+    ("create or replace function chat.delete_user() returns boolean language sql return true", "delete_user"),
+    ("grant execute on function chat.purge_deleted_users(interval) to chat_app", "purge_deleted_users"),
     ("drop function chat.delete_user()", "delete_user"),
     ("alter domain chat.message_content drop constraint messages_content_length", "limits"),
     ("alter table chat.turns alter column opening_key type text", "limits"),
@@ -616,8 +627,9 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
             "append_message@v0.1.0", "operator_role", "search_messages@v0.3.0", "purge_inactive@v0.1.0",
             "purge_inactive", "message_metadata_limit@v0.4.0", "check_message@v0.2.0", "append_messages@v0.3.0",
             "pop_message@v0.3.0", "clear_conversation@v0.3.0", "turns", "lock_turn", "begin_turn@v0.3.0",
-            "finish_turn", "settle_turn", "fail_turn", "provision_user", "delete_user", "limits@v0.4.0",
-            "argument_limits@v0.4.0", "conversation_not_found"} <= touching
+            "finish_turn", "settle_turn", "fail_turn", "provision_user@v0.4.0", "delete_user@v0.4.0",
+            "limits@v0.4.0", "argument_limits@v0.4.0", "conversation_not_found", "deleted_users", "check_token",
+            "provision_user", "purge_deleted_users"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

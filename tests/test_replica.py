@@ -235,7 +235,8 @@ def test_on_the_standby_b_selects_nothing_of_a(replica_conn, standby, chat_db, w
 def test_on_the_standby_a_sees_exactly_their_own(replica_conn, world_on_standby):
     world = world_on_standby
     counts = {table: call(replica_conn, world.a, f"select count(*) from chat.{table}")[0][0] for table in TABLES}
-    assert counts == {"users": 1, "tasks": 1, "conversations": 1, "messages": 2, "turns": 1}
+    assert counts == {"users": 1, "tasks": 1, "conversations": 1, "messages": 2, "turns": 1,
+                      "deleted_users": 0}
 
 
 @pytest.mark.parametrize("user", [None, ""], ids=["unset", "empty"])

@@ -51,7 +51,7 @@ def login_with(pg_server, db, chat_db):
 DIRECT = {
     "select": "select * from chat.{} limit 1",
     "insert": "insert into chat.{} default values",
-    "update": "update chat.{} set created_at = created_at",
+    "update": "update chat.{0} set {1} = {1}",
     "delete": "delete from chat.{}",
     "truncate": "truncate chat.{} cascade",
     "lock": "lock table chat.{} in access share mode",
@@ -64,15 +64,16 @@ def test_the_operator_can_neither_read_nor_write_any_table(login_with, world, un
     operator = login_with("chat_operator")
     with pytest.raises(errors.InsufficientPrivilege):
         with operator.transaction():
-            operator.execute(DIRECT[statement].format(table))
+            column = "deleted_at" if table == "deleted_users" else "created_at"
+            operator.execute(DIRECT[statement].format(table, column))
 
 
-def test_the_operator_calls_no_function_but_the_purge(db, login_with, world):
+def test_the_operator_calls_no_function_but_the_purges(db, login_with, world):
     operator = login_with("chat_operator")
     callable_ = operator.execute("""
         select p.oid::regprocedure::text from pg_proc p
          where p.pronamespace = 'chat'::regnamespace and has_function_privilege(p.oid, 'execute')""").fetchall()
-    assert callable_ == [("chat.purge_inactive(interval,integer)",)]
+    assert sorted(callable_) == [("chat.purge_deleted_users(interval)",), ("chat.purge_inactive(interval,integer)",)]
     db.execute("update chat.conversations set updated_at = now() - interval '2 years' where id = %s",
                [world.b_conversation])
     assert operator.execute("select chat.purge_inactive('1 year')").fetchone() == (1,)

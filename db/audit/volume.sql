@@ -38,6 +38,7 @@ select (select count(*) from chat.users) as users,
        (select count(*) from chat.conversations) as conversations,
        (select count(*) from chat.messages) as messages,
        (select count(*) from chat.tasks) as tasks,
+       (select count(*) from chat.deleted_users) as deleted_accounts,
        pg_size_pretty(pg_total_relation_size('chat.messages')) as messages_on_disk;
 
 commit;

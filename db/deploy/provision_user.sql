@@ -1,21 +1,29 @@
--- Deploy chat:provision_user to pg
--- requires: users_rls
+-- Deploy chat:provision_user to pg (reworked)
+-- requires: provision_user@v0.4.0
+-- requires: check_token
 --
--- A user is provisioned on first use: their own row, with the email their
--- token claims when the table takes it (users_email_format says what an
--- address is, the unique key whose it is). An email that is malformed or
--- another user's is left out rather than refused, so that provisioning never
--- fails and never tells whose an address is. Idempotent: an existing row is
--- left as it is.
+-- Provisioning as before (the user's own row, with the token's email when
+-- the table takes it; never failing on the email), but never for a token
+-- issued before the account was deleted: that token's user asked to be
+-- forgotten, and the request is refused (28000, check_token) rather than
+-- bringing the account back with its email. So the function takes the
+-- token's issue time; without one it provisions only a user that was never
+-- deleted (or whose tombstone was purged). A token issued after the deletion
+-- (the identity provider made the account again) provisions a new, empty
+-- user.
 
 begin;
 
-create function chat.provision_user(email text default null)
+drop function chat.provision_user(text);
+
+create function chat.provision_user(email text default null, issued_at timestamptz default null)
 returns boolean as $$
 declare
   v_user_id uuid := chat.require_user_id();
   v_created boolean := false;
 begin
+  perform chat.check_token(provision_user.issued_at);
+
   if provision_user.email is not null then
     begin
       insert into chat.users (id, email)
@@ -38,10 +46,10 @@ begin
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
 
-comment on function chat.provision_user(text) is
-  'Makes the current user''s row if it is missing, with email when it is well formed and nobody else''s (NULL otherwise); true if it made the row. Never fails on the email.';
+comment on function chat.provision_user(text, timestamptz) is
+  'Makes the current user''s row if it is missing, with email when it is well formed and nobody else''s (NULL otherwise); true if it made the row. Never fails on the email; raises 28000 (check_token) for a token issued before the account was deleted.';
 
-revoke all on function chat.provision_user(text) from public;
-grant execute on function chat.provision_user(text) to chat_app;
+revoke all on function chat.provision_user(text, timestamptz) from public;
+grant execute on function chat.provision_user(text, timestamptz) to chat_app;
 
 commit;

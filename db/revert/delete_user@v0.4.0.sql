@@ -1,0 +1,7 @@
+-- Revert chat:delete_user from pg
+
+begin;
+
+drop function chat.delete_user();
+
+commit;

@@ -1,0 +1,12 @@
+-- Verify chat:provision_user on pg
+
+begin;
+
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.provision_user(text)'::regprocedure
+   and prorettype = 'boolean'::regtype and not proretset and not prosecdef;
+
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.provision_user(text)', 'execute')::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat.provision_user(text)', 'execute'))::int;
+
+rollback;
