@@ -33,9 +33,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.agent_session import ITEM_KEY, ChatStoreSession
 from app.chat import HISTORY, TurnContext
+from app.identity import User
 from app.models import AppendedMessage, Message, Task, TaskDescription, TaskTitle
 from app.settings import ConfigurationError
-from app.store import User
 
 INSTRUCTIONS = """\
 You are the assistant of a todo app. You keep the user's task list with your tools: list, add, complete,

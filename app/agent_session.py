@@ -73,8 +73,9 @@ from agents.memory.session_settings import coerce_session_settings
 from psycopg import sql
 from psycopg.rows import scalar_row
 
+from app.identity import User
 from app.models import MAX_CONTENT, MAX_MESSAGE_METADATA, AppendedMessage, storable_json
-from app.store import ChatStore, Statement, User, to_the_end
+from app.store import ChatStore, Statement, to_the_end
 
 if TYPE_CHECKING:
     from agents.items import TResponseInputItem
@@ -165,7 +166,7 @@ class ChatStoreSession:
     def __init__(self, store: ChatStore, conversation_id: UUID | str, user: User | None = None, *,
                  session_settings: SessionSettings | Mapping[str, Any] | None = None) -> None:
         if user is not None and not isinstance(user, User):
-            raise TypeError(f"user must be an app.store.User, not {type(user).__name__}")
+            raise TypeError(f"user must be an app.identity.User, not {type(user).__name__}")
         self.store = store
         self.conversation_id = conversation_id if isinstance(conversation_id, UUID) else UUID(conversation_id)
         self.session_id = str(self.conversation_id)

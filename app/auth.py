@@ -36,8 +36,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jwt import PyJWK, PyJWKClient, PyJWKSet
 
+from app.identity import User
 from app.settings import ConfigurationError, Settings, get_settings
-from app.store import User
 
 logger = logging.getLogger("app.auth")
 

@@ -42,9 +42,10 @@ from uuid import UUID
 
 import psycopg
 
+from app.identity import User
 from app.models import MAX_CONTENT, Message
 from app.settings import TURN_LEASE_GRACE, ConfigurationError
-from app.store import ChatStore, TurnStart, User, to_the_end, written_position
+from app.store import ChatStore, TurnStart, to_the_end, written_position
 
 logger = logging.getLogger("app.chat")
 

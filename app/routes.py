@@ -16,6 +16,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.auth import current_user
 from app.chat import TurnHandle, Turns
+from app.identity import User
 from app.models import (
     MAX_LIMIT, MAX_QUERY, ChatRequest, ChatTurn, Conversation, ConversationCreate, ConversationPage,
     ConversationRename, Message, MessageCreate, MessagePage, Problem, RecentMessages, ResponderProblem,
@@ -23,7 +24,7 @@ from app.models import (
 )
 from app.positions import ReadFrom
 from app.problems import log_unavailable, problem
-from app.store import ChatStore, User, written_position
+from app.store import ChatStore, written_position
 
 MAX_SEQ = 2**63 - 1
 

@@ -38,21 +38,10 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pydantic import BaseModel
 
+from app.identity import User
 from app.models import AppendedMessage, Conversation, Message, Role, Task, storable
 
 logger = logging.getLogger("app.store")
-
-
-@dataclass(frozen=True)
-class User:
-    """Whom an operation acts for: the token's subject, its email claim if any, and for a token the earliest
-    time it may have been issued (``app.auth``), which every operation has the database check against a deletion
-    of the account (``chat.check_token``). A user made in code, with no token, has none: it is not checked, and
-    not provisioned again once deleted."""
-
-    id: UUID
-    email: str | None = None
-    issued_at: datetime | None = None
 
 
 # The current user and the statement timeout, for this transaction only.

@@ -10,7 +10,8 @@ from uuid import UUID
 from psycopg_pool import AsyncConnectionPool
 
 from app.database import configure
-from app.store import ChatStore, Replica, User
+from app.identity import User
+from app.store import ChatStore, Replica
 from bench.workloads import execution_ms, server_timed
 
 POOL_SIZE = 8

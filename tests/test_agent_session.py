@@ -28,9 +28,10 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 
 from app.agent_session import ITEM_KEY, MAX_BATCH, ChatStoreSession, ItemNotStorable, NoSessionUser, TooManyItems
 from app.database import create_pool
+from app.identity import User
 from app.models import MAX_CONTENT, MAX_MESSAGE_METADATA
 from app.settings import get_settings
-from app.store import ChatStore, User
+from app.store import ChatStore
 from conftest import ROOT
 from test_audit import run_integrity
 

@@ -43,8 +43,8 @@ from jwt.algorithms import get_default_algorithms
 from pydantic import ValidationError
 
 from app.auth import TokenVerifier, current_user, verifier_from_environment
+from app.identity import User
 from app.settings import Settings, explain, get_settings
-from app.store import User
 
 from conftest import JWT_SECRET, ROOT
 from pooler import free_port

@@ -29,8 +29,9 @@ import pytest
 from psycopg import sql
 
 from app.database import create_pool
+from app.identity import User
 from app.problems import CONNECTION_FAILED, EXHAUSTED, NO_REPLY, UNREACHABLE, Unavailable
-from app.store import ChatStore, NoReply, User
+from app.store import ChatStore, NoReply
 from conftest import ROOT, run_sqitch
 from pooler import free_port
 from serving import ROUTES, serve

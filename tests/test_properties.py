@@ -25,8 +25,9 @@ from psycopg.types.json import Jsonb
 
 from acting import call
 from app.database import create_pool
+from app.identity import User
 from app.models import MAX_CLIENT_MSG_ID, MAX_CONTENT, MAX_MESSAGE_METADATA, MAX_METADATA_DEPTH, MAX_TITLE
-from app.store import ChatStore, User
+from app.store import ChatStore
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "150"))
 

@@ -21,8 +21,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from acting import call
 from app.database import configure
+from app.identity import User
 from app.main import create_app
-from app.store import ChatStore, Replica, User, written_position
+from app.store import ChatStore, Replica, written_position
 from conftest import TABLES
 from test_isolation import ROWS_OF_A
 
