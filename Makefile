@@ -3,7 +3,7 @@
 LOCAL_DIR ?= .local
 export LOCAL_DIR
 
-.PHONY: run test test-fast bench audit purge adopt setup psql token db-stop clean
+.PHONY: run test test-fast bench audit purge adopt schema setup psql token db-stop clean
 
 run: setup ## start the local database and deploy the plan to it
 	scripts/run
@@ -25,6 +25,9 @@ purge: setup ## delete conversations inactive for OLDER_THAN='90 days' (PURGE_DA
 
 adopt: setup ## a Phase II database (ADOPT_DATABASE_URL, as its owner) adopts the plan, every row kept
 	scripts/adopt
+
+schema: setup ## write db/schema.sql: the plan deployed in a throw-away PostgreSQL, dumped (the local database untouched)
+	scripts/schema
 
 setup: ## install what is missing: PostgreSQL, Sqitch, the Python environment
 	@scripts/setup
