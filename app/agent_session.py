@@ -75,7 +75,8 @@ from psycopg.rows import scalar_row
 
 from app.identity import User
 from app.models import MAX_CONTENT, MAX_MESSAGE_METADATA, AppendedMessage, storable_json
-from app.store import ChatStore, Statement, to_the_end
+from app.store import ChatStore
+from app.transport import Statement, to_the_end
 
 if TYPE_CHECKING:
     from agents.items import TResponseInputItem

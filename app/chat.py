@@ -45,7 +45,9 @@ import psycopg
 from app.identity import User
 from app.models import MAX_CONTENT, Message
 from app.settings import TURN_LEASE_GRACE, ConfigurationError
-from app.store import ChatStore, TurnStart, to_the_end, written_position
+from app.replica import written_position
+from app.store import ChatStore, TurnStart
+from app.transport import to_the_end
 
 logger = logging.getLogger("app.chat")
 

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Header
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.store import Replica, written_position
+from app.replica import Replica, written_position
 
 HEADER = "X-Chat-Position"
 MAX_POSITION = 2**64 - 1  # xid8

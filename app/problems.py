@@ -12,7 +12,7 @@ from psycopg import errors
 
 from app.chat import ResponderFailed, ShuttingDown, TurnInProgress, TurnInterrupted
 from app.database import DatabaseUnreachable, PoolExhausted
-from app.store import NoReply
+from app.transport import NoReply
 
 logger = logging.getLogger("app")
 

@@ -24,7 +24,8 @@ from app.models import (
 )
 from app.positions import ReadFrom
 from app.problems import log_unavailable, problem
-from app.store import ChatStore, written_position
+from app.replica import written_position
+from app.store import ChatStore
 
 MAX_SEQ = 2**63 - 1
 

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
-from app.store import ACT_AS
+from app.transport import ACT_AS
 
 POOL_SIZE = 8
 TIMEOUT_MS = "5000"

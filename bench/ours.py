@@ -11,7 +11,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.database import configure
 from app.identity import User
-from app.store import ChatStore, Replica
+from app.replica import Replica
+from app.store import ChatStore
 from bench.workloads import execution_ms, server_timed
 
 POOL_SIZE = 8

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from app.store import ACT_AS
+from app.transport import ACT_AS
 from bench.workloads import CLIENTS, CONTENT, Result
 
 # prepared statements: the server's best case (the service prepares none by default; bench.prepared

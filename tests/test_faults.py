@@ -31,7 +31,8 @@ from psycopg import sql
 from app.database import create_pool
 from app.identity import User
 from app.problems import CONNECTION_FAILED, EXHAUSTED, NO_REPLY, UNREACHABLE, Unavailable
-from app.store import ChatStore, NoReply
+from app.store import ChatStore
+from app.transport import NoReply
 from conftest import ROOT, run_sqitch
 from pooler import free_port
 from serving import ROUTES, serve

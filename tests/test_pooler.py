@@ -22,7 +22,8 @@ from psycopg_pool import AsyncConnectionPool
 from psycopg.rows import scalar_row
 
 from app.identity import User
-from app.store import ChatStore, Statement
+from app.store import ChatStore
+from app.transport import Statement
 from conftest import POOLED_SERVER_CONNECTIONS
 from serving import serve
 from wholeness import broken_conversations

@@ -27,7 +27,8 @@ from psycopg_pool import AsyncConnectionPool
 from app.identity import User
 from app.models import Conversation, Message
 from app.settings import Settings
-from app.store import ChatStore, Statement, model_row
+from app.store import ChatStore
+from app.transport import Statement, model_row
 from serving import serve
 
 DEFAULT = Settings.model_fields["prepare_threshold"].default

@@ -23,7 +23,8 @@ from acting import call
 from app.database import configure
 from app.identity import User
 from app.main import create_app
-from app.store import ChatStore, Replica, written_position
+from app.replica import Replica, written_position
+from app.store import ChatStore
 from conftest import TABLES
 from test_isolation import ROWS_OF_A
 
