@@ -23,7 +23,7 @@ from app.models import (
     SearchResults, TurnConflict, UserExport, storable,
 )
 from app.positions import ReadFrom
-from app.problems import log_unavailable, problem
+from app.problems import ConversationNotFound, field_error, log_unavailable, problem
 from app.replica import written_position
 from app.store import ChatStore
 
@@ -62,16 +62,11 @@ def no_unknown_query_parameters(request: Request) -> None:
     known = declared_query_parameters(request.scope["route"].dependant)
     unknown = [name for name in request.query_params if name not in known]
     if unknown:
-        raise RequestValidationError([{"type": "extra_forbidden", "loc": ("query", name),
-                                       "msg": "Unknown query parameter", "input": request.query_params[name]}
-                                      for name in unknown])
+        raise RequestValidationError([field_error(("query", name), "Unknown query parameter", kind="extra_forbidden",
+                                                  input=request.query_params[name]) for name in unknown])
 
 
 router = APIRouter(prefix="/api", responses=API_RESPONSES, dependencies=[Depends(no_unknown_query_parameters)])
-
-
-class ConversationNotFound(Exception):
-    """Answered 404, with the same body whether it is missing or someone else's."""
 
 
 # Conversation pages: an opaque cursor over the keyset (updated_at, id).
@@ -86,8 +81,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         activity, conversation_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
         return datetime.fromisoformat(activity), UUID(conversation_id)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise RequestValidationError([{"type": "value_error", "loc": ("query", "cursor"),
-                                       "msg": "Value error, not a cursor of this API", "input": cursor}]) from None
+        raise RequestValidationError([field_error(("query", "cursor"), "Value error, not a cursor of this API",
+                                                  input=cursor)]) from None
 
 
 # conversations
@@ -233,8 +228,7 @@ def storable_query(q: str) -> str:
     try:
         return storable(q)
     except ValueError as error:
-        raise RequestValidationError([{"type": "value_error", "loc": ("query", "q"), "msg": f"Value error, {error}",
-                                       "input": q}]) from None
+        raise RequestValidationError([field_error(("query", "q"), f"Value error, {error}", input=q)]) from None
 
 
 # the user

@@ -24,8 +24,8 @@ import jwt
 import pytest
 
 from acting import acting_as
-from app.main import ECHOED_INPUT
 from app.models import MAX_MESSAGE_METADATA
+from app.problems import ECHOED_INPUT
 from serving import CONVERSATION_ROUTES, ROUTES, client_of, serve
 
 CONVERSATION_KEYS = {"id", "title", "metadata", "message_count", "created_at", "updated_at"}
