@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
-logger = logging.getLogger("app.store")
+logger = logging.getLogger("app.store")  # the store's log, of which this is a part
 
 # The position of the last write of this task's operations: the API returns it to the client (X-Chat-Position),
 # which sends it back with the reads that must see that write.

@@ -33,7 +33,7 @@ from app.identity import User
 from app.models import storable
 from app.replica import POSITION, REPLICA_STATE, ReadReplica, Replica, ReplicaNotReady, written_position
 
-logger = logging.getLogger("app.store")
+logger = logging.getLogger("app.store")  # the store's log, of which this is a part
 
 # The current user and the statement timeout, for this transaction only.
 ACT_AS = "select set_config('app.user_id', %s, true), set_config('statement_timeout', %s, true)"
@@ -246,7 +246,7 @@ class Transport:
                     if conn.broken and replica is None:
                         self._check_idle_connections()
                     raise
-                if state is None:
+                if state is None:  # on the primary, or before the replica was asked its state
                     raise
                 # on the replica, bad input or a conversation it has not yet: which, the replica's state says
                 failure = error
