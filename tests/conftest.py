@@ -11,6 +11,7 @@ run as it: they log in as ``chat_test_app`` (granted ``chat_app``) or
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
@@ -102,22 +103,51 @@ class Server:
         return psycopg.connect(self.conninfo(dbname, **kwargs), autocommit=True)
 
 
+def xdist_run(config) -> str | None:
+    """The id of this run when it is one of pytest-xdist's workers (the same for all of them), else None."""
+    return getattr(config, "workerinput", {}).get("testrunuid")
+
+
 @pytest.fixture(scope="session")
-def pg_server(postgresql_server) -> Server:
-    """The server, with the template deployed and the suite's login roles ready."""
+def pg_server(request, postgresql_server) -> Server:
+    """The server, with the template deployed and the suite's login roles ready.
+
+    The logins are cluster-wide, so pytest-xdist's workers share them: each makes them (or finds them made by
+    another) with one password derived from the run's id, and none drops them, since the others may still use
+    them; the controller does, at the end of the run (pytest_sessionfinish)."""
+    run = xdist_run(request.config)
     server = Server(postgresql_server.host, postgresql_server.port, postgresql_server.user,
                     postgresql_server.password)
+    if run is not None:
+        server.test_password = hashlib.sha256(f"chat-test-{run}".encode()).hexdigest()[:32]
     with server.connect(postgresql_server.maintenance_dbname) as conn:
+        conn.execute("select pg_advisory_lock(hashtext('chat test logins'))")  # workers take turns
         for login, group in TEST_LOGINS.items():
             exists = conn.execute("select 1 from pg_roles where rolname = %s", [login]).fetchone()
             verb = "alter" if exists else "create"
             conn.execute(sql.SQL("{} role {} login password {}").format(
                 sql.SQL(verb), sql.Identifier(login), sql.Literal(server.test_password)))
             conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(group), sql.Identifier(login)))
+        conn.execute("select pg_advisory_unlock(hashtext('chat test logins'))")
     yield server
-    with server.connect(postgresql_server.maintenance_dbname) as conn:
+    if run is None:
+        drop_test_logins(server.connect(postgresql_server.maintenance_dbname))
+
+
+def drop_test_logins(conn: psycopg.Connection) -> None:
+    with conn:
         for login in TEST_LOGINS:
             conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(login)))
+
+
+def pytest_sessionfinish(session):
+    """pytest-xdist's controller, once every worker is done, drops the logins the workers shared."""
+    config = session.config
+    if xdist_run(config) is None and getattr(config.option, "numprocesses", None):
+        drop_test_logins(psycopg.connect(
+            host=os.environ.get("PGHOST", "127.0.0.1"), port=os.environ.get("PGPORT", "5432"),
+            user=os.environ.get("PGUSER", "postgres"), password=os.environ.get("PGPASSWORD"),
+            dbname="postgres", autocommit=True))
 
 
 @pytest.fixture(scope="session")
@@ -367,6 +397,19 @@ def auth(token):
 # Figures: what the reliability tests measured (operations, users, faults,
 # inputs), recorded with pytest's ``record_property`` and printed at the end
 # of the run; RELIABILITY.md quotes them.
+
+# What make test-fast leaves out besides the tests marked slow one by one: the files that deploy the plan
+# change by change, run the scripts or start servers of their own (PostgreSQL, a standby, PgBouncer, uvicorn,
+# TLS), or load the service. make test runs them all.
+SLOW_FILES = {"test_lifecycle.py", "test_bench.py", "test_make_run.py", "test_adopt.py", "test_tls.py",
+              "test_faults.py", "test_pooler.py", "test_replica.py", "test_schema_file.py", "test_concurrency.py"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+
 
 def pytest_terminal_summary(terminalreporter):
     figures: dict[tuple[str, str], object] = {}

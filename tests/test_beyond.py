@@ -166,7 +166,7 @@ def test_purge_keeps_a_conversation_that_an_append_revives_meanwhile(operator, a
             app_conn.execute("select chat.append_message(%s, 'user', 'still here')", [world.conversation])
             purge = pool.submit(lambda: operator.execute("select chat.purge_inactive('30 days')").fetchone()[0])
             while not db.execute("select exists (select from pg_stat_activity where wait_event_type = 'Lock'"
-                                 " and query like '%purge_inactive%')").fetchone()[0]:
+                                 " and datname = current_database() and query like '%purge_inactive%')").fetchone()[0]:
                 assert not purge.done(), purge.result()
                 time.sleep(0.01)
         assert purge.result(timeout=30) == len(aged) - 1
