@@ -34,9 +34,11 @@ def free_port() -> int:
 
 
 def local_env(local_dir: Path, pg_port: int, **extra: str) -> dict[str, str]:
-    """The environment of a developer's shell with nothing of ours set (no database, key or responder)."""
+    """The environment of a developer's shell with nothing of ours set (no database, key or responder), and not
+    inside a make (under `make test`, a nested make would announce its directory around the output)."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PG", "JWT_", "OPENAI_", "AGENT_")) and k not in ("DATABASE_URL", "RESPONDER", "TOKEN")}
+           if not k.startswith(("PG", "JWT_", "OPENAI_", "AGENT_"))
+           and k not in ("DATABASE_URL", "RESPONDER", "TOKEN", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
     env.update(LOCAL_DIR=str(local_dir), LOCAL_PG_PORT=str(pg_port), **extra)
     return env
 
