@@ -31,7 +31,7 @@ from pytest_postgresql import factories
 
 import pooler
 import standby as standbys
-from acting import call
+from as_user import call
 from app.chat import EchoResponder
 from app.main import create_app
 from app.settings import Settings

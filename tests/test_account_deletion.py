@@ -18,7 +18,7 @@ import httpx
 import pytest
 from psycopg import errors
 
-from acting import call
+from as_user import call
 from app.chat import EchoResponder
 from app.main import create_app
 from conftest import ROOT

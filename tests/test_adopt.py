@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import MetaData, create_engine
 from sqlmodel import Field, SQLModel
 
-from acting import call
+from as_user import call
 from conftest import ROOT, sqitch_env
 from test_lifecycle import schema_dump
 

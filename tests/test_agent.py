@@ -14,7 +14,7 @@ import pytest
 from agents import set_tracing_disabled
 from agents.testing import ScriptedModel, assistant_message, function_call
 
-from acting import call
+from as_user import call
 from app.agent import AgentResponder, AgentSettings
 from app.agent_session import ITEM_KEY
 from app.settings import ConfigurationError

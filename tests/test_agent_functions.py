@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from acting import acting_as, call
+from as_user import acting_as, call
 from app.models import MAX_MESSAGE_METADATA
 from conftest import ROOT
 from test_audit import run_integrity

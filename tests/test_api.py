@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from acting import acting_as, call
+from as_user import acting_as, call
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
-from acting import acting_as, call
+from as_user import acting_as, call
 from conftest import TABLES
 
 RUNTIME_LOGIN = "chat_test_app"

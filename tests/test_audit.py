@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from acting import call
+from as_user import call
 from conftest import ROOT
 
 AUDIT = ROOT / "db" / "audit"

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from psycopg import errors
 
-from acting import call
+from as_user import call
 
 @pytest.fixture
 def two_users_data(app_conn, user_a, user_b):

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from acting import acting_as, call
+from as_user import acting_as, call
 from conftest import ROOT
 
 # search

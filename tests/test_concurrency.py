@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from acting import acting_as, call
+from as_user import acting_as, call
 
 WRITERS = 16
 APPENDS_PER_WRITER = 25

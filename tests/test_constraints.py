@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from acting import acting_as, call
+from as_user import acting_as, call
 from app.models import MAX_MESSAGE_METADATA, MAX_TASK_DESCRIPTION, MAX_TASK_TITLE
 from app.settings import MAX_TURN_LEASE
 

@@ -23,7 +23,7 @@ import httpx
 import jwt
 import pytest
 
-from acting import acting_as
+from as_user import acting_as
 from app.models import MAX_MESSAGE_METADATA
 from app.problems import ECHOED_INPUT
 from serving import CONVERSATION_ROUTES, ROUTES, client_of, serve

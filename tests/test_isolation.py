@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from acting import acting_as, call
+from as_user import acting_as, call
 from conftest import TABLES
 
 

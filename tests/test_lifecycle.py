@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from acting import call
+from as_user import call
 from conftest import ROOT, run_sqitch, sqitch_env
 
 ROLES_SQL = """

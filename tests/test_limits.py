@@ -18,7 +18,7 @@ import pytest
 from psycopg.types.json import Jsonb
 from pydantic import Field, TypeAdapter, ValidationError
 
-from acting import call
+from as_user import call
 from app.agent_session import MAX_BATCH, PAGE
 from app.chat import HISTORY
 from app.models import (

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from acting import acting_as
+from as_user import acting_as
 
 HISTORY = 10_000
 

@@ -19,7 +19,7 @@ import pytest
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
-from acting import call
+from as_user import call
 from app.database import configure
 from app.identity import User
 from app.main import create_app

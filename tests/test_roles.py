@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
-from acting import acting_as
+from as_user import acting_as
 from conftest import TABLE_KEYS, TABLES
 from test_plans import function_plans, nodes
 

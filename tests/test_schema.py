@@ -16,7 +16,7 @@ from schemathesis import checks
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from acting import call
+from as_user import call
 from app.chat import EchoResponder
 from app.main import create_app
 from serving import over_http

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from acting import acting_as, call
+from as_user import acting_as, call
 from test_audit import run_integrity
 from test_concurrency import run_together, wait_for_lock_waiters
 
