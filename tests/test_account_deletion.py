@@ -22,6 +22,7 @@ from as_user import call
 from app.chat import EchoResponder
 from app.main import create_app
 from conftest import ROOT
+from stored_data import stored_user
 from test_audit import run_script, AUDIT
 
 ACCOUNT_DELETED = "this account was deleted after the token was issued; sign in again"
@@ -29,10 +30,6 @@ ACCOUNT_DELETED = "this account was deleted after the token was issued; sign in 
 
 def tombstones(db) -> list[tuple]:
     return db.execute("select user_id from chat.deleted_users order by user_id").fetchall()
-
-
-def stored_user(db, user):
-    return db.execute("select email from chat.users where id = %s", [user]).fetchone()
 
 
 def backdate_deletion(db, user, minutes: int) -> None:

@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 from as_user import acting_as, call
 from app.models import MAX_MESSAGE_METADATA
 from conftest import ROOT
+from stored_data import MESSAGE_FIELDS, stored_messages
 from test_audit import run_integrity
 from test_concurrency import run_together, wait_for_lock_waiters
 from test_constraints import padded
@@ -31,11 +32,6 @@ def conversation(app_conn, user_a):
 def append_many(conn, user, conversation, messages):
     return call(conn, user, "select seq, role, content, metadata, client_msg_id, replayed"
                             " from chat.append_messages(%s, %s)", [conversation, Jsonb(messages)])
-
-
-def stored(db, conversation) -> list[tuple]:
-    return db.execute("select seq, role, content, metadata, client_msg_id from chat.messages"
-                      " where conversation_id = %s order by seq", [conversation]).fetchall()
 
 
 def message_count(db, conversation) -> int:
@@ -62,7 +58,7 @@ def test_append_messages_appends_in_order_with_consecutive_seq(app_conn, db, use
                     (3, "assistant", "add_task", {"call_id": "c1", "arguments": '{"t": 1}'}, None, False),
                     (4, "tool", "ok", {"call_id": "c1"}, None, False),
                     (5, "assistant", "done 1", {}, None, False)]
-    assert [r[:4] for r in stored(db, conversation)[1:]] == [r[:4] for r in rows]
+    assert [r[:4] for r in stored_messages(db, conversation, MESSAGE_FIELDS)[1:]] == [r[:4] for r in rows]
     assert message_count(db, conversation) == 5
     after = db.execute("select updated_at from chat.conversations where id = %s", [conversation]).fetchone()[0]
     assert after > before
@@ -112,7 +108,7 @@ def test_an_element_repeating_an_earlier_one_of_its_batch_is_its_replay(app_conn
     item = {"role": "user", "content": "twice", "metadata": {"a": [1]}, "client_msg_id": "k"}
     rows = append_many(app_conn, user_a, conversation, [item, {"role": "assistant", "content": "x"}, item])
     assert [(r[0], r[5]) for r in rows] == [(1, False), (2, False), (1, True)]
-    assert message_count(db, conversation) == 2 and len(stored(db, conversation)) == 2
+    assert message_count(db, conversation) == 2 and len(stored_messages(db, conversation, MESSAGE_FIELDS)) == 2
 
 
 @pytest.mark.parametrize("earlier", ["stored", "in the batch"])
@@ -126,12 +122,12 @@ def test_a_client_msg_id_reused_for_another_message_is_refused_naming_it(app_con
         batch = [{"role": "user", "content": "new"}, other]
     else:
         batch = [item, other]
-    before = stored(db, conversation)
+    before = stored_messages(db, conversation, MESSAGE_FIELDS)
     with pytest.raises(psycopg.errors.UniqueViolation) as raised:
         append_many(app_conn, user_a, conversation, batch)
     assert raised.value.diag.column_name == "messages[1].client_msg_id"
     assert raised.value.diag.constraint_name == "messages_client_msg_id_key"
-    assert stored(db, conversation) == before
+    assert stored_messages(db, conversation, MESSAGE_FIELDS) == before
 
 
 BAD_ELEMENTS = [
@@ -164,14 +160,14 @@ BAD_ELEMENTS = [
 def test_a_bad_element_is_named_and_nothing_of_its_batch_is_stored(app_conn, db, user_a, conversation,
                                                                     bad, field, error):
     append_many(app_conn, user_a, conversation, [{"role": "user", "content": "kept"}])
-    before = stored(db, conversation)
+    before = stored_messages(db, conversation, MESSAGE_FIELDS)
     with pytest.raises(error) as raised:
         append_many(app_conn, user_a, conversation, [{"role": "user", "content": "a"},
                                                      {"role": "assistant", "content": "b"}, bad])
     assert raised.value.sqlstate[:2] in ("22", "23")
     assert raised.value.diag.column_name == field
     assert raised.value.diag.message_primary.startswith(field)
-    assert stored(db, conversation) == before and message_count(db, conversation) == 1
+    assert stored_messages(db, conversation, MESSAGE_FIELDS) == before and message_count(db, conversation) == 1
 
 
 def test_metadata_of_exactly_1_mib_is_accepted_in_a_batch(app_conn, db, user_a, conversation):
@@ -208,7 +204,7 @@ def test_another_users_conversation_is_as_missing_as_none(app_conn, db, user_a, 
             append_many(app_conn, user_b, target, [{"role": "user", "content": "mine now"}])
         errors.append(raised.value.diag.message_primary.replace(str(target), "<id>"))
     assert errors[0] == errors[1]
-    assert stored(db, conversation) == []
+    assert stored_messages(db, conversation, MESSAGE_FIELDS) == []
 
 
 def test_no_current_user_is_refused(app_conn, conversation):
@@ -227,7 +223,7 @@ def test_concurrent_batches_are_each_contiguous_and_seq_gapless(connect_as, db, 
                                                                {"role": "tool", "content": f"out {i}.{round_}"}])
 
     run_together(writers, write)
-    rows = stored(db, conversation)
+    rows = stored_messages(db, conversation, MESSAGE_FIELDS)
     assert [r[0] for r in rows] == list(range(1, 2 * writers * 5 + 1))
     assert message_count(db, conversation) == len(rows)
     for call_row, output_row in zip(rows[::2], rows[1::2], strict=True):
@@ -256,7 +252,7 @@ def test_racing_retries_of_one_batch_store_it_once(connect_as, db, app_conn, use
     assert sorted(tuple(r[5] for r in rows) for rows in results) == (
         [(False,) * 4] + [(True,) * 4] * (racers - 1))
     assert all([r[:5] for r in rows] == [r[:5] for r in results[0]] for rows in results)
-    assert len(stored(db, conversation)) == 4 and message_count(db, conversation) == 4
+    assert len(stored_messages(db, conversation, MESSAGE_FIELDS)) == 4 and message_count(db, conversation) == 4
 
 
 # pop_message
@@ -265,7 +261,8 @@ def test_pop_removes_the_last_message_and_returns_it(app_conn, db, user_a, conve
     append_many(app_conn, user_a, conversation, turn(1))
     popped = call(app_conn, user_a, "select seq, role, content from chat.pop_message(%s)", [conversation])
     assert popped == [(4, "assistant", "done 1")]
-    assert [r[0] for r in stored(db, conversation)] == [1, 2, 3] and message_count(db, conversation) == 3
+    assert [r[0] for r in stored_messages(db, conversation, MESSAGE_FIELDS)] == [1, 2, 3]
+    assert message_count(db, conversation) == 3
     # the next append takes the freed number
     assert call(app_conn, user_a, "select seq from chat.append_message(%s, 'assistant', 'again')",
                 [conversation]) == [(4,)]
@@ -284,7 +281,8 @@ def test_pops_down_to_empty_keep_seq_gapless_and_the_audit_clean(app_conn, db, p
     assert contents == [item["content"] for item in reversed(turn(1) + turn(2))]
     assert call(app_conn, user_a, "select * from chat.pop_message(%s)", [conversation]) == []
     append_many(app_conn, user_a, conversation, turn(3))
-    assert [r[0] for r in stored(db, conversation)] == [1, 2, 3, 4] and message_count(db, conversation) == 4
+    assert [r[0] for r in stored_messages(db, conversation, MESSAGE_FIELDS)] == [1, 2, 3, 4]
+    assert message_count(db, conversation) == 4
     result = run_integrity(pg_server, chat_db)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -295,7 +293,7 @@ def test_clear_removes_every_message_and_keeps_the_conversation(app_conn, db, pg
                                                                 conversation):
     append_many(app_conn, user_a, conversation, turn(1) + turn(2))
     assert call(app_conn, user_a, "select chat.clear_conversation(%s)", [conversation]) == [(8,)]
-    assert stored(db, conversation) == [] and message_count(db, conversation) == 0
+    assert stored_messages(db, conversation, MESSAGE_FIELDS) == [] and message_count(db, conversation) == 0
     assert call(app_conn, user_a, "select title from chat.get_conversation(%s)", [conversation]) == [("agent",)]
     assert call(app_conn, user_a, "select chat.clear_conversation(%s)", [conversation]) == [(0,)]
     assert [r[0] for r in append_many(app_conn, user_a, conversation, turn(3))] == [1, 2, 3, 4]
@@ -311,14 +309,14 @@ def test_clear_removes_every_message_and_keeps_the_conversation(app_conn, db, pg
 ])
 def test_another_user_pops_and_clears_nothing(app_conn, db, user_a, user_b, conversation, statement):
     append_many(app_conn, user_a, conversation, turn(1))
-    before = stored(db, conversation)
+    before = stored_messages(db, conversation, MESSAGE_FIELDS)
     errors = []
     for target in (conversation, uuid.uuid4()):
         with pytest.raises(psycopg.errors.NoDataFound) as raised:
             call(app_conn, user_b, statement, [target])
         errors.append(raised.value.diag.message_primary.replace(str(target), "<id>"))
     assert errors[0] == errors[1]
-    assert stored(db, conversation) == before and message_count(db, conversation) == 4
+    assert stored_messages(db, conversation, MESSAGE_FIELDS) == before and message_count(db, conversation) == 4
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         call(app_conn, None, statement, [conversation])
 
@@ -332,7 +330,7 @@ def test_the_runtime_role_removes_no_message_by_hand(app_conn, db, user_a, conve
     append_many(app_conn, user_a, conversation, turn(1))
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         call(app_conn, user_a, statement, [conversation] if "%s" in statement else [])
-    assert len(stored(db, conversation)) == 4
+    assert len(stored_messages(db, conversation, MESSAGE_FIELDS)) == 4
 
 
 # an owner that does not bypass row security

@@ -13,6 +13,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from as_user import acting_as, call
+from stored_data import stored_user
 
 
 @pytest.fixture
@@ -264,10 +265,6 @@ def test_fetch_accepts_the_bounds_themselves(app, user_a, long_conversation):
 
 
 # provisioning and account deletion
-
-def stored_user(db, user):
-    return db.execute("select email from chat.users where id = %s", [user]).fetchone()
-
 
 @pytest.mark.parametrize(("email", "stored"), [
     ("ada@example.com", "ada@example.com"),

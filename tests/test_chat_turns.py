@@ -13,7 +13,12 @@ import uuid
 import pytest
 
 from serving import serve
-from test_http import MESSAGE_KEYS, conversations_of, counts
+from stored_data import conversations_of, counts, stored_messages
+from test_http import MESSAGE_KEYS
+
+
+# What the checks here read of a stored message.
+WITH_CLIENT_MSG_ID = "seq, role, content, client_msg_id"
 
 
 class Gated:
@@ -64,11 +69,6 @@ def turn_of(db, conversation_id, seq=1) -> tuple:
                       " where conversation_id = %s and seq = %s", [conversation_id, seq]).fetchone()
 
 
-def stored(db, conversation_id) -> list[tuple]:
-    return db.execute("select seq, role, content, client_msg_id from chat.messages where conversation_id = %s"
-                      " order by seq", [conversation_id]).fetchall()
-
-
 async def test_a_retried_turn_returns_the_stored_turn_and_the_responder_answers_once(settings, db, auth, user_a):
     responder = Gated()
     responder.gate.set()
@@ -87,8 +87,8 @@ async def test_a_retried_turn_returns_the_stored_turn_and_the_responder_answers_
         assert (with_id.status_code, with_id.json()) == (200, turn)
     assert responder.calls == 1
     assert conversations_of(db, user_a) == 1
-    assert stored(db, turn["conversation_id"]) == [(1, "user", "add milk", "turn-1"),
-                                                   (2, "assistant", "noted (add milk)", None)]
+    assert stored_messages(db, turn["conversation_id"], WITH_CLIENT_MSG_ID) == [
+        (1, "user", "add milk", "turn-1"), (2, "assistant", "noted (add milk)", None)]
     assert turn_of(db, turn["conversation_id"]) == (1, False, 2)
 
 
@@ -127,7 +127,7 @@ async def test_five_racing_duplicates_call_the_responder_once(settings, api, db,
             assert response.headers["Retry-After"] == "1"
             assert set(response.json()) == {"detail", "conversation_id"}
         (conversation_id,) = {response.json()["conversation_id"] for response in answered}
-        assert stored(db, conversation_id) == [(1, "user", "add milk", "race-1")]
+        assert stored_messages(db, conversation_id, WITH_CLIENT_MSG_ID) == [(1, "user", "add milk", "race-1")]
 
         responder.gate.set()
         (first,) = [await task for task in pending]
@@ -169,7 +169,7 @@ async def test_a_retry_after_a_502_runs_the_turn_again(settings, db, auth, user_
         failed = await client.post("/api/chat", json=body, headers=auth(user_a))
         assert failed.status_code == 502, failed.text
         conversation_id = failed.json()["conversation_id"]
-        assert stored(db, conversation_id) == [(1, "user", "remember the milk", "turn-3")]
+        assert stored_messages(db, conversation_id, WITH_CLIENT_MSG_ID) == [(1, "user", "remember the milk", "turn-3")]
         assert turn_of(db, conversation_id) == (1, False, None)
 
         retried = await client.post("/api/chat", json=body, headers=auth(user_a))
@@ -178,8 +178,8 @@ async def test_a_retry_after_a_502_runs_the_turn_again(settings, db, auth, user_
         assert retried.json()["user_message"]["id"] == retried.json()["user_message"]["id"]
         assert retried.json()["assistant_message"]["content"] == "answered at last"
     assert responder.calls == 2
-    assert stored(db, conversation_id) == [(1, "user", "remember the milk", "turn-3"),
-                                           (2, "assistant", "answered at last", None)]
+    assert stored_messages(db, conversation_id, WITH_CLIENT_MSG_ID) == [(1, "user", "remember the milk", "turn-3"),
+                                                                        (2, "assistant", "answered at last", None)]
     assert turn_of(db, conversation_id) == (2, False, 2)
 
 
@@ -192,7 +192,8 @@ async def test_a_responder_past_its_timeout_is_a_502_and_a_retry_runs_again(sett
         retried = await client.post("/api/chat", json=body, headers=auth(user_a))
         assert retried.status_code == 200, retried.text
     assert responder.calls == 2
-    assert stored(db, failed.json()["conversation_id"])[-1][1:3] == ("assistant", "quick this time")
+    assert stored_messages(db, failed.json()["conversation_id"], WITH_CLIENT_MSG_ID)[-1][1:3] == (
+        "assistant", "quick this time")
 
 
 async def test_a_client_that_goes_away_leaves_the_turn_running_and_shutdown_waits_for_it(settings, db, auth,
@@ -209,8 +210,8 @@ async def test_a_client_that_goes_away_leaves_the_turn_running_and_shutdown_wait
     # the service has shut down: it waited for the turn, which stored its reply before the pool closed
     (conversation_id,) = [row[0] for row in db.execute("select id from chat.conversations where user_id = %s",
                                                        [user_a])]
-    assert stored(db, conversation_id) == [(1, "user", "add milk", None),
-                                           (2, "assistant", "finished anyway (add milk)", None)]
+    assert stored_messages(db, conversation_id, WITH_CLIENT_MSG_ID) == [
+        (1, "user", "add milk", None), (2, "assistant", "finished anyway (add milk)", None)]
 
 
 async def test_a_turn_still_running_at_the_shutdown_timeout_is_cancelled_and_released(settings, db, auth, user_a):
@@ -225,7 +226,7 @@ async def test_a_turn_still_running_at_the_shutdown_timeout_is_cancelled_and_rel
     assert interrupted.status_code == 503, interrupted.text
     assert interrupted.headers["Retry-After"] == "1"
     conversation_id = interrupted.json()["conversation_id"]
-    assert stored(db, conversation_id) == [(1, "user", "add milk", "turn-5")]
+    assert stored_messages(db, conversation_id, WITH_CLIENT_MSG_ID) == [(1, "user", "add milk", "turn-5")]
     assert turn_of(db, conversation_id) == (1, False, None)
 
     answering = Gated()
@@ -271,5 +272,5 @@ async def test_a_responder_naming_no_reply_of_its_own_is_a_502_not_a_422(setting
                                      headers=auth(user_a))
     assert response.status_code == 502, response.text
     conversation_id = response.json()["conversation_id"]
-    assert stored(db, conversation_id) == [(1, "user", "hi", "turn-6")]
+    assert stored_messages(db, conversation_id, WITH_CLIENT_MSG_ID) == [(1, "user", "hi", "turn-6")]
     assert turn_of(db, conversation_id) == (1, False, None)

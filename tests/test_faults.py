@@ -36,7 +36,7 @@ from app.transport import NoReply
 from conftest import ROOT, run_sqitch
 from pooler import free_port
 from serving import ROUTES, serve
-from wholeness import broken_conversations
+from stored_data import broken_conversations
 
 ACKNOWLEDGED = (200, 201)
 

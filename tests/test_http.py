@@ -27,6 +27,7 @@ from as_user import acting_as
 from app.models import MAX_MESSAGE_METADATA
 from app.problems import ECHOED_INPUT
 from serving import CONVERSATION_ROUTES, ROUTES, client_of, serve
+from stored_data import conversations_of, counts, stored_user
 
 CONVERSATION_KEYS = {"id", "title", "metadata", "message_count", "created_at", "updated_at"}
 MESSAGE_KEYS = {"id", "conversation_id", "seq", "role", "content", "metadata", "client_msg_id", "created_at"}
@@ -103,21 +104,6 @@ def seed_messages(app_conn, user, conversation_id, count: int) -> None:
     with acting_as(app_conn, user):
         app_conn.execute("select chat.append_message(%s, case when g %% 2 = 1 then 'user' else 'assistant' end,"
                          " 'message ' || g) from generate_series(1, %s) g", [conversation_id, count])
-
-
-def counts(db, conversation_id) -> tuple[int, int]:
-    """(message_count, the number of stored messages) of a conversation."""
-    return db.execute("select c.message_count, (select count(*) from chat.messages m where m.conversation_id = c.id)"
-                      " from chat.conversations c where c.id = %s", [conversation_id]).fetchone()
-
-
-def conversations_of(db, user) -> int:
-    return db.execute("select count(*) from chat.conversations where user_id = %s", [user]).fetchone()[0]
-
-
-def stored_user(db, user):
-    """The user's row as (email,), or None when not provisioned."""
-    return db.execute("select email from chat.users where id = %s", [user]).fetchone()
 
 
 def locs(response: httpx.Response) -> list[list]:

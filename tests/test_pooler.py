@@ -26,7 +26,7 @@ from app.store import ChatStore
 from app.transport import Statement
 from conftest import POOLED_SERVER_CONNECTIONS
 from serving import serve
-from wholeness import broken_conversations
+from stored_data import broken_conversations
 
 
 def runtime_backends(db) -> int:

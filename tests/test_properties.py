@@ -28,6 +28,7 @@ from app.database import create_pool
 from app.identity import User
 from app.models import MAX_CLIENT_MSG_ID, MAX_CONTENT, MAX_MESSAGE_METADATA, MAX_METADATA_DEPTH, MAX_TITLE
 from app.store import ChatStore
+from stored_data import counts
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "150"))
 
@@ -115,11 +116,6 @@ def tried(record_property):
 
 # the SQL functions, as the runtime role
 
-def state(db, conversation) -> tuple:
-    return db.execute("select message_count, (select count(*) from chat.messages where conversation_id = c.id)"
-                      "  from chat.conversations c where id = %s", [conversation]).fetchone()
-
-
 def append(app_conn, user, conversation, content="x", metadata=None, client_msg_id=None):
     return call(app_conn, user, "select content, metadata, client_msg_id, seq"
                                 "  from chat.append_message(%s, 'user', %s, %s, %s)",
@@ -134,12 +130,12 @@ def conversation(app_conn, user_a):
 @fuzz
 @given(content=st.one_of(TEXT, sized(MAX_CONTENT)))
 def test_sql_content_is_stored_exactly_or_refused(app_conn, db, user_a, conversation, tried, content):
-    before = state(db, conversation)
+    before = counts(db, conversation)
     try:
         stored = append(app_conn, user_a, conversation, content=content)
     except Exception as error:  # noqa: BLE001 - what it was is the assertion
         assert refused_clearly(error), repr(error)
-        assert state(db, conversation) == before
+        assert counts(db, conversation) == before
         assert not storable(content) or len(content) > MAX_CONTENT
         tried["content refused"] += 1
         return
@@ -153,7 +149,7 @@ def test_sql_content_is_stored_exactly_or_refused(app_conn, db, user_a, conversa
 @fuzz
 @given(metadata=METADATA)
 def test_sql_message_metadata_is_stored_exactly_or_refused(app_conn, db, user_a, conversation, tried, metadata):
-    before = state(db, conversation)
+    before = counts(db, conversation)
     try:
         text = json.dumps(metadata)
     except (ValueError, RecursionError):
@@ -163,7 +159,7 @@ def test_sql_message_metadata_is_stored_exactly_or_refused(app_conn, db, user_a,
         stored = append(app_conn, user_a, conversation, metadata=text)
     except Exception as error:  # noqa: BLE001
         assert refused_clearly(error), repr(error)
-        assert state(db, conversation) == before
+        assert counts(db, conversation) == before
         tried["metadata refused"] += 1
         return
     assert isinstance(metadata, dict)
@@ -187,12 +183,12 @@ def test_sql_title_and_client_msg_id_are_stored_exactly_or_refused(app_conn, db,
 
     # a conversation of this example's own: keys are unique per conversation
     conversation = call(app_conn, user_a, "select id from chat.create_conversation()")[0][0]
-    before = state(db, conversation)
+    before = counts(db, conversation)
     try:
         first = append(app_conn, user_a, conversation, client_msg_id=client_msg_id)
     except Exception as error:  # noqa: BLE001
         assert refused_clearly(error), repr(error)
-        assert state(db, conversation) == before
+        assert counts(db, conversation) == before
         tried["client_msg_id refused"] += 1
         return
     assert first[2] == client_msg_id and 1 <= len(client_msg_id) <= MAX_CLIENT_MSG_ID
@@ -200,7 +196,7 @@ def test_sql_title_and_client_msg_id_are_stored_exactly_or_refused(app_conn, db,
     again = call(app_conn, user_a, "select seq, replayed from chat.append_message(%s, 'user', 'x', '{}', %s)",
                  [conversation, client_msg_id])
     assert again == [(first[3], True)]
-    assert state(db, conversation) == (before[0] + 1, before[1] + 1)
+    assert counts(db, conversation) == (before[0] + 1, before[1] + 1)
     tried["client_msg_id stored exactly"] += 1
 
 
@@ -209,14 +205,14 @@ def test_sql_title_and_client_msg_id_are_stored_exactly_or_refused(app_conn, db,
 @fuzz
 @given(content=TEXT, metadata=st.dictionaries(TEXT, JSON, max_size=5))
 async def test_store_stores_exactly_or_refuses(settings, db, user_a, conversation, tried, content, metadata):
-    before = state(db, conversation)
+    before = counts(db, conversation)
     async with create_pool(settings) as pool:
         store = ChatStore(pool)
         try:
             stored = await store.append_message(User(user_a), conversation, "user", content, metadata)
         except Exception as error:  # noqa: BLE001
             assert refused_clearly(error), repr(error)
-            assert state(db, conversation) == before
+            assert counts(db, conversation) == before
             tried["store refused"] += 1
             return
         assert stored.content == content and same_json(metadata, stored.metadata)
@@ -242,7 +238,7 @@ async def test_http_stores_exactly_or_answers_422_naming_the_field(api, db, auth
     except (ValueError, RecursionError):
         tried["http bodies Python cannot even write"] += 1
         return
-    before = state(db, conversation)
+    before = counts(db, conversation)
     response = await api.post(f"/api/conversations/{conversation}/messages", content=raw,
                               headers={**auth(user_a), "content-type": "application/json"})
     assert response.status_code in (201, 200, 400, 409, 422), response.text
@@ -252,7 +248,7 @@ async def test_http_stores_exactly_or_answers_422_naming_the_field(api, db, auth
         assert same_json(metadata, message["metadata"])
         tried["http stored exactly"] += 1
         return
-    assert state(db, conversation) == before
+    assert counts(db, conversation) == before
     if response.status_code == 422:
         fields = {str(part) for error in response.json()["detail"] for part in error["loc"]}
         assert fields & {"content", "metadata", "client_msg_id"}, response.text
@@ -264,7 +260,7 @@ async def test_http_stores_exactly_or_answers_422_naming_the_field(api, db, auth
 @pytest.mark.parametrize("depth", [MAX_METADATA_DEPTH, MAX_METADATA_DEPTH + 1, 900, 5_000, 100_000])
 async def test_deep_metadata_over_http_is_stored_or_a_422(api, db, auth, user_a, conversation, depth):
     raw = '{"role": "user", "content": "deep", "metadata": ' + '{"k": ' * (depth - 1) + "{}" + "}" * (depth - 1) + "}"
-    before = state(db, conversation)
+    before = counts(db, conversation)
     response = await api.post(f"/api/conversations/{conversation}/messages", content=raw.encode(),
                               headers={**auth(user_a), "content-type": "application/json"})
     if depth <= MAX_METADATA_DEPTH:
@@ -272,7 +268,7 @@ async def test_deep_metadata_over_http_is_stored_or_a_422(api, db, auth, user_a,
         assert json.dumps(response.json()["metadata"]).count("{") == depth
     else:
         assert response.status_code == 422, response.text
-        assert state(db, conversation) == before
+        assert counts(db, conversation) == before
 
 
 @pytest.mark.parametrize(("depth", "sqlstate"), [(MAX_METADATA_DEPTH, None), (MAX_METADATA_DEPTH + 1, "22023"),
@@ -280,13 +276,13 @@ async def test_deep_metadata_over_http_is_stored_or_a_422(api, db, auth, user_a,
 def test_deep_metadata_in_sql_is_stored_or_a_clear_refusal(app_conn, db, user_a, conversation, depth, sqlstate):
     """Depth counts the top-level object as 1; past some ten thousand levels jsonb's own parser gives up."""
     text = '{"k": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
-    before = state(db, conversation)
+    before = counts(db, conversation)
     try:
         (stored,) = call(app_conn, user_a, "select metadata::text from chat.append_message(%s, 'user', 'x', %s)",
                          [conversation, text])
     except psycopg.Error as error:
         assert error.sqlstate == sqlstate, error
-        assert state(db, conversation) == before
+        assert counts(db, conversation) == before
     else:
         assert sqlstate is None and stored == (text,)
 

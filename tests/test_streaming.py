@@ -21,6 +21,7 @@ from app.main import create_app
 from app.models import MAX_CONTENT
 from app.problems import EXHAUSTED, problem
 from serving import over_http, serve
+from stored_data import stored_messages
 from test_http import MESSAGE_KEYS
 
 STREAM = {"Accept": "text/event-stream"}
@@ -35,11 +36,6 @@ def events_of(text: str) -> list[tuple[str, dict]]:
             named = dict(fields)
             events.append((named.get("event", "message"), json.loads(named["data"])))
     return events
-
-
-def replies(db, conversation_id) -> list[tuple]:
-    return db.execute("select seq, role, content from chat.messages where conversation_id = %s order by seq",
-                      [conversation_id]).fetchall()
 
 
 class Words:
@@ -124,7 +120,7 @@ async def test_a_streamed_turn_is_user_message_deltas_then_the_stored_reply(api,
     assert (user_message["seq"], user_message["role"], user_message["content"]) == (1, "user",
                                                                                     "what is due on Friday?")
     assert "".join(data["text"] for kind, data in events if kind == "delta") == assistant_message["content"]
-    assert replies(db, user_message["conversation_id"]) == [
+    assert stored_messages(db, user_message["conversation_id"]) == [
         (1, "user", "what is due on Friday?"), (2, "assistant", "You said: what is due on Friday?")]
 
 
@@ -162,13 +158,14 @@ async def test_a_responder_failing_mid_stream_ends_it_with_an_error_and_stores_n
         conversation_id = events[0][1]["conversation_id"]
         assert set(error) == {"detail", "conversation_id"} and error["conversation_id"] == conversation_id
         assert "stored" in error["detail"]
-        assert replies(db, conversation_id) == [(1, "user", "tell me")]
+        assert stored_messages(db, conversation_id) == [(1, "user", "tell me")]
 
         retried = await client.post("/api/chat", json=body, headers={**auth(user_a), **STREAM})
         events = events_of(retried.text)
     assert [kind for kind, _ in events][-1] == "assistant_message"
     assert events[-1][1]["content"] == "half a reply and the rest"
-    assert replies(db, conversation_id) == [(1, "user", "tell me"), (2, "assistant", "half a reply and the rest")]
+    assert stored_messages(db, conversation_id) == [(1, "user", "tell me"),
+                                                  (2, "assistant", "half a reply and the rest")]
 
 
 async def test_a_reply_the_database_cannot_store_ends_the_stream_with_an_error_naming_why(settings, db, auth, user_a,
@@ -182,7 +179,7 @@ async def test_a_reply_the_database_cannot_store_ends_the_stream_with_an_error_n
     events = events_of(response.text)
     assert [kind for kind, _ in events] == ["user_message", "delta", "error"]
     assert events[-1][1]["detail"] == problem(PoolExhausted()) == EXHAUSTED.detail
-    assert replies(db, events[0][1]["conversation_id"]) == [(1, "user", "tell me")]
+    assert stored_messages(db, events[0][1]["conversation_id"]) == [(1, "user", "tell me")]
     [line] = [record.getMessage() for record in caplog.records if record.name == "app"]
     assert line.startswith("POST /api/chat, streamed: no database connection free (PoolExhausted: "), line
 
@@ -195,7 +192,7 @@ async def test_a_reply_past_the_limit_is_cut_and_the_deltas_add_up_to_what_is_st
     streamed = "".join(data["text"] for kind, data in events if kind == "delta")
     assert len(streamed) == MAX_CONTENT and "never" not in streamed
     assert events[-1][1]["content"] == streamed
-    assert replies(db, events[0][1]["conversation_id"])[-1] == (2, "assistant", streamed)
+    assert stored_messages(db, events[0][1]["conversation_id"])[-1] == (2, "assistant", streamed)
 
 
 async def test_a_duplicate_while_a_streamed_turn_runs_is_409_before_any_stream(settings, db, auth, user_a):

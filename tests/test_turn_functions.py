@@ -16,6 +16,7 @@ import pytest
 from psycopg import errors
 
 from as_user import acting_as, call
+from stored_data import stored_messages
 from test_audit import run_integrity
 from test_concurrency import run_together, wait_for_lock_waiters
 
@@ -37,11 +38,6 @@ def finish(conn, user, conversation, seq, content):
 
 def fail(conn, user, conversation, seq, attempt) -> bool:
     return call(conn, user, "select chat.fail_turn(%s, %s, %s)", [conversation, seq, attempt])[0][0]
-
-
-def stored(db, conversation) -> list[tuple]:
-    return db.execute("select seq, role, content from chat.messages where conversation_id = %s order by seq",
-                      [conversation]).fetchall()
 
 
 def turn_row(db, conversation, seq) -> dict:
@@ -79,7 +75,7 @@ def test_a_turn_runs_then_a_retry_gets_the_stored_reply_and_writes_nothing(app_c
         ("user", "done", 1, "add milk", None), ("reply", "done", 2, "added", None)]
     assert retried[0]["replayed"] is True
     assert snapshot() == before
-    assert stored(db, conversation) == [(1, "user", "add milk"), (2, "assistant", "added")]
+    assert stored_messages(db, conversation) == [(1, "user", "add milk"), (2, "assistant", "added")]
 
 
 def test_a_retry_while_the_turn_runs_gets_running_and_writes_nothing(app_conn, db, user_a, conversation, snapshot):
@@ -96,7 +92,7 @@ def test_a_key_reused_for_another_message_is_refused(app_conn, db, user_a, conve
     with pytest.raises(errors.UniqueViolation) as raised:
         begin(app_conn, user_a, conversation, "add eggs", "m-1")
     assert raised.value.diag.column_name == "client_msg_id"
-    assert stored(db, conversation) == [(1, "user", "add milk")]
+    assert stored_messages(db, conversation) == [(1, "user", "add milk")]
 
 
 def test_a_failed_attempt_released_runs_again_as_a_new_attempt(app_conn, db, user_a, conversation):
@@ -113,7 +109,7 @@ def test_a_failed_attempt_released_runs_again_as_a_new_attempt(app_conn, db, use
     # the first attempt's release, late, cannot free the second's claim
     assert fail(app_conn, user_a, conversation, 1, first["attempt"]) is False
     assert turn_row(db, conversation, 1)["running"]
-    assert stored(db, conversation) == [(1, "user", "add milk")]
+    assert stored_messages(db, conversation) == [(1, "user", "add milk")]
 
 
 def test_a_lease_that_ran_out_frees_the_turn_and_the_first_reply_stored_wins(app_conn, db, user_a, conversation):
@@ -127,14 +123,14 @@ def test_a_lease_that_ran_out_frees_the_turn_and_the_first_reply_stored_wins(app
     assert finish(app_conn, user_a, conversation, 1, "from the first") == (2, "assistant", "from the first", False)
     assert finish(app_conn, user_a, conversation, 1, "from the second") == (2, "assistant", "from the first", True)
     assert fail(app_conn, user_a, conversation, 1, second["attempt"]) is False
-    assert stored(db, conversation) == [(1, "user", "add milk"), (2, "assistant", "from the first")]
+    assert stored_messages(db, conversation) == [(1, "user", "add milk"), (2, "assistant", "from the first")]
     assert turn_row(db, conversation, 1)["reply_seq"] == 2
 
 
 def test_a_turn_without_a_key_runs_every_time(app_conn, db, user_a, conversation):
     assert begin(app_conn, user_a, conversation, "hello")[0]["state"] == "run"
     assert begin(app_conn, user_a, conversation, "hello")[0]["state"] == "run"
-    assert stored(db, conversation) == [(1, "user", "hello"), (2, "user", "hello")]
+    assert stored_messages(db, conversation) == [(1, "user", "hello"), (2, "user", "hello")]
 
 
 def test_the_history_is_the_last_messages_ascending_with_the_new_one_last(app_conn, db, user_a, conversation):
@@ -185,7 +181,7 @@ def test_racing_duplicates_run_the_turn_once(connect_as, db, app_conn, user_a, c
     assert sorted(r["state"] for r in results) == ["run"] + ["running"] * (RACERS - 1)
     assert sorted(r["replayed"] for r in results) == [False] + [True] * (RACERS - 1)
     (where,) = {r["conversation_id"] for r in results}
-    assert stored(db, where) == [(1, "user", "add milk")]
+    assert stored_messages(db, where) == [(1, "user", "add milk")]
     # the fixture's conversation, and the one the racers opened
     assert db.execute("select count(*) from chat.conversations where user_id = %s", [user_a]).fetchone() == (
         1 + opening,)
@@ -205,7 +201,7 @@ def test_racers_queued_behind_a_finishing_turn_find_it_done(connect_as, db, app_
         results = [future.result() for future in futures]
     assert all([(r["part"], r["state"], r["seq"]) for r in rows] == [("user", "done", 1), ("reply", "done", 2)]
                for rows in results)
-    assert stored(db, conversation) == [(1, "user", "add milk"), (2, "assistant", "added")]
+    assert stored_messages(db, conversation) == [(1, "user", "add milk"), (2, "assistant", "added")]
 
 
 # settle_turn: a reply the responder stored itself
@@ -258,7 +254,7 @@ def test_turns_keep_seq_gapless_and_the_audit_clean(app_conn, db, pg_server, cha
             fail(app_conn, user_a, conversation, first["seq"], first["attempt"])
         else:
             finish(app_conn, user_a, conversation, first["seq"], f"answer {n}")
-    assert [seq for seq, *_ in stored(db, conversation)] == list(range(1, 9))
+    assert [seq for seq, *_ in stored_messages(db, conversation)] == list(range(1, 9))
     assert db.execute("select message_count from chat.conversations where id = %s", [conversation]).fetchone() == (8,)
     audit = run_integrity(pg_server, chat_db)
     assert audit.returncode == 0, audit.stdout + audit.stderr
@@ -274,7 +270,7 @@ def test_bad_arguments_are_named_and_nothing_is_stored(app_conn, db, user_a, con
     with pytest.raises(errors.InvalidParameterValue) as raised:
         begin(app_conn, user_a, conversation, "hello", "k", history=history, lease=lease)
     assert raised.value.diag.column_name == column
-    assert stored(db, conversation) == []
+    assert stored_messages(db, conversation) == []
 
 
 def test_no_current_user_is_refused(app_conn, conversation):
@@ -297,4 +293,4 @@ def test_the_reply_is_checked_as_any_message(app_conn, db, user_a, conversation)
     with pytest.raises(psycopg.DataError) as raised:
         finish(app_conn, user_a, conversation, 1, "x" * 10_001)
     assert raised.value.diag.column_name == "content"
-    assert turn_row(db, conversation, 1)["running"] and stored(db, conversation) == [(1, "user", "hello")]
+    assert turn_row(db, conversation, 1)["running"] and stored_messages(db, conversation) == [(1, "user", "hello")]
