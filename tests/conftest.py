@@ -16,7 +16,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from as_user import call
 from app.chat import EchoResponder
 from app.main import create_app
 from app.settings import Settings
+from tokens import JWT_SECRET, bearer, claims
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -322,9 +322,6 @@ def operator(operator_url):
 
 # The HTTP service, over ASGI (no network), logged in as the runtime role.
 
-JWT_SECRET = "test-secret-of-at-least-thirty-two-bytes"
-
-
 @pytest.fixture
 def settings(pg_server, chat_db) -> Settings:
     return Settings(
@@ -376,10 +373,8 @@ async def api(settings, responder):
 def token(settings):
     """``token(user_id, **claims)``: a valid bearer token for that user (claims override or add)."""
 
-    def make(user_id, **claims) -> str:
-        now = int(time.time())
-        payload = {"sub": str(user_id), "iat": now, "exp": now + 300, **claims}
-        return jwt.encode({k: v for k, v in payload.items() if v is not None}, JWT_SECRET, algorithm="HS256")
+    def make(user_id, **changes) -> str:
+        return jwt.encode(claims(user_id, **changes), JWT_SECRET, algorithm="HS256")
 
     return make
 
@@ -388,8 +383,8 @@ def token(settings):
 def auth(token):
     """``auth(user_id, **claims)``: the Authorization header of a valid token for that user."""
 
-    def make(user_id, **claims) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token(user_id, **claims)}"}
+    def make(user_id, **changes) -> dict[str, str]:
+        return bearer(token(user_id, **changes))
 
     return make
 

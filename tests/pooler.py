@@ -19,11 +19,7 @@ from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ports import free_port
 
 
 def executable() -> str:

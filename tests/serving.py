@@ -14,7 +14,7 @@ import uvicorn
 
 from app.chat import EchoResponder
 from app.main import create_app
-from pooler import free_port
+from ports import free_port
 
 
 # Every /api route, with a body it accepts ({id}: a conversation's).

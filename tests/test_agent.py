@@ -19,7 +19,7 @@ from app.agent import AgentResponder, AgentSettings
 from app.agent_session import ITEM_KEY
 from app.settings import ConfigurationError
 from conftest import ROOT
-from pooler import free_port
+from ports import free_port
 from serving import serve
 from test_auth import UNREACHABLE_DATABASE, service_env, uvicorn_command
 from test_http import seed_messages

@@ -19,7 +19,6 @@ JWT_SECRET and refuses with JWT_JWKS_URL.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import json
@@ -46,9 +45,10 @@ from app.auth import TokenVerifier, current_user, verifier_from_environment
 from app.identity import User
 from app.settings import Settings, explain, get_settings
 
-from conftest import JWT_SECRET, ROOT
-from pooler import free_port
+from conftest import ROOT
+from ports import free_port
 from serving import serve
+from tokens import JWT_SECRET, b64, b64json, bearer, claims
 
 ISSUER = "https://todo.example"
 # Long enough that no test waits it out: whatever a test does, the key set is fetched once.
@@ -58,21 +58,6 @@ SHORT_COOLDOWN = 0.5
 
 
 # helpers: tokens
-
-def claims(user, **changes) -> dict:
-    """A valid payload for ``user``; a change to None drops that claim."""
-    now = int(time.time())
-    payload = {"sub": str(user), "iat": now, "exp": now + 300, **changes}
-    return {k: v for k, v in payload.items() if v is not None}
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def b64json(data: dict) -> str:
-    return b64(json.dumps(data).encode())
-
 
 def hand_made(header: dict, payload: dict, signature: bytes = b"") -> str:
     """A token put together by hand, whatever its header claims."""
@@ -95,10 +80,6 @@ def with_header(token: str, header: dict) -> str:
     """The token with its header replaced, its payload and signature kept."""
     _, payload, signature = token.split(".")
     return f"{b64json(header)}.{payload}.{signature}"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @dataclass

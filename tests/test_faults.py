@@ -34,7 +34,7 @@ from app.problems import CONNECTION_FAILED, EXHAUSTED, NO_REPLY, UNREACHABLE, Un
 from app.store import ChatStore
 from app.transport import NoReply
 from conftest import ROOT, run_sqitch
-from pooler import free_port
+from ports import free_port
 from serving import ROUTES, serve
 from stored_data import broken_conversations
 

@@ -12,7 +12,6 @@ responder fails); DELETE /api/me takes everything of the user and nothing else.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import time
@@ -28,6 +27,7 @@ from app.models import MAX_MESSAGE_METADATA
 from app.problems import ECHOED_INPUT
 from serving import CONVERSATION_ROUTES, ROUTES, client_of, serve
 from stored_data import conversations_of, counts, stored_user
+from tokens import b64, b64json, bearer, claims
 
 CONVERSATION_KEYS = {"id", "title", "metadata", "message_count", "created_at", "updated_at"}
 MESSAGE_KEYS = {"id", "conversation_id", "seq", "role", "content", "metadata", "client_msg_id", "created_at"}
@@ -39,34 +39,19 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 
 # helpers: tokens
 
-def claims(user, **changes) -> dict:
-    """A valid payload for ``user``; a change to None drops that claim."""
-    now = int(time.time())
-    payload = {"sub": str(user), "iat": now, "exp": now + 300, **changes}
-    return {k: v for k, v in payload.items() if v is not None}
-
-
 def sign(payload: dict, key: str, algorithm: str = "HS256") -> str:
     return jwt.encode(payload, key, algorithm=algorithm)
 
 
-def b64(data: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
-
 def unsigned(payload: dict) -> str:
     """An ``alg: none`` token, made by hand: no signature at all."""
-    return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(payload)}."
+    return f"{b64json({'alg': 'none', 'typ': 'JWT'})}.{b64json(payload)}."
 
 
 def with_payload(token: str, payload: dict) -> str:
     """The token with its payload replaced and its header and signature kept: a forgery."""
     header, _, signature = token.split(".")
-    return f"{header}.{b64(payload)}.{signature}"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    return f"{header}.{b64json(payload)}.{signature}"
 
 
 def now_plus(seconds: int) -> int:
@@ -321,18 +306,14 @@ async def test_conversation_page_sizes(api, auth, user_a):
     assert largest.json()["next_cursor"] is None
 
 
-def encoded(text: bytes) -> str:
-    return base64.urlsafe_b64encode(text).decode().rstrip("=")
-
-
 @pytest.mark.parametrize("cursor", [
     "garbage!",
     "x" * 201,
-    encoded(b"no separator"),
-    encoded(b"2024-01-01T00:00:00+00:00|not-a-uuid"),
-    encoded(b"yesterday|" + str(uuid.uuid4()).encode()),
-    encoded(b"a|b|c"),
-    encoded(b"\xff\xfe|\xff"),
+    b64(b"no separator"),
+    b64(b"2024-01-01T00:00:00+00:00|not-a-uuid"),
+    b64(b"yesterday|" + str(uuid.uuid4()).encode()),
+    b64(b"a|b|c"),
+    b64(b"\xff\xfe|\xff"),
 ], ids=["not base64", "too long", "no separator", "bad uuid", "bad time", "three parts", "not utf-8"])
 async def test_a_garbage_cursor_is_422_naming_cursor(api, auth, user_a, cursor):
     await new_conversation(api, auth(user_a))

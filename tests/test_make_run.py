@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,14 +22,10 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from conftest import ROOT
+from ports import free_port
+from tokens import bearer
 
 STARTUP_SECONDS = 180
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def local_env(local_dir: Path, pg_port: int, **extra: str) -> dict[str, str]:
@@ -41,10 +36,6 @@ def local_env(local_dir: Path, pg_port: int, **extra: str) -> dict[str, str]:
            and k not in ("DATABASE_URL", "RESPONDER", "TOKEN", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
     env.update(LOCAL_DIR=str(local_dir), LOCAL_PG_PORT=str(pg_port), **extra)
     return env
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def database_running(local_dir: Path) -> bool:
@@ -133,7 +124,7 @@ def test_make_run_serves_stops_on_ctrl_c_and_keeps_the_data(local_dir):
     first = MakeRun(local_dir, pg_port, api_port)
     try:
         token = first.wait_until_serving()
-        headers = auth(token)
+        headers = bearer(token)
         turn = httpx.post(f"{first.base}/api/chat", json={"message": "What is due on Friday?"},
                           headers=headers, timeout=10)
         assert turn.status_code == 200, turn.text
@@ -179,7 +170,7 @@ def test_make_run_serves_stops_on_ctrl_c_and_keeps_the_data(local_dir):
     second = MakeRun(local_dir, pg_port, api_port)
     try:
         token_again = second.wait_until_serving()
-        listed = httpx.get(f"{second.base}/api/conversations", headers=auth(token_again), timeout=10)
+        listed = httpx.get(f"{second.base}/api/conversations", headers=bearer(token_again), timeout=10)
         assert listed.status_code == 200
         assert [c["id"] for c in listed.json()["items"]] == [streamed_conversation, turn.json()["conversation_id"]]
 
@@ -192,7 +183,7 @@ def test_make_run_serves_stops_on_ctrl_c_and_keeps_the_data(local_dir):
                                   env=local_env(local_dir, pg_port), capture_output=True, text=True, timeout=60)
             assert made.returncode == 0, (command, made.stdout, made.stderr)
             (printed_token,) = made.stdout.split()
-            mine = httpx.get(f"{second.base}/api/conversations", headers=auth(printed_token), timeout=10)
+            mine = httpx.get(f"{second.base}/api/conversations", headers=bearer(printed_token), timeout=10)
             assert mine.status_code == 200, (command, mine.text)
             if "USER_ID=" not in command and "app.devtoken " not in command:
                 # the development user's own token: the conversations above are theirs
@@ -236,13 +227,13 @@ def test_make_runs_side_by_side_stop_only_the_database_they_started(local_dir):
         starter, joiner = started[0], next(run for run in runs if run is not started[0])
 
         turn = httpx.post(f"{starter.base}/api/chat", json={"message": "Remember this"},
-                          headers=auth(tokens[starter]), timeout=10)
+                          headers=bearer(tokens[starter]), timeout=10)
         assert turn.status_code == 200, turn.text
         conversation = turn.json()["conversation_id"]
 
         def serving(run: MakeRun, token: str) -> None:
             assert httpx.get(f"{run.base}/healthz", timeout=5).status_code == 200, run.text
-            messages = httpx.get(f"{run.base}/api/conversations/{conversation}/messages", headers=auth(token),
+            messages = httpx.get(f"{run.base}/api/conversations/{conversation}/messages", headers=bearer(token),
                                  timeout=10)
             assert messages.status_code == 200, messages.text
             assert [m["content"] for m in messages.json()["items"]] == ["Remember this", "You said: Remember this"]

@@ -11,7 +11,7 @@ import pytest
 from app.main import create_app
 from app.settings import Settings
 from conftest import ROOT
-from pooler import free_port
+from ports import free_port
 from serving import client_of
 from test_auth import UNREACHABLE_DATABASE, service_env, uvicorn_command
 
