@@ -265,6 +265,12 @@ def user_b(make_user) -> uuid.UUID:
     return make_user("b@example.com")
 
 
+@pytest.fixture
+def conversation(app_conn, user_a) -> uuid.UUID:
+    """An untitled conversation of user_a, made as the backend makes one: by the runtime role, as user_a."""
+    return call(app_conn, user_a, "select id from chat.create_conversation()")[0][0]
+
+
 # Two users' data, for the tests that set one against the other.
 
 @dataclass

@@ -24,11 +24,6 @@ from test_concurrency import run_together, wait_for_lock_waiters
 from test_constraints import padded
 
 
-@pytest.fixture
-def conversation(app_conn, user_a):
-    return call(app_conn, user_a, "select id from chat.create_conversation('agent')")[0][0]
-
-
 def append_many(conn, user, conversation, messages):
     return call(conn, user, "select seq, role, content, metadata, client_msg_id, replayed"
                             " from chat.append_messages(%s, %s)", [conversation, Jsonb(messages)])
@@ -289,8 +284,8 @@ def test_pops_down_to_empty_keep_seq_gapless_and_the_audit_clean(app_conn, db, p
 
 # clear_conversation
 
-def test_clear_removes_every_message_and_keeps_the_conversation(app_conn, db, pg_server, chat_db, user_a,
-                                                                conversation):
+def test_clear_removes_every_message_and_keeps_the_conversation(app_conn, db, pg_server, chat_db, user_a):
+    conversation = call(app_conn, user_a, "select id from chat.create_conversation('agent')")[0][0]
     append_many(app_conn, user_a, conversation, turn(1) + turn(2))
     assert call(app_conn, user_a, "select chat.clear_conversation(%s)", [conversation]) == [(8,)]
     assert stored_messages(db, conversation, MESSAGE_FIELDS) == [] and message_count(db, conversation) == 0

@@ -9,18 +9,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from as_user import acting_as, call
 
 WRITERS = 16
 APPENDS_PER_WRITER = 25
 RACERS = 8
-
-
-@pytest.fixture
-def conversation(app_conn, user_a):
-    return call(app_conn, user_a, "select id from chat.create_conversation('race')")[0][0]
 
 
 def run_together(count, work):

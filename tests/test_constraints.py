@@ -15,11 +15,6 @@ from app.models import MAX_MESSAGE_METADATA, MAX_TASK_DESCRIPTION, MAX_TASK_TITL
 from app.settings import MAX_TURN_LEASE
 
 
-@pytest.fixture
-def conversation(app_conn, user_a):
-    return call(app_conn, user_a, "select id from chat.create_conversation()")[0][0]
-
-
 def append(conn, user, conversation, role="user", content="", metadata=None, client_msg_id=None):
     return call(conn, user, "select seq, content, metadata from chat.append_message(%s, %s, %s, %s, %s)",
                 [conversation, role, content, Jsonb(metadata or {}), client_msg_id])[0]

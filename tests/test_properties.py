@@ -122,11 +122,6 @@ def append(app_conn, user, conversation, content="x", metadata=None, client_msg_
                 [conversation, content, metadata if metadata is not None else Jsonb({}), client_msg_id])[0]
 
 
-@pytest.fixture
-def conversation(app_conn, user_a):
-    return call(app_conn, user_a, "select id from chat.create_conversation()")[0][0]
-
-
 @fuzz
 @given(content=st.one_of(TEXT, sized(MAX_CONTENT)))
 def test_sql_content_is_stored_exactly_or_refused(app_conn, db, user_a, conversation, tried, content):

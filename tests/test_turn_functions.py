@@ -48,11 +48,6 @@ def turn_row(db, conversation, seq) -> dict:
     return dict(zip(("attempt", "attempts", "running", "reply_seq", "opening_key", "finished"), row, strict=True))
 
 
-@pytest.fixture
-def conversation(app_conn, user_a):
-    return call(app_conn, user_a, "select id from chat.create_conversation('turns')")[0][0]
-
-
 # one turn, and its retries
 
 def test_a_turn_runs_then_a_retry_gets_the_stored_reply_and_writes_nothing(app_conn, db, user_a, conversation,
