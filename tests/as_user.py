@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 
 @contextmanager
@@ -28,3 +29,13 @@ def call(conn: psycopg.Connection, user_id, sql: str, params=()) -> list[tuple]:
     with acting_as(conn, user_id):
         cur = conn.execute(sql, params)
         return cur.fetchall() if cur.description else []
+
+
+def append_message(conn: psycopg.Connection, user_id, conversation, role="user", content="hi", metadata=None,
+                   client_msg_id=None, returning: str = "*"):
+    """``chat.append_message`` as ``user_id``: the row it answers, as ``returning`` (a select list). ``metadata``
+    goes as jsonb ({} when None); JSON text or a Jsonb already made goes as it is."""
+    if not isinstance(metadata, str | Jsonb):
+        metadata = Jsonb(metadata if metadata is not None else {})
+    return call(conn, user_id, f"select {returning} from chat.append_message(%s, %s, %s, %s, %s)",
+                [conversation, role, content, metadata, client_msg_id])[0]

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from as_user import acting_as, call
+from as_user import acting_as, append_message, call
 from stored_data import stored_user
 
 
@@ -27,15 +27,6 @@ def create(app, user, title=None, metadata=None):
         return app.execute(
             "select * from chat.create_conversation(%s, coalesce(%s::jsonb, '{}'))",
             [title, psycopg.types.json.Jsonb(metadata) if metadata is not None else None],
-        ).fetchone()
-
-
-def append(app, user, conversation_id, role="user", content="hi", metadata=None, client_msg_id=None):
-    with acting_as(app, user):
-        return app.execute(
-            "select * from chat.append_message(%s, %s, %s, %s, %s)",
-            [conversation_id, role, content,
-             psycopg.types.json.Jsonb(metadata if metadata is not None else {}), client_msg_id],
         ).fetchone()
 
 
@@ -91,7 +82,7 @@ def test_rename_of_a_missing_conversation_is_p0002(app, user_a):
 def test_delete_conversation_takes_its_messages(app, user_a, db):
     conversation = create(app, user_a)
     for _ in range(3):
-        append(app, user_a, conversation["id"])
+        append_message(app, user_a, conversation["id"])
     delete = "select chat.delete_conversation(%s) as deleted"
     assert call(app, user_a, delete, [conversation["id"]]) == [{"deleted": True}]
     assert call(app, user_a, delete, [conversation["id"]]) == [{"deleted": False}]
@@ -103,7 +94,7 @@ def test_delete_conversation_takes_its_messages(app, user_a, db):
 
 def test_list_orders_by_last_activity(app, user_a):
     first, second, third = (create(app, user_a, t) for t in ("first", "second", "third"))
-    append(app, user_a, first["id"])  # first is now the most recent
+    append_message(app, user_a, first["id"])  # first is now the most recent
     titles = [r["title"] for r in call(app, user_a, "select * from chat.list_conversations()")]
     assert titles == ["first", "third", "second"]
 
@@ -149,7 +140,7 @@ def test_list_refuses_before_id_without_before_activity(app, user_a):
 
 def test_append_numbers_messages_and_bumps_the_conversation(app, user_a):
     conversation = create(app, user_a)
-    messages = [append(app, user_a, conversation["id"], role, f"m{i}")
+    messages = [append_message(app, user_a, conversation["id"], role, f"m{i}")
                 for i, role in enumerate(["system", "user", "assistant", "tool"])]
     assert [m["seq"] for m in messages] == [1, 2, 3, 4]
     assert all(m["replayed"] is False for m in messages)
@@ -161,8 +152,8 @@ def test_append_numbers_messages_and_bumps_the_conversation(app, user_a):
 
 def test_append_replay_returns_the_stored_message_and_writes_nothing(app, user_a, db):
     conversation = create(app, user_a)
-    stored = append(app, user_a, conversation["id"], "assistant", "done", {"tool_calls": [1]}, "turn-1")
-    replay = append(app, user_a, conversation["id"], "assistant", "done", {"tool_calls": [1]}, "turn-1")
+    stored = append_message(app, user_a, conversation["id"], "assistant", "done", {"tool_calls": [1]}, "turn-1")
+    replay = append_message(app, user_a, conversation["id"], "assistant", "done", {"tool_calls": [1]}, "turn-1")
     assert stored["replayed"] is False and replay["replayed"] is True
     assert {k: v for k, v in replay.items() if k != "replayed"} == {k: v for k, v in stored.items() if k != "replayed"}
     assert db.execute("select message_count from chat.conversations where id = %s",
@@ -175,9 +166,9 @@ def test_append_replay_returns_the_stored_message_and_writes_nothing(app, user_a
 def test_append_reusing_a_client_msg_id_for_another_payload_is_23505(app, user_a, db, changed):
     conversation = create(app, user_a)
     original = dict(role="assistant", content="done", metadata={"tool_calls": [1]}, client_msg_id="turn-1")
-    append(app, user_a, conversation["id"], **original)
+    append_message(app, user_a, conversation["id"], **original)
     with pytest.raises(psycopg.errors.UniqueViolation) as raised:
-        append(app, user_a, conversation["id"], **{**original, **changed})
+        append_message(app, user_a, conversation["id"], **{**original, **changed})
     assert raised.value.diag.column_name == "client_msg_id"
     assert db.execute("select count(*) from chat.messages where conversation_id = %s",
                       [conversation["id"]]).fetchone()[0] == 1
@@ -185,8 +176,8 @@ def test_append_reusing_a_client_msg_id_for_another_payload_is_23505(app, user_a
 
 def test_a_client_msg_id_is_scoped_to_its_conversation(app, user_a):
     one, two = create(app, user_a), create(app, user_a)
-    first = append(app, user_a, one["id"], client_msg_id="k")
-    second = append(app, user_a, two["id"], client_msg_id="k")
+    first = append_message(app, user_a, one["id"], client_msg_id="k")
+    second = append_message(app, user_a, two["id"], client_msg_id="k")
     assert first["id"] != second["id"] and second["replayed"] is False
 
 
@@ -203,7 +194,7 @@ def test_append_to_a_missing_conversation_is_p0002(app, user_a):
 def long_conversation(app, user_a):
     conversation = create(app, user_a)
     for i in range(1, 31):
-        append(app, user_a, conversation["id"], "user" if i % 2 else "assistant", f"message {i}")
+        append_message(app, user_a, conversation["id"], "user" if i % 2 else "assistant", f"message {i}")
     return conversation["id"]
 
 

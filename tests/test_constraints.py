@@ -10,14 +10,9 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from as_user import acting_as, call
+from as_user import acting_as, append_message, call
 from app.models import MAX_MESSAGE_METADATA, MAX_TASK_DESCRIPTION, MAX_TASK_TITLE
 from app.settings import MAX_TURN_LEASE
-
-
-def append(conn, user, conversation, role="user", content="", metadata=None, client_msg_id=None):
-    return call(conn, user, "select seq, content, metadata from chat.append_message(%s, %s, %s, %s, %s)",
-                [conversation, role, content, Jsonb(metadata or {}), client_msg_id])[0]
 
 
 def stored_count(db, conversation):
@@ -30,14 +25,15 @@ def stored_count(db, conversation):
                          ids=["1-byte", "2-byte", "3-byte", "4-byte", "combining"])
 def test_content_of_10000_characters_is_accepted_whatever_their_width(app_conn, user_a, conversation, char):
     content = char * 10000
-    seq, stored, _ = append(app_conn, user_a, conversation, content=content)
+    seq, stored, _ = append_message(app_conn, user_a, conversation, content=content,
+                                    returning="seq, content, metadata")
     assert stored == content and len(stored) == 10000
 
 
 @pytest.mark.parametrize("char", ["a", "😀"], ids=["1-byte", "4-byte"])
 def test_content_of_10001_characters_is_refused_clearly(app_conn, user_a, conversation, db, char):
     with pytest.raises(psycopg.errors.StringDataRightTruncation) as raised:
-        append(app_conn, user_a, conversation, content=char * 10001)
+        append_message(app_conn, user_a, conversation, content=char * 10001)
     assert raised.value.diag.column_name == "content"
     assert "longer than 10000 characters" in raised.value.diag.message_primary
     assert stored_count(db, conversation) == 0
@@ -45,7 +41,7 @@ def test_content_of_10001_characters_is_refused_clearly(app_conn, user_a, conver
 
 
 def test_empty_content_is_a_message(app_conn, user_a, conversation):
-    assert append(app_conn, user_a, conversation, content="")[1] == ""
+    assert append_message(app_conn, user_a, conversation, content="", returning="seq, content, metadata")[1] == ""
 
 
 def test_null_content_is_refused(app_conn, user_a, conversation):
@@ -57,7 +53,7 @@ def test_null_content_is_refused(app_conn, user_a, conversation):
 @pytest.mark.parametrize("role", ["User", "admin", "", " user", None])
 def test_unknown_role_is_refused(app_conn, user_a, conversation, db, role):
     with pytest.raises(psycopg.errors.InvalidParameterValue) as raised:
-        append(app_conn, user_a, conversation, role=role, content="x")
+        append_message(app_conn, user_a, conversation, role=role, content="x")
     assert raised.value.diag.column_name == "role"
     assert stored_count(db, conversation) == 0
 
@@ -139,10 +135,10 @@ def test_metadata_must_be_an_object(app_conn, user_a, conversation, db, metadata
 
 
 def test_client_msg_id_length(app_conn, user_a, conversation):
-    append(app_conn, user_a, conversation, client_msg_id="k" * 200)
+    append_message(app_conn, user_a, conversation, client_msg_id="k" * 200)
     for bad in ("k" * 201, ""):
         with pytest.raises(psycopg.errors.StringDataRightTruncation) as raised:
-            append(app_conn, user_a, conversation, client_msg_id=bad)
+            append_message(app_conn, user_a, conversation, client_msg_id=bad)
         assert raised.value.diag.column_name == "client_msg_id"
 
 
@@ -179,7 +175,7 @@ def test_text_round_trips_byte_exact(app_conn, user_a, conversation, text):
 
 def test_nul_in_content_is_refused_before_anything_is_stored(app_conn, user_a, conversation, db):
     with pytest.raises(psycopg.DataError):
-        append(app_conn, user_a, conversation, content="before\x00after")
+        append_message(app_conn, user_a, conversation, content="before\x00after")
     assert stored_count(db, conversation) == 0
 
 

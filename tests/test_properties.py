@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
-from as_user import call
+from as_user import append_message, call
 from app.database import create_pool
 from app.identity import User
 from app.models import MAX_CLIENT_MSG_ID, MAX_CONTENT, MAX_MESSAGE_METADATA, MAX_METADATA_DEPTH, MAX_TITLE
@@ -116,10 +116,8 @@ def tried(record_property):
 
 # the SQL functions, as the runtime role
 
-def append(app_conn, user, conversation, content="x", metadata=None, client_msg_id=None):
-    return call(app_conn, user, "select content, metadata, client_msg_id, seq"
-                                "  from chat.append_message(%s, 'user', %s, %s, %s)",
-                [conversation, content, metadata if metadata is not None else Jsonb({}), client_msg_id])[0]
+# What append_message answers here.
+STORED = "content, metadata, client_msg_id, seq"
 
 
 @fuzz
@@ -127,7 +125,7 @@ def append(app_conn, user, conversation, content="x", metadata=None, client_msg_
 def test_sql_content_is_stored_exactly_or_refused(app_conn, db, user_a, conversation, tried, content):
     before = counts(db, conversation)
     try:
-        stored = append(app_conn, user_a, conversation, content=content)
+        stored = append_message(app_conn, user_a, conversation, content=content, returning=STORED)
     except Exception as error:  # noqa: BLE001 - what it was is the assertion
         assert refused_clearly(error), repr(error)
         assert counts(db, conversation) == before
@@ -151,7 +149,7 @@ def test_sql_message_metadata_is_stored_exactly_or_refused(app_conn, db, user_a,
         tried["metadata Python cannot even write as JSON"] += 1
         return
     try:
-        stored = append(app_conn, user_a, conversation, metadata=text)
+        stored = append_message(app_conn, user_a, conversation, metadata=text, returning=STORED)
     except Exception as error:  # noqa: BLE001
         assert refused_clearly(error), repr(error)
         assert counts(db, conversation) == before
@@ -180,7 +178,8 @@ def test_sql_title_and_client_msg_id_are_stored_exactly_or_refused(app_conn, db,
     conversation = call(app_conn, user_a, "select id from chat.create_conversation()")[0][0]
     before = counts(db, conversation)
     try:
-        first = append(app_conn, user_a, conversation, client_msg_id=client_msg_id)
+        first = append_message(app_conn, user_a, conversation, content="x", client_msg_id=client_msg_id,
+                               returning=STORED)
     except Exception as error:  # noqa: BLE001
         assert refused_clearly(error), repr(error)
         assert counts(db, conversation) == before
@@ -292,6 +291,6 @@ def test_the_tables_refuse_deep_metadata_written_around_the_functions(app_conn, 
 
 def test_awkward_text_round_trips_through_every_field(app_conn, user_a, conversation):
     for text in (t for t in AWKWARD if storable(t)):
-        stored = append(app_conn, user_a, conversation, content=text, metadata=Jsonb({text: text}),
-                        client_msg_id=text or None)
+        stored = append_message(app_conn, user_a, conversation, content=text, metadata=Jsonb({text: text}),
+                                client_msg_id=text or None, returning=STORED)
         assert stored[:3] == (text, {text: text}, text or None)
