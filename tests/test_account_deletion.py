@@ -23,7 +23,7 @@ from app.chat import EchoResponder
 from app.main import create_app
 from conftest import ROOT
 from stored_data import stored_user
-from test_audit import run_script, AUDIT
+from audit_scripts import AUDIT, run_audit_script
 
 ACCOUNT_DELETED = "this account was deleted after the token was issued; sign in again"
 
@@ -169,7 +169,7 @@ async def test_a_token_issued_after_the_deletion_gets_a_new_empty_user(api, db, 
     assert (await api.get("/api/conversations", headers=old)).status_code == 401
 
     # the auditor sees the same: the user, empty, and one tombstone
-    volume = run_script(pg_server, chat_db, AUDIT / "volume.sql")
+    volume = run_audit_script(pg_server, chat_db, AUDIT / "volume.sql")
     assert volume.returncode == 0, volume.stderr
     (line,) = [line for line in volume.stdout.splitlines() if str(user_a) in line]
     assert [cell.strip() for cell in line.split("|")][1:3] == ["0", "0"]

@@ -19,8 +19,8 @@ from as_user import acting_as, call
 from app.models import MAX_MESSAGE_METADATA
 from conftest import ROOT
 from stored_data import MESSAGE_FIELDS, stored_messages
-from test_audit import run_integrity
-from test_concurrency import run_together, wait_for_lock_waiters
+from audit_scripts import run_integrity
+from races import run_together, wait_for_lock_waiters
 from test_constraints import padded
 
 

@@ -33,7 +33,7 @@ from app.models import MAX_CONTENT, MAX_MESSAGE_METADATA
 from app.settings import get_settings
 from app.store import ChatStore
 from conftest import ROOT
-from test_audit import run_integrity
+from audit_scripts import run_integrity
 
 # no trace leaves the process: not from a run given RUN, nor from one as the README writes it
 RUN = RunConfig(tracing_disabled=True)

@@ -8,33 +8,13 @@ integrity check.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from as_user import call
+from audit_scripts import AUDIT, auditor_url, run_audit_script, run_integrity
 from conftest import ROOT
-
-AUDIT = ROOT / "db" / "audit"
-INTEGRITY = AUDIT / "integrity.sql"
-
-
-def auditor_url(pg_server, dbname) -> str:
-    return pg_server.conninfo(dbname, user="chat_test_auditor", password=pg_server.test_password)
-
-
-def run_script(pg_server, dbname, script: Path, *variables: str):
-    psql = shutil.which("psql")
-    assert psql, "psql is needed for the audit scripts"
-    options = [option for variable in variables for option in ("-v", variable)]
-    return subprocess.run([psql, "-X", "-v", "ON_ERROR_STOP=1", *options, "-f", str(script),
-                           auditor_url(pg_server, dbname)], capture_output=True, text=True)
-
-
-def run_integrity(pg_server, dbname):
-    return run_script(pg_server, dbname, INTEGRITY)
 
 
 @pytest.fixture
@@ -82,7 +62,7 @@ def test_integrity_fails_and_names_the_problem(pg_server, chat_db, db, chatted, 
 
 def test_volume_reports_each_users_counts(pg_server, chat_db, chatted, user_a, user_b, app_conn):
     call(app_conn, user_a, "insert into chat.tasks (title) values ('a task')")
-    result = run_script(pg_server, chat_db, AUDIT / "volume.sql", "top=10")
+    result = run_audit_script(pg_server, chat_db, AUDIT / "volume.sql", "top=10")
     assert result.returncode == 0, result.stderr
     rows = {line.split("|")[0].strip(): [cell.strip() for cell in line.split("|")]
             for line in result.stdout.splitlines() if line.count("|") >= 7}
@@ -95,7 +75,7 @@ def test_volume_reports_each_users_counts(pg_server, chat_db, chatted, user_a, u
 
 
 def test_activity_reports_todays_messages_and_the_latest_conversations(pg_server, chat_db, chatted):
-    result = run_script(pg_server, chat_db, AUDIT / "activity.sql", "days=1")
+    result = run_audit_script(pg_server, chat_db, AUDIT / "activity.sql", "days=1")
     assert result.returncode == 0, result.stderr
     per_day = [line for line in result.stdout.splitlines() if line.count("|") == 6 and "day" not in line]
     # day | messages | from_users | from_assistant | system_or_tool | users | conversations

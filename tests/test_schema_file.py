@@ -21,7 +21,7 @@ SCRIPT = ROOT / "scripts" / "schema"
 DIFF_LINES = 80
 
 
-def run_script(pg_server, *args: str) -> str:
+def run_schema_script(pg_server, *args: str) -> str:
     """What ``scripts/schema ARGS…`` prints, on the suite's server as its superuser."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env.update(PGHOST=pg_server.host, PGPORT=str(pg_server.port), PGUSER=pg_server.user, PGDATABASE="postgres")
@@ -55,12 +55,12 @@ def same_major(pg_server):
 
 
 def test_the_file_is_what_a_fresh_deploy_dumps(pg_server, same_major):
-    assert_is_the_file(run_script(pg_server, "fresh"), "a fresh deploy by a Neon-shaped owner")
+    assert_is_the_file(run_schema_script(pg_server, "fresh"), "a fresh deploy by a Neon-shaped owner")
 
 
 def test_a_superusers_deploy_dumps_the_same(pg_server, same_major, chat_db):
     """The suite deploys as a superuser, make run as a non-superuser owner that bypasses RLS: one schema."""
-    assert_is_the_file(run_script(pg_server, "dump", chat_db), "the suite's template, deployed by a superuser")
+    assert_is_the_file(run_schema_script(pg_server, "dump", chat_db), "the suite's template, deployed by a superuser")
 
 
 def test_the_file_keeps_the_grants_and_nothing_that_varies():
