@@ -191,33 +191,34 @@ def test_append_to_a_missing_conversation_is_p0002(app, user_a):
 # fetch_messages / fetch_recent
 
 @pytest.fixture
-def long_conversation(app, user_a):
+def conversation_of_30(app, user_a):
+    """A conversation of user_a with 30 messages, 'message N' at seq N, appended through the SQL API."""
     conversation = create(app, user_a)
     for i in range(1, 31):
         append_message(app, user_a, conversation["id"], "user" if i % 2 else "assistant", f"message {i}")
     return conversation["id"]
 
 
-def test_fetch_messages_pages_forward_from_a_seq(app, user_a, long_conversation):
-    rows = call(app, user_a, "select * from chat.fetch_messages(%s, 10, 5)", [long_conversation])
+def test_fetch_messages_pages_forward_from_a_seq(app, user_a, conversation_of_30):
+    rows = call(app, user_a, "select * from chat.fetch_messages(%s, 10, 5)", [conversation_of_30])
     assert [r["seq"] for r in rows] == [11, 12, 13, 14, 15]
     assert [r["content"] for r in rows] == [f"message {i}" for i in range(11, 16)]
     everything, after = [], 0
-    while page := call(app, user_a, "select * from chat.fetch_messages(%s, %s, 7)", [long_conversation, after]):
+    while page := call(app, user_a, "select * from chat.fetch_messages(%s, %s, 7)", [conversation_of_30, after]):
         everything += page
         after = page[-1]["seq"]
     assert [r["seq"] for r in everything] == list(range(1, 31))
 
 
-def test_fetch_messages_defaults_to_the_first_hundred(app, user_a, long_conversation):
-    rows = call(app, user_a, "select * from chat.fetch_messages(%s)", [long_conversation])
+def test_fetch_messages_defaults_to_the_first_hundred(app, user_a, conversation_of_30):
+    rows = call(app, user_a, "select * from chat.fetch_messages(%s)", [conversation_of_30])
     assert [r["seq"] for r in rows] == list(range(1, 31))
 
 
-def test_fetch_recent_returns_the_last_messages_ascending(app, user_a, long_conversation):
-    rows = call(app, user_a, "select * from chat.fetch_recent(%s, 4)", [long_conversation])
+def test_fetch_recent_returns_the_last_messages_ascending(app, user_a, conversation_of_30):
+    rows = call(app, user_a, "select * from chat.fetch_recent(%s, 4)", [conversation_of_30])
     assert [r["seq"] for r in rows] == [27, 28, 29, 30]
-    assert len(call(app, user_a, "select * from chat.fetch_recent(%s)", [long_conversation])) == 30
+    assert len(call(app, user_a, "select * from chat.fetch_recent(%s)", [conversation_of_30])) == 30
 
 
 def test_fetch_of_an_empty_conversation_is_empty_not_missing(app, user_a):
@@ -245,14 +246,14 @@ def test_fetch_of_a_missing_conversation_is_p0002(app, user_a, sql):
     ("select chat.fetch_recent(%s, 1001)", "max_count"),
     ("select chat.fetch_recent(%s, null)", "max_count"),
 ])
-def test_fetch_refuses_bounds_out_of_range(app, user_a, long_conversation, sql, column):
-    state, _, named = sqlstate_of(app, user_a, sql, [long_conversation])
+def test_fetch_refuses_bounds_out_of_range(app, user_a, conversation_of_30, sql, column):
+    state, _, named = sqlstate_of(app, user_a, sql, [conversation_of_30])
     assert (state, named) == ("22023", column)
 
 
-def test_fetch_accepts_the_bounds_themselves(app, user_a, long_conversation):
-    assert len(call(app, user_a, "select * from chat.fetch_messages(%s, 0, 1000)", [long_conversation])) == 30
-    assert len(call(app, user_a, "select * from chat.fetch_recent(%s, 1)", [long_conversation])) == 1
+def test_fetch_accepts_the_bounds_themselves(app, user_a, conversation_of_30):
+    assert len(call(app, user_a, "select * from chat.fetch_messages(%s, 0, 1000)", [conversation_of_30])) == 30
+    assert len(call(app, user_a, "select * from chat.fetch_recent(%s, 1)", [conversation_of_30])) == 1
 
 
 # provisioning and account deletion
