@@ -39,3 +39,10 @@ def append_message(conn: psycopg.Connection, user_id, conversation, role="user",
         metadata = Jsonb(metadata if metadata is not None else {})
     return call(conn, user_id, f"select {returning} from chat.append_message(%s, %s, %s, %s, %s)",
                 [conversation, role, content, metadata, client_msg_id])[0]
+
+
+def seed_messages(conn: psycopg.Connection, user_id, conversation, count: int) -> None:
+    """Appends ``count`` messages ('message 1', 'message 2', …; user and assistant in turn) as ``user_id``."""
+    with acting_as(conn, user_id):
+        conn.execute("select chat.append_message(%s, case when g %% 2 = 1 then 'user' else 'assistant' end,"
+                     " 'message ' || g) from generate_series(1, %s) g", [conversation, count])

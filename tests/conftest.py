@@ -34,6 +34,7 @@ from as_user import call
 from app.chat import EchoResponder
 from app.main import create_app
 from app.settings import Settings
+from serving import client_of
 from tokens import JWT_SECRET, bearer, claims
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -365,12 +366,17 @@ def responder():
 
 
 @pytest.fixture
-async def api(settings, responder):
-    """An httpx client of the service, its lifespan (the pool) running."""
+async def api(request, settings, responder):
+    """An httpx client of the service, its lifespan (the pool) running. Where the app raises, the test raises
+    with it; in a module marked ``errors_as_500`` (the HTTP API's files), the client gets a 500 answer instead, as
+    from uvicorn (serving.client_of)."""
     service = create_app(settings, responder)
     async with service.router.lifespan_context(service):
-        transport = httpx.ASGITransport(app=service)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        if request.node.get_closest_marker("errors_as_500"):
+            client = client_of(service)
+        else:
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=service), base_url="http://service")
+        async with client:
             client.app = service
             yield client
 

@@ -14,16 +14,15 @@ import pytest
 from agents import set_tracing_disabled
 from agents.testing import ScriptedModel, assistant_message, function_call
 
-from as_user import call
 from app.agent import AgentResponder, AgentSettings
 from app.agent_session import ITEM_KEY
 from app.settings import ConfigurationError
+from as_user import call, seed_messages
 from conftest import ROOT
+from http_api import STREAM, events_of
 from ports import free_port
 from serving import serve
 from test_auth import UNREACHABLE_DATABASE, service_env, uvicorn_command
-from test_http import seed_messages
-from test_streaming import STREAM, events_of
 
 set_tracing_disabled(True)
 

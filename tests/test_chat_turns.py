@@ -12,9 +12,9 @@ import uuid
 
 import pytest
 
+from http_api import MESSAGE_KEYS
 from serving import serve
 from stored_data import conversations_of, counts, stored_messages
-from test_http import MESSAGE_KEYS
 
 
 # What the checks here read of a stored message.

@@ -9,7 +9,6 @@ mid-stream does not stop the turn: the whole reply is stored afterwards.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 
@@ -20,23 +19,9 @@ from app.database import PoolExhausted
 from app.main import create_app
 from app.models import MAX_CONTENT
 from app.problems import EXHAUSTED, problem
+from http_api import MESSAGE_KEYS, STREAM, events_of
 from serving import over_http, serve
 from stored_data import stored_messages
-from test_http import MESSAGE_KEYS
-
-STREAM = {"Accept": "text/event-stream"}
-
-
-def events_of(text: str) -> list[tuple[str, dict]]:
-    """The events of a Server-Sent Events body: (event, data as JSON), comments (pings) left out."""
-    events = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        fields = [line.split(": ", 1) for line in block.split("\n") if line and not line.startswith(":")]
-        if fields:
-            named = dict(fields)
-            events.append((named.get("event", "message"), json.loads(named["data"])))
-    return events
-
 
 class Words:
     """Streams a fixed reply in pieces, ``pause`` seconds apart; counts its calls."""
