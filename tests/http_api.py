@@ -1,6 +1,6 @@
 """The HTTP API as its tests use it: the keys of its JSON answers, requests
-that make a conversation or a message through it, the check of a 422 naming
-a field, and the events of a streamed chat turn."""
+that make a conversation or a message through it, the checks of a 401 and of
+a 422 naming a field, and the events of a streamed chat turn."""
 
 from __future__ import annotations
 
@@ -30,6 +30,14 @@ async def send_raw(api, method, url, body, headers) -> httpx.Response:
     """``body`` as ASCII JSON text (lone surrogates travel as \\ud800 escapes, as any client may send them)."""
     return await api.request(method, url, content=json.dumps(body),
                              headers={**headers, "content-type": "application/json"})
+
+
+def assert_unauthorized(response: httpx.Response, detail: str | None = None) -> None:
+    """401 asking for a bearer token, with ``detail`` when given."""
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+    if detail is not None:
+        assert response.json()["detail"] == detail
 
 
 def locs(response: httpx.Response) -> list[list]:

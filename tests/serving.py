@@ -1,9 +1,12 @@
 """The service as tests reach it: its routes, and instances of it with their
 own settings and responder, each with its lifespan (the pool) running,
-reached over ASGI, or over HTTP through uvicorn."""
+reached over ASGI, or over HTTP through uvicorn; and what it takes to start
+it as a process of its own (``uvicorn app.main:app``)."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -38,6 +41,10 @@ ROUTES = [
 ]
 
 
+# A database URL with a password, that must never be printed either.
+UNREACHABLE_DATABASE = "postgresql://chat_api:not-to-be-printed@127.0.0.1:{port}/chat?connect_timeout=1"
+
+
 @asynccontextmanager
 async def serve(settings, responder=None, **changes) -> AsyncIterator[httpx.AsyncClient]:
     """An instance of the service with ``settings`` (``changes`` applied to them)."""
@@ -70,3 +77,13 @@ def over_http(service) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=60)
+
+
+def service_env(**variables: str) -> dict[str, str]:
+    """An environment with nothing of this one's but PATH: no JWT_* nor DATABASE_URL unless given."""
+    return {"PATH": os.environ["PATH"], "PYTHONUTF8": "1", **variables}
+
+
+def uvicorn_command(port: int) -> list[str]:
+    """``uvicorn app.main:app`` on 127.0.0.1:``port``, with this interpreter."""
+    return [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]

@@ -21,8 +21,7 @@ from as_user import call, seed_messages
 from conftest import ROOT
 from http_api import STREAM, events_of
 from ports import free_port
-from serving import serve
-from test_auth import UNREACHABLE_DATABASE, service_env, uvicorn_command
+from serving import UNREACHABLE_DATABASE, serve, service_env, uvicorn_command
 
 set_tracing_disabled(True)
 

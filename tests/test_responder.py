@@ -12,8 +12,7 @@ from app.main import create_app
 from app.settings import Settings
 from conftest import ROOT
 from ports import free_port
-from serving import client_of
-from test_auth import UNREACHABLE_DATABASE, service_env, uvicorn_command
+from serving import UNREACHABLE_DATABASE, client_of, service_env, uvicorn_command
 
 
 async def reply_through(settings, auth, user, **changes) -> str:

@@ -1,19 +1,15 @@
-"""Bearer tokens that nobody can forge: the configuration the service starts
-with, and tokens of an identity provider's key set (JWKS).
+"""Bearer tokens that nobody can forge: tokens of an identity provider's key
+set (JWKS), served over HTTP on 127.0.0.1.
 
-Proves: without a way to verify tokens (neither JWT_SECRET nor JWT_JWKS_URL,
-an empty secret, a secret under 32 UTF-8 bytes, both set, a key set URL that
-is not http) ``uvicorn app.main:app`` exits at startup naming the variable,
-and never prints a secret; with one it starts, database or not. RS256, ES256
-and EdDSA tokens of a key set served over HTTP are accepted and name their
-user; a rotated key set is picked up without a restart; only the key's own
-algorithm is accepted (HS256 "signed" with a public key, ``alg: none``,
+Proves: RS256, ES256 and EdDSA tokens of the key set are accepted and name
+their user; a rotated key set is picked up without a restart; only the key's
+own algorithm is accepted (HS256 "signed" with a public key, ``alg: none``,
 another algorithm with the same key, a symmetric key in the set are all
 refused); ``iss`` is required and checked when JWT_ISSUER is set, in both
-modes; tokens with made-up kids fetch the key set at most once per cooldown;
-a key set that cannot be fetched is 503 with Retry-After, retried no more
-often, and the fetch never blocks the event loop. ``app.devtoken`` signs for
-JWT_SECRET and refuses with JWT_JWKS_URL.
+modes (JWT_SECRET too); tokens with made-up kids fetch the key set at most
+once per cooldown; a key set that cannot be fetched is 503 with Retry-After,
+retried no more often, and the fetch never blocks the event loop.
+(The configuration the service starts with: test_auth_settings.py.)
 """
 
 from __future__ import annotations
@@ -22,35 +18,25 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Annotated
 
 import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from fastapi import Depends, FastAPI
 from jwt.algorithms import get_default_algorithms
-from pydantic import ValidationError
 
-from app.auth import TokenVerifier, current_user, verifier_from_environment
-from app.identity import User
-from app.settings import Settings, explain, get_settings
-
-from conftest import ROOT
+from app.settings import Settings
+from http_api import assert_unauthorized
 from ports import free_port
 from serving import serve
-from tokens import JWT_SECRET, b64, b64json, bearer, claims
+from tokens import ISSUER, JWT_SECRET, b64, b64json, bearer, claims, secret_token, signed
 
-ISSUER = "https://todo.example"
 # Long enough that no test waits it out: whatever a test does, the key set is fetched once.
 LONG_COOLDOWN = 60.0
 # Short enough to wait out.
@@ -69,11 +55,6 @@ def hs256(header: dict, payload: dict, secret: bytes) -> str:
     signing_input = f"{b64json(header)}.{b64json(payload)}"
     signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(signature)}"
-
-
-def signed(payload: dict, key, algorithm: str, **header) -> str:
-    """A token of ``payload`` as it is (PyJWT's jwt.encode refuses some claims a forger may send, as a list for iss)."""
-    return jwt.api_jws.encode(json.dumps(payload).encode(), key, algorithm=algorithm, headers=header or None)
 
 
 def with_header(token: str, header: dict) -> str:
@@ -201,130 +182,10 @@ def stored_users(db) -> list[uuid.UUID]:
     return [row[0] for row in db.execute("select id from chat.users").fetchall()]
 
 
-def assert_unauthorized(response: httpx.Response, detail: str | None = None) -> None:
-    assert response.status_code == 401, response.text
-    assert response.headers["www-authenticate"] == "Bearer"
-    if detail is not None:
-        assert response.json()["detail"] == detail
-
-
 def assert_key_set_unavailable(response: httpx.Response, cooldown: float) -> None:
     assert response.status_code == 503, response.text
     assert response.json() == {"detail": "cannot fetch the signing keys; try again"}
     assert 1 <= int(response.headers["retry-after"]) <= max(1, round(cooldown + 0.5))
-
-
-# starting: no configuration that anyone could forge tokens for
-
-def service_env(**variables: str) -> dict[str, str]:
-    """An environment with nothing of this one's but PATH: no JWT_* nor DATABASE_URL unless given."""
-    return {"PATH": os.environ["PATH"], "PYTHONUTF8": "1", **variables}
-
-
-def uvicorn_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
-
-
-# A database URL with a password, that must never be printed either.
-UNREACHABLE_DATABASE = "postgresql://chat_api:not-to-be-printed@127.0.0.1:{port}/chat?connect_timeout=1"
-
-REFUSED_CONFIGURATIONS = {
-    "neither": ({}, ["JWT_SECRET", "JWT_JWKS_URL"]),
-    "JWT_SECRET empty": ({"JWT_SECRET": ""}, ["JWT_SECRET", "JWT_JWKS_URL"]),
-    "JWT_SECRET of 31 bytes": ({"JWT_SECRET": "q" * 31}, ["JWT_SECRET", "32"]),
-    "JWT_SECRET of 31 bytes in 16 characters": ({"JWT_SECRET": "é" * 15 + "q"}, ["JWT_SECRET", "32"]),
-    "both": ({"JWT_SECRET": "q" * 48, "JWT_JWKS_URL": "https://todo.example/api/auth/jwks"},
-             ["JWT_SECRET", "JWT_JWKS_URL", "not both"]),
-    "JWT_JWKS_URL a file": ({"JWT_JWKS_URL": "file:///etc/passwd"}, ["JWT_JWKS_URL", "https://"]),
-}
-
-
-@pytest.mark.parametrize(("variables", "named"), REFUSED_CONFIGURATIONS.values(), ids=REFUSED_CONFIGURATIONS.keys())
-def test_the_service_refuses_to_start_without_an_unforgeable_way_to_verify_tokens(variables, named):
-    database_url = UNREACHABLE_DATABASE.format(port=free_port())
-    result = subprocess.run(uvicorn_command(free_port()), cwd=ROOT, env=service_env(DATABASE_URL=database_url,
-                                                                                    **variables),
-                            capture_output=True, text=True, timeout=60, check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert "Application startup failed" in output
-    reason = next((line for line in output.splitlines() if line.startswith("cannot start: ")), None)
-    assert reason is not None, output  # one line that says it all, before the traceback
-    for name in named:
-        assert name in reason, output
-    assert "not-to-be-printed" not in output
-    if variables.get("JWT_SECRET"):
-        assert variables["JWT_SECRET"] not in output
-
-
-STARTING_CONFIGURATIONS = {
-    "JWT_SECRET of 32 bytes": {"JWT_SECRET": "q" * 32},
-    "JWT_SECRET of 32 bytes in 16 characters": {"JWT_SECRET": "é" * 16},
-    "JWT_JWKS_URL": {"JWT_JWKS_URL": "http://127.0.0.1:9/api/auth/jwks"},
-    "JWT_JWKS_URL, JWT_SECRET empty": {"JWT_JWKS_URL": "http://127.0.0.1:9/api/auth/jwks", "JWT_SECRET": ""},
-}
-
-
-@pytest.mark.parametrize("variables", STARTING_CONFIGURATIONS.values(), ids=STARTING_CONFIGURATIONS.keys())
-def test_the_service_starts_with_one_way_to_verify_tokens_database_or_not(variables):
-    port = free_port()
-    env = service_env(DATABASE_URL=UNREACHABLE_DATABASE.format(port=free_port()), POOL_TIMEOUT="1", **variables)
-    process = subprocess.Popen(uvicorn_command(port), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stdout.read()
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the service did not start"
-                time.sleep(0.2)
-        assert health.status_code == 503
-        assert health.json() == {"status": "database unreachable"}
-        assert_unauthorized(httpx.get(f"http://127.0.0.1:{port}/api/conversations", timeout=5))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def test_settings_are_checked_at_every_construction_and_explained_without_values(monkeypatch):
-    for name in ("JWT_SECRET", "JWT_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE"):
-        monkeypatch.delenv(name, raising=False)
-    with pytest.raises(ValidationError) as refused:
-        Settings(database_url="postgresql://u:not-to-be-printed@h/chat", jwt_secret="short-secret")
-    assert explain(refused.value) == "JWT_SECRET is too short: an HS256 key needs at least 32 bytes"
-    with pytest.raises(ValidationError) as refused:
-        Settings()
-    assert "JWT_SECRET" in explain(refused.value) and "JWT_JWKS_URL" in explain(refused.value)
-    with pytest.raises(ValidationError) as refused:
-        Settings(jwt_jwks_url="https://todo.example/api/auth/jwks", jwt_jwks_cooldown=0)
-    assert explain(refused.value) == "JWT_JWKS_COOLDOWN: Input should be greater than 0"
-    assert Settings(jwt_secret="", jwt_jwks_url="https://todo.example/api/auth/jwks").jwt_secret is None
-
-
-# make run's tokens
-
-def devtoken(*args: str, **variables: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app.devtoken", *args], cwd=ROOT, env=service_env(**variables),
-                          capture_output=True, text=True, timeout=60, check=False)
-
-
-def test_devtoken_signs_for_the_secret_and_refuses_with_a_key_set():
-    user = uuid.uuid4()
-    made = devtoken(str(user), "dev@example.com", JWT_SECRET=JWT_SECRET, JWT_ISSUER=ISSUER)
-    assert made.returncode == 0, made.stderr
-    payload = jwt.decode(made.stdout.strip(), JWT_SECRET, algorithms=["HS256"], issuer=ISSUER)
-    assert (payload["sub"], payload["email"]) == (str(user), "dev@example.com")
-
-    refused = devtoken(str(user), JWT_JWKS_URL="https://todo.example/api/auth/jwks")
-    assert refused.returncode == 1 and refused.stdout == ""
-    assert refused.stderr.startswith("devtoken: JWT_JWKS_URL is set"), refused.stderr
-
-    unconfigured = devtoken(str(user))
-    assert unconfigured.returncode == 1 and unconfigured.stdout == ""
-    assert "JWT_SECRET" in unconfigured.stderr and "Traceback" not in unconfigured.stderr
 
 
 # the key set: tokens of the identity provider
@@ -489,10 +350,6 @@ async def test_a_bad_token_is_401_and_provisions_nobody(jwks_settings, key_serve
 
 # the issuer and the audience
 
-def secret_token(payload: dict) -> str:
-    return signed(payload, JWT_SECRET, "HS256")
-
-
 @pytest.mark.parametrize("mode", ["JWT_SECRET", "JWT_JWKS_URL"])
 @pytest.mark.parametrize(("iss", "status"), [(ISSUER, 200), ("https://elsewhere.example", 401), (None, 401),
                                              ([ISSUER], 401), (ISSUER + "/", 401)],
@@ -598,30 +455,3 @@ async def test_fetching_the_key_set_does_not_block_the_event_loop(jwks_api, key_
     key_server.released.set()
     assert (await waiting).status_code == 200
     assert (key_server.hits, key_server.gave_up) == (1, False)
-
-
-# an application of its own that uses current_user, as the README shows
-
-async def test_current_user_serves_an_application_that_builds_no_verifier(monkeypatch):
-    monkeypatch.setenv("JWT_SECRET", JWT_SECRET)
-    for name in ("JWT_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE"):
-        monkeypatch.delenv(name, raising=False)
-    get_settings.cache_clear()
-    verifier_from_environment.cache_clear()
-    try:
-        app = FastAPI()
-
-        @app.get("/me")
-        async def me(user: Annotated[User, Depends(current_user)]):
-            return {"id": str(user.id)}
-
-        user = uuid.uuid4()
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
-            response = await client.get("/me", headers=bearer(secret_token(claims(user))))
-            assert response.json() == {"id": str(user)}
-            assert_unauthorized(await client.get("/me", headers=bearer(jwt.encode(claims(user), "x" * 40))),
-                                "invalid token")
-        assert isinstance(verifier_from_environment(), TokenVerifier)
-    finally:
-        get_settings.cache_clear()
-        verifier_from_environment.cache_clear()
