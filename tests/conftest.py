@@ -39,6 +39,9 @@ from tokens import JWT_SECRET, bearer, claims
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Fixtures kept in modules of their own, named for what they serve.
+pytest_plugins = ["agent_sessions"]
+
 # The tables that hold user data, parents first, with their keys.
 TABLE_KEYS = {"users": "id", "tasks": "user_id, id", "conversations": "user_id, id", "messages": "user_id, id",
               "turns": "user_id, conversation_id, seq", "deleted_users": "user_id"}
