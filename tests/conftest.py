@@ -411,8 +411,9 @@ def auth(token):
 # What make test-fast leaves out besides the tests marked slow one by one: the files that deploy the plan
 # change by change, run the scripts or start servers of their own (PostgreSQL, a standby, PgBouncer, uvicorn,
 # TLS), or load the service. make test runs them all.
-SLOW_FILES = {"test_lifecycle.py", "test_bench.py", "test_make_run.py", "test_adopt.py", "test_tls.py",
-              "test_faults.py", "test_pooler.py", "test_replica.py", "test_schema_file.py", "test_concurrency.py"}
+SLOW_FILES = {"test_lifecycle.py", "test_verify_scripts.py", "test_bench.py", "test_make_run.py", "test_adopt.py",
+              "test_tls.py", "test_faults.py", "test_pooler.py", "test_replica.py", "test_schema_file.py",
+              "test_concurrency.py"}
 
 
 def pytest_collection_modifyitems(items):

@@ -1,6 +1,7 @@
 """What is stored, as the superuser sees it: the reads tests check their
-calls against, and whether the stored conversations are whole (what every
-load and fault test checks once its traffic is over)."""
+calls against, whether the stored conversations are whole (what every load
+and fault test checks once its traffic is over), and a query on any database
+of the test server."""
 
 from __future__ import annotations
 
@@ -44,3 +45,9 @@ def conversations_of(db: psycopg.Connection, user) -> int:
 def stored_user(db: psycopg.Connection, user):
     """The user's row as (email,), or None when not provisioned."""
     return db.execute("select email from chat.users where id = %s", [user]).fetchone()
+
+
+def query(pg_server, dbname, sql, params=(), **kwargs) -> list[tuple]:
+    """The rows of one statement on the database ``dbname``, as the superuser (or as ``kwargs`` say: user=…)."""
+    with psycopg.connect(pg_server.conninfo(dbname, **kwargs), autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()

@@ -1,0 +1,67 @@
+"""The Sqitch plan as the tests read it: its changes in order (a reworked
+change's earlier instances too, named by their tag), each change's scripts and
+id, and how deploy --to and revert --to name a change."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from conftest import ROOT, sqitch_env
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of the plan as Sqitch names it: a reworked change's earlier instance by the last tag before its next
+    instance (``purge_inactive@v0.1.0``, whose scripts are ``purge_inactive@v0.1.0.sql``), the latest by its name."""
+
+    name: str
+    tag: str | None = None
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}@{self.tag}" if self.tag else self.name
+
+    def script(self, kind: str) -> Path:
+        return ROOT / "db" / kind / f"{self.spec}.sql"
+
+    def __str__(self) -> str:
+        return self.spec
+
+
+def read_plan() -> list[Change]:
+    entries = [line.split()[0] for line in (ROOT / "sqitch.plan").read_text().splitlines()
+               if line.strip() and not line.startswith(("%", "#"))]
+    changes = []
+    for n, entry in enumerate(entries):
+        if entry.startswith("@"):
+            continue
+        # Sqitch names a reworked instance's scripts by the last tag before the next instance
+        later = entries[n + 1:]
+        tag = [e for e in later[:later.index(entry)] if e.startswith("@")][-1][1:] if entry in later else None
+        changes.append(Change(entry, tag))
+    return changes
+
+
+PLAN = read_plan()
+
+
+@functools.cache
+def change_ids() -> dict[Change, str]:
+    """Each change's id, as Sqitch computes it from the plan."""
+    listed = subprocess.run([shutil.which("sqitch"), "plan", "--no-headers", "--format", "format:%H %n"], cwd=ROOT,
+                            env=sqitch_env(None), capture_output=True, text=True, check=True).stdout.split()
+    ids = listed[0::2]
+    assert listed[1::2] == [c.name for c in PLAN]
+    return dict(zip(PLAN, ids, strict=True))
+
+
+def sqitch_spec(change: Change) -> str:
+    """How deploy --to and revert --to name the change: the latest instance of a reworked one as @HEAD, an
+    earlier one by its id (its name@tag resolves only once the tag is deployed, and the tag may come later)."""
+    if change.tag:
+        return change_ids()[change]
+    return change.spec if [c.name for c in PLAN].count(change.name) == 1 else f"{change.name}@HEAD"
