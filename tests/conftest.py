@@ -30,10 +30,10 @@ from pytest_postgresql import factories
 
 import pooler
 import standby as standbys
-from as_user import call
 from app.chat import EchoResponder
 from app.main import create_app
 from app.settings import Settings
+from as_user import call
 from serving import client_of
 from tokens import JWT_SECRET, bearer, claims
 

@@ -18,12 +18,12 @@ import httpx
 import pytest
 from psycopg import errors
 
-from as_user import call
 from app.chat import EchoResponder
 from app.main import create_app
+from as_user import call
+from audit_scripts import AUDIT, run_audit_script
 from conftest import ROOT
 from stored_data import stored_user
-from audit_scripts import AUDIT, run_audit_script
 
 ACCOUNT_DELETED = "this account was deleted after the token was issued; sign in again"
 

@@ -15,12 +15,12 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from as_user import acting_as, call
 from app.models import MAX_MESSAGE_METADATA
-from conftest import ROOT
-from stored_data import MESSAGE_FIELDS, stored_messages
+from as_user import acting_as, call
 from audit_scripts import run_integrity
+from conftest import ROOT
 from races import run_together, wait_for_lock_waiters
+from stored_data import MESSAGE_FIELDS, stored_messages
 from test_constraints import padded
 
 

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from as_user import acting_as, append_message, call
 from app.models import MAX_MESSAGE_METADATA, MAX_TASK_DESCRIPTION, MAX_TASK_TITLE
 from app.settings import MAX_TURN_LEASE
+from as_user import acting_as, append_message, call
 
 
 def stored_count(db, conversation):

@@ -18,7 +18,6 @@ import pytest
 from psycopg.types.json import Jsonb
 from pydantic import Field, TypeAdapter, ValidationError
 
-from as_user import call
 from app.agent_session import MAX_BATCH, PAGE
 from app.chat import HISTORY
 from app.models import (
@@ -26,6 +25,7 @@ from app.models import (
     MAX_TASK_DESCRIPTION, MAX_TASK_TITLE, MAX_TITLE, ClientMsgId, Content, ConversationMetadata, MessageMetadata,
     Role, TaskDescription, TaskTitle, Title,
 )
+from as_user import call
 from test_constraints import padded
 
 

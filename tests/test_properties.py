@@ -23,11 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
-from as_user import append_message, call
 from app.database import create_pool
 from app.identity import User
 from app.models import MAX_CLIENT_MSG_ID, MAX_CONTENT, MAX_MESSAGE_METADATA, MAX_METADATA_DEPTH, MAX_TITLE
 from app.store import ChatStore
+from as_user import append_message, call
 from stored_data import counts
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "150"))

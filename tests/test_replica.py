@@ -19,12 +19,12 @@ import pytest
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
-from as_user import call
 from app.database import configure
 from app.identity import User
 from app.main import create_app
 from app.replica import Replica, written_position
 from app.store import ChatStore
+from as_user import call
 from conftest import TABLES
 from test_isolation import ROWS_OF_A
 

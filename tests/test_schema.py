@@ -16,9 +16,9 @@ from schemathesis import checks
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from as_user import call
 from app.chat import EchoResponder
 from app.main import create_app
+from as_user import call
 from serving import over_http
 
 # Left out, and why: Starlette answers a method no route of a path takes with 405 and an Allow header naming the

@@ -16,9 +16,9 @@ import pytest
 from psycopg import errors
 
 from as_user import acting_as, call
-from stored_data import stored_messages
 from audit_scripts import run_integrity
 from races import run_together, wait_for_lock_waiters
+from stored_data import stored_messages
 
 # What begin_turn answers, per row: part, state, whether an attempt is given, the message.
 BEGIN = ("select part, state, attempt, retry_after, seq, role, content, replayed, conversation_id"
