@@ -26,7 +26,7 @@ from serving import UNREACHABLE_DATABASE, serve, service_env, uvicorn_command
 set_tracing_disabled(True)
 
 
-def rows(db, conversation_id) -> list[tuple]:
+def item_rows(db, conversation_id) -> list[tuple]:
     """(seq, role, content, the item's type) of every message of the conversation."""
     return [(seq, role, content, (metadata.get(ITEM_KEY) or {}).get("type"))
             for seq, role, content, metadata in db.execute(
@@ -64,7 +64,7 @@ async def test_a_turn_that_adds_a_task_then_replies(settings, db, auth, user_a, 
     assert tasks_of(db, user_a) == [("buy milk", False)]
     assert tasks_of(db, user_b) == []
     # the run's items, one row each, the final message the reply, stored once
-    stored = rows(db, conversation_id)
+    stored = item_rows(db, conversation_id)
     assert [stored[0], stored[1], stored[3]] == [
         (1, "user", "Add buy milk to my list", None),
         (2, "assistant", 'add_task({"title":"buy milk"})', "function_call"),
@@ -172,8 +172,8 @@ async def test_a_streamed_agent_turn(settings, db, auth, user_a):
     assert "".join(data["text"] for kind, data in events if kind == "delta") == "Added water the plants."
     assert (events[-1][1]["seq"], events[-1][1]["content"]) == (4, "Added water the plants.")
     assert tasks_of(db, user_a) == [("water the plants", False)]
-    assert [row[1] for row in rows(db, events[0][1]["conversation_id"])] == ["user", "assistant", "tool",
-                                                                            "assistant"]
+    assert [row[1] for row in item_rows(db, events[0][1]["conversation_id"])] == ["user", "assistant", "tool",
+                                                                                  "assistant"]
 
 
 async def test_a_failing_model_is_a_502_the_message_kept_and_a_retry_runs_again(settings, db, auth, user_a):
@@ -183,11 +183,11 @@ async def test_a_failing_model_is_a_502_the_message_kept_and_a_retry_runs_again(
         failed = await client.post("/api/chat", json=body, headers=auth(user_a))
         assert failed.status_code == 502, failed.text
         conversation_id = failed.json()["conversation_id"]
-        assert rows(db, conversation_id) == [(1, "user", "hello", None)]
+        assert item_rows(db, conversation_id) == [(1, "user", "hello", None)]
         retried = await client.post("/api/chat", json=body, headers=auth(user_a))
     assert retried.status_code == 200, retried.text
     assert retried.json()["assistant_message"]["content"] == "Back again."
-    assert rows(db, conversation_id) == [(1, "user", "hello", None), (2, "assistant", "Back again.", "message")]
+    assert item_rows(db, conversation_id) == [(1, "user", "hello", None), (2, "assistant", "Back again.", "message")]
 
 
 # choosing it

@@ -54,7 +54,8 @@ class UserToken:
 
 
 @pytest.fixture
-def bearer(token, user_a):
+def user_a_token_sent(token, user_a):
+    """user_a's token is the one schemathesis sends (UserToken), for the test."""
     BEARER["token"] = token(user_a)
     yield
     BEARER.clear()
@@ -76,7 +77,7 @@ def answers():
 
 @schema.parametrize()
 @hypothesis_settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_every_answer_is_one_the_schema_documents(case, live, bearer, owned, answers, record_property):
+def test_every_answer_is_one_the_schema_documents(case, live, user_a_token_sent, owned, answers, record_property):
     if case.path_parameters and "conversation_id" in case.path_parameters and sum(answers.values()) % 2 == 0:
         case.path_parameters["conversation_id"] = owned  # half of them about a conversation that exists
     response = case.call_and_validate(base_url=live, excluded_checks=NOT_CHECKED)
