@@ -327,13 +327,15 @@ def test_an_owner_that_does_not_bypass_rls_still_purges_for_an_operator_with_no_
 # Every change, one at a time: revert undoes exactly its deploy.
 
 def test_each_revert_undoes_exactly_its_deploy(pg_server, sqitch, empty_db):
-    """deploy --to C, revert --to C^: the schema is as before C, change by change."""
-    for previous, change in zip([None, *PLAN[:-1]], PLAN, strict=True):
-        before = schema_dump(pg_server, empty_db)
+    """deploy --to C, change by change, the schema dumped before each; then revert --to C^, the latest first:
+    after each revert the schema is as it was before C."""
+    before = {}
+    for change in PLAN:
+        before[change] = schema_dump(pg_server, empty_db)
         sqitch("deploy", "--to", sqitch_spec(change), dbname=empty_db)
+    for previous, change in reversed(list(zip([None, *PLAN[:-1]], PLAN, strict=True))):
         if previous is None:
             sqitch("revert", "-y", dbname=empty_db)
         else:
             sqitch("revert", "-y", "--to", sqitch_spec(previous), dbname=empty_db)
-        assert schema_dump(pg_server, empty_db) == before, change
-        sqitch("deploy", "--to", sqitch_spec(change), dbname=empty_db)
+        assert schema_dump(pg_server, empty_db) == before[change], change
