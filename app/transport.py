@@ -184,6 +184,8 @@ class Transport:
                 (rows,) = await self._exchange(user, [statement], replica=replica)
             except ReplicaNotReady:
                 pass  # a lag past the bound is in the log already
+            except psycopg.errors.InvalidAuthorizationSpecification:
+                raise  # the token refused (28000, an OperationalError): the primary has the tombstone too
             except (psycopg.OperationalError, PreparedStatementsFailed) as error:  # PoolTimeout, NoReply among them
                 logger.warning("read replica unavailable (%s: %s): the primary answers", error.__class__.__name__,
                                error)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -114,6 +115,21 @@ async def test_reads_are_answered_by_the_standby(make_store, replicated, user_a)
     assert len((await store.export_user_data(user, replica=replica))["conversations"]) == 1
     assert store.reads == {"replica": 6}
     assert store.replica_in_recovery is True
+
+
+async def test_a_token_the_standby_refuses_is_refused_without_asking_the_primary(make_store, replicated, user_a,
+                                                                                 caplog):
+    """A deletion's tombstone on the standby is on the primary too: the refusal (28000) stands, and is no
+    replica failure to fall back from."""
+    store = await make_store()
+    await store.delete_user(User(user_a))
+    replicated()
+    old_token = User(user_a, issued_at=datetime.now(UTC) - timedelta(hours=1))
+    with caplog.at_level(logging.WARNING, logger="app.store"):
+        with pytest.raises(errors.InvalidAuthorizationSpecification):
+            await store.list_conversations(old_token, replica=Replica())
+    assert store.reads == {}
+    assert "read replica unavailable" not in caplog.text
 
 
 async def test_writes_go_to_the_primary_and_give_their_position(make_store, db, user_a):
