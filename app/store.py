@@ -210,7 +210,7 @@ class ChatStore(Transport):
     async def list_tasks(self, user: User, completed: bool | None = None, limit: int = 100) -> list[Task]:
         """The user's tasks, oldest first; only the completed (or the open) ones when ``completed`` says so."""
         (rows,) = await self._run(user, Statement(
-            "select * from chat.tasks t where t.user_id = chat.current_user_id()"
+            "select * from chat.tasks t where t.user_id = chat_private.current_user_id()"
             " and (%(completed)s::boolean is null or t.completed = %(completed)s)"
             " order by t.created_at, t.id limit %(limit)s",
             {"completed": completed, "limit": limit}, model_row(Task)))
@@ -218,7 +218,7 @@ class ChatStore(Transport):
 
     async def add_task(self, user: User, title: str, description: str | None = None) -> Task:
         return await self._one(user, Statement(
-            "insert into chat.tasks (user_id, title, description) values (chat.current_user_id(), %s, %s)"
+            "insert into chat.tasks (user_id, title, description) values (chat_private.current_user_id(), %s, %s)"
             " returning *", [title, description], model_row(Task)), provision=self.provision)
 
     async def update_task(self, user: User, task_id: UUID, **changes: Any) -> Task | None:
@@ -230,11 +230,11 @@ class ChatStore(Transport):
         assignments = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name))
                                          for name in changes)
         return await self._one(user, Statement(
-            sql.SQL("update chat.tasks t set {} where t.user_id = chat.current_user_id() and t.id = %(id)s"
+            sql.SQL("update chat.tasks t set {} where t.user_id = chat_private.current_user_id() and t.id = %(id)s"
                     " returning *").format(assignments), {**changes, "id": task_id}, model_row(Task)))
 
     async def delete_task(self, user: User, task_id: UUID) -> bool:
         """Deletes the user's task; False when there is no such task of theirs."""
         return bool(await self._one(user, Statement(
-            "delete from chat.tasks t where t.user_id = chat.current_user_id() and t.id = %s returning true",
+            "delete from chat.tasks t where t.user_id = chat_private.current_user_id() and t.id = %s returning true",
             [task_id], scalar_row)))

@@ -50,7 +50,7 @@ $header
 \startpipeline
 select set_config('app.user_id', $user, true);
 update chat.conversations c set message_count = c.message_count, updated_at = greatest(c.updated_at, clock_timestamp())
- where c.user_id = chat.current_user_id() and c.id = $conversation;
+ where c.user_id = chat_private.current_user_id() and c.id = $conversation;
 \endpipeline
 SQL
 cat > "$scratch/counter_hot.sql" <<SQL
@@ -58,7 +58,7 @@ $header
 \startpipeline
 select set_config('app.user_id', $user, true);
 update chat.conversations c set message_count = c.message_count
- where c.user_id = chat.current_user_id() and c.id = $conversation;
+ where c.user_id = chat_private.current_user_id() and c.id = $conversation;
 \endpipeline
 SQL
 cat > "$scratch/update_insert.sql" <<SQL
@@ -67,7 +67,7 @@ $header
 select set_config('app.user_id', $user, true);
 with bumped as (
   update chat.conversations c set message_count = c.message_count + 1, updated_at = greatest(c.updated_at, clock_timestamp())
-   where c.user_id = chat.current_user_id() and c.id = $conversation
+   where c.user_id = chat_private.current_user_id() and c.id = $conversation
   returning c.id, c.user_id, c.message_count, c.updated_at)
 insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, created_at)
 select id, user_id, message_count, 'user', '$content', '{}', null, updated_at from bumped returning *;

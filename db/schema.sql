@@ -34,6 +34,20 @@ COMMENT ON SCHEMA chat IS 'Chat persistence of the todo app: users, tasks, conve
 
 
 --
+-- Name: chat_private; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA chat_private;
+
+
+--
+-- Name: SCHEMA chat_private; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA chat_private IS 'Helpers of the chat API that are not the API: validators (*_problem), checks and error raisers (check_*, raise_*), the current user, locks. The runtime role may use them; other programs call schema chat.';
+
+
+--
 -- Name: btree_gin; Type: EXTENSION; Schema: -; Owner: -
 --
 
@@ -48,19 +62,19 @@ COMMENT ON EXTENSION btree_gin IS 'created by chat:messages_search_index (GIN in
 
 
 --
--- Name: client_msg_id_problem(text); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: client_msg_id_problem(text); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
-CREATE FUNCTION chat.client_msg_id_problem(client_msg_id text) RETURNS text
+CREATE FUNCTION chat_private.client_msg_id_problem(client_msg_id text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE WHEN ((char_length(client_msg_id) < 1) OR (char_length(client_msg_id) > 200)) THEN 'must be 1 to 200 characters'::text ELSE NULL::text END;
 
 
 --
--- Name: FUNCTION client_msg_id_problem(client_msg_id text); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION client_msg_id_problem(client_msg_id text); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat.client_msg_id_problem(client_msg_id text) IS 'The one definition of a client''s idempotency key (client_msg_id, opening_key): NULL when it is 1 to 200 characters or NULL; otherwise what is wrong.';
+COMMENT ON FUNCTION chat_private.client_msg_id_problem(client_msg_id text) IS 'The one definition of a client''s idempotency key (client_msg_id, opening_key): NULL when it is 1 to 200 characters or NULL; otherwise what is wrong.';
 
 
 --
@@ -68,30 +82,30 @@ COMMENT ON FUNCTION chat.client_msg_id_problem(client_msg_id text) IS 'The one d
 --
 
 CREATE DOMAIN chat.client_msg_id AS text
-	CONSTRAINT client_msg_id_length CHECK ((chat.client_msg_id_problem(VALUE) IS NULL));
+	CONSTRAINT client_msg_id_length CHECK ((chat_private.client_msg_id_problem(VALUE) IS NULL));
 
 
 --
 -- Name: DOMAIN client_msg_id; Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON DOMAIN chat.client_msg_id IS 'A client''s idempotency key (a message''s client_msg_id, a turn''s opening_key), as chat.client_msg_id_problem allows: 1 to 200 characters.';
+COMMENT ON DOMAIN chat.client_msg_id IS 'A client''s idempotency key (a message''s client_msg_id, a turn''s opening_key), as chat_private.client_msg_id_problem allows: 1 to 200 characters.';
 
 
 --
--- Name: content_problem(text); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: content_problem(text); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
-CREATE FUNCTION chat.content_problem(content text) RETURNS text
+CREATE FUNCTION chat_private.content_problem(content text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE WHEN (char_length(content) > 10000) THEN (('is longer than 10000 characters ('::text || (char_length(content))::text) || ' characters)'::text) ELSE NULL::text END;
 
 
 --
--- Name: FUNCTION content_problem(content text); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION content_problem(content text); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat.content_problem(content text) IS 'The one definition of a message''s content: NULL when it is at most 10000 characters (or NULL, which NOT NULL refuses); otherwise what is wrong.';
+COMMENT ON FUNCTION chat_private.content_problem(content text) IS 'The one definition of a message''s content: NULL when it is at most 10000 characters (or NULL, which NOT NULL refuses); otherwise what is wrong.';
 
 
 --
@@ -99,46 +113,46 @@ COMMENT ON FUNCTION chat.content_problem(content text) IS 'The one definition of
 --
 
 CREATE DOMAIN chat.message_content AS text
-	CONSTRAINT messages_content_length CHECK ((chat.content_problem(VALUE) IS NULL));
+	CONSTRAINT messages_content_length CHECK ((chat_private.content_problem(VALUE) IS NULL));
 
 
 --
 -- Name: DOMAIN message_content; Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON DOMAIN chat.message_content IS 'A message''s text, as chat.content_problem allows: at most 10000 characters.';
+COMMENT ON DOMAIN chat.message_content IS 'A message''s text, as chat_private.content_problem allows: at most 10000 characters.';
 
 
 --
--- Name: message_metadata_problem(jsonb); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: metadata_depth_problem(jsonb); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
-CREATE FUNCTION chat.message_metadata_problem(metadata jsonb) RETURNS text
+CREATE FUNCTION chat_private.metadata_depth_problem(metadata jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE WHEN (jsonb_typeof(metadata) <> 'object'::text) THEN ('must be a JSON object, not '::text || jsonb_typeof(metadata)) WHEN (octet_length((metadata)::text) > 1048576) THEN 'is larger than 1048576 bytes (1 MiB) as JSON text'::text ELSE NULL::text END;
+    RETURN CASE WHEN jsonb_path_exists(metadata, 'strict $.**{100}?(@.type() == "object" || @.type() == "array")'::jsonpath) THEN 'is nested more than 100 levels deep'::text ELSE NULL::text END;
 
 
 --
--- Name: FUNCTION message_metadata_problem(metadata jsonb); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION metadata_depth_problem(metadata jsonb); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat.message_metadata_problem(metadata jsonb) IS 'The one definition of what a message''s metadata may be, but for its depth (chat.metadata_too_deep): NULL when it is a JSON object of at most 1 MiB (1048576 bytes) as text; otherwise what is wrong, as a phrase that follows the field''s name.';
+COMMENT ON FUNCTION chat_private.metadata_depth_problem(metadata jsonb) IS 'The one definition of how deep a metadata (a message''s or a conversation''s) may nest: NULL when it nests objects or arrays at most 100 levels deep (the top level being 1), or is NULL; otherwise what is wrong.';
 
 
 --
--- Name: metadata_too_deep(jsonb); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: message_metadata_problem(jsonb); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
-CREATE FUNCTION chat.metadata_too_deep(metadata jsonb) RETURNS boolean
+CREATE FUNCTION chat_private.message_metadata_problem(metadata jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN jsonb_path_exists(metadata, 'strict $.**{100}?(@.type() == "object" || @.type() == "array")'::jsonpath);
+    RETURN CASE WHEN (jsonb_typeof(metadata) <> 'object'::text) THEN ('must be a JSON object, not '::text || jsonb_typeof(metadata)) WHEN (octet_length((metadata)::text) > 1048576) THEN 'is larger than 1048576 bytes (1 MiB) as JSON text'::text ELSE chat_private.metadata_depth_problem(metadata) END;
 
 
 --
--- Name: FUNCTION metadata_too_deep(metadata jsonb); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION message_metadata_problem(metadata jsonb); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat.metadata_too_deep(metadata jsonb) IS 'True when the JSON value nests objects or arrays more than 100 levels deep (the top level being 1); NULL for NULL.';
+COMMENT ON FUNCTION chat_private.message_metadata_problem(metadata jsonb) IS 'The one definition of what a message''s metadata may be: NULL when it is a JSON object of at most 1 MiB (1048576 bytes) as text, nested as chat_private.metadata_depth_problem allows; otherwise what is wrong, as a phrase that follows the field''s name.';
 
 
 --
@@ -146,31 +160,30 @@ COMMENT ON FUNCTION chat.metadata_too_deep(metadata jsonb) IS 'True when the JSO
 --
 
 CREATE DOMAIN chat.message_metadata AS jsonb
-	CONSTRAINT messages_metadata_depth CHECK ((NOT chat.metadata_too_deep(VALUE)))
-	CONSTRAINT messages_metadata_valid CHECK ((chat.message_metadata_problem(VALUE) IS NULL));
+	CONSTRAINT messages_metadata_valid CHECK ((chat_private.message_metadata_problem(VALUE) IS NULL));
 
 
 --
 -- Name: DOMAIN message_metadata; Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON DOMAIN chat.message_metadata IS 'A message''s metadata: what chat.message_metadata_problem and chat.metadata_too_deep allow (a JSON object of at most 1 MiB as text, nested at most 100 levels).';
+COMMENT ON DOMAIN chat.message_metadata IS 'A message''s metadata, as chat_private.message_metadata_problem allows: a JSON object of at most 1 MiB as text, nested at most 100 levels.';
 
 
 --
--- Name: role_problem(text); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: role_problem(text); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
-CREATE FUNCTION chat.role_problem(role text) RETURNS text
+CREATE FUNCTION chat_private.role_problem(role text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE WHEN ((role IS NULL) OR (role <> ALL (ARRAY['system'::text, 'user'::text, 'assistant'::text, 'tool'::text]))) THEN ('must be one of system, user, assistant, tool; not '::text || COALESCE(quote_literal(role), 'NULL'::text)) ELSE NULL::text END;
 
 
 --
--- Name: FUNCTION role_problem(role text); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION role_problem(role text); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat.role_problem(role text) IS 'The one definition of a message''s role: NULL when it is system, user, assistant or tool; otherwise what is wrong, as a phrase that follows the field''s name.';
+COMMENT ON FUNCTION chat_private.role_problem(role text) IS 'The one definition of a message''s role: NULL when it is system, user, assistant or tool; otherwise what is wrong, as a phrase that follows the field''s name.';
 
 
 --
@@ -178,14 +191,14 @@ COMMENT ON FUNCTION chat.role_problem(role text) IS 'The one definition of a mes
 --
 
 CREATE DOMAIN chat.message_role AS text
-	CONSTRAINT messages_role_known CHECK (((VALUE IS NULL) OR (chat.role_problem(VALUE) IS NULL)));
+	CONSTRAINT messages_role_known CHECK (((VALUE IS NULL) OR (chat_private.role_problem(VALUE) IS NULL)));
 
 
 --
 -- Name: DOMAIN message_role; Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON DOMAIN chat.message_role IS 'A message''s role, as chat.role_problem allows: system, user, assistant or tool.';
+COMMENT ON DOMAIN chat.message_role IS 'A message''s role, as chat_private.role_problem allows: system, user, assistant or tool.';
 
 
 --
@@ -214,19 +227,19 @@ COMMENT ON TYPE chat.appended_message IS 'Result of chat.append_message: the col
 
 
 --
--- Name: conversation_metadata_problem(jsonb); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: conversation_metadata_problem(jsonb); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
-CREATE FUNCTION chat.conversation_metadata_problem(metadata jsonb) RETURNS text
+CREATE FUNCTION chat_private.conversation_metadata_problem(metadata jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE WHEN (jsonb_typeof(metadata) <> 'object'::text) THEN ('must be a JSON object, not '::text || jsonb_typeof(metadata)) WHEN (octet_length((metadata)::text) > 16384) THEN 'is larger than 16384 bytes (16 KiB) as JSON text'::text ELSE NULL::text END;
+    RETURN CASE WHEN (jsonb_typeof(metadata) <> 'object'::text) THEN ('must be a JSON object, not '::text || jsonb_typeof(metadata)) WHEN (octet_length((metadata)::text) > 16384) THEN 'is larger than 16384 bytes (16 KiB) as JSON text'::text ELSE chat_private.metadata_depth_problem(metadata) END;
 
 
 --
--- Name: FUNCTION conversation_metadata_problem(metadata jsonb); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION conversation_metadata_problem(metadata jsonb); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat.conversation_metadata_problem(metadata jsonb) IS 'The one definition of what a conversation''s metadata may be, but for its depth (chat.metadata_too_deep): NULL when it is a JSON object of at most 16 KiB (16384 bytes) as text; otherwise what is wrong.';
+COMMENT ON FUNCTION chat_private.conversation_metadata_problem(metadata jsonb) IS 'The one definition of what a conversation''s metadata may be: NULL when it is a JSON object of at most 16 KiB (16384 bytes) as text, nested as chat_private.metadata_depth_problem allows; otherwise what is wrong.';
 
 
 --
@@ -234,31 +247,30 @@ COMMENT ON FUNCTION chat.conversation_metadata_problem(metadata jsonb) IS 'The o
 --
 
 CREATE DOMAIN chat.conversation_metadata AS jsonb
-	CONSTRAINT conversations_metadata_depth CHECK ((NOT chat.metadata_too_deep(VALUE)))
-	CONSTRAINT conversations_metadata_valid CHECK ((chat.conversation_metadata_problem(VALUE) IS NULL));
+	CONSTRAINT conversations_metadata_valid CHECK ((chat_private.conversation_metadata_problem(VALUE) IS NULL));
 
 
 --
 -- Name: DOMAIN conversation_metadata; Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON DOMAIN chat.conversation_metadata IS 'A conversation''s metadata, as chat.conversation_metadata_problem and chat.metadata_too_deep allow: a JSON object of at most 16 KiB as text, nested at most 100 levels.';
+COMMENT ON DOMAIN chat.conversation_metadata IS 'A conversation''s metadata, as chat_private.conversation_metadata_problem allows: a JSON object of at most 16 KiB as text, nested at most 100 levels.';
 
 
 --
--- Name: title_problem(text); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: title_problem(text); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
-CREATE FUNCTION chat.title_problem(title text) RETURNS text
+CREATE FUNCTION chat_private.title_problem(title text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE WHEN (char_length(title) > 200) THEN 'is longer than 200 characters'::text ELSE NULL::text END;
 
 
 --
--- Name: FUNCTION title_problem(title text); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION title_problem(title text); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat.title_problem(title text) IS 'The one definition of a conversation''s title: NULL when it is at most 200 characters or NULL; otherwise what is wrong.';
+COMMENT ON FUNCTION chat_private.title_problem(title text) IS 'The one definition of a conversation''s title: NULL when it is at most 200 characters or NULL; otherwise what is wrong.';
 
 
 --
@@ -266,30 +278,30 @@ COMMENT ON FUNCTION chat.title_problem(title text) IS 'The one definition of a c
 --
 
 CREATE DOMAIN chat.conversation_title AS text
-	CONSTRAINT conversations_title_length CHECK ((chat.title_problem(VALUE) IS NULL));
+	CONSTRAINT conversations_title_length CHECK ((chat_private.title_problem(VALUE) IS NULL));
 
 
 --
 -- Name: DOMAIN conversation_title; Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON DOMAIN chat.conversation_title IS 'A conversation''s title, as chat.title_problem allows: at most 200 characters.';
+COMMENT ON DOMAIN chat.conversation_title IS 'A conversation''s title, as chat_private.title_problem allows: at most 200 characters.';
 
 
 --
--- Name: task_description_problem(text); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: task_description_problem(text); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
-CREATE FUNCTION chat.task_description_problem(description text) RETURNS text
+CREATE FUNCTION chat_private.task_description_problem(description text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE WHEN (char_length(description) > 10000) THEN 'is longer than 10000 characters'::text ELSE NULL::text END;
 
 
 --
--- Name: FUNCTION task_description_problem(description text); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION task_description_problem(description text); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat.task_description_problem(description text) IS 'The one definition of a task''s description: NULL when it is at most 10000 characters or NULL; otherwise what is wrong.';
+COMMENT ON FUNCTION chat_private.task_description_problem(description text) IS 'The one definition of a task''s description: NULL when it is at most 10000 characters or NULL; otherwise what is wrong.';
 
 
 --
@@ -297,30 +309,30 @@ COMMENT ON FUNCTION chat.task_description_problem(description text) IS 'The one 
 --
 
 CREATE DOMAIN chat.task_description AS text
-	CONSTRAINT tasks_description_length CHECK ((chat.task_description_problem(VALUE) IS NULL));
+	CONSTRAINT tasks_description_length CHECK ((chat_private.task_description_problem(VALUE) IS NULL));
 
 
 --
 -- Name: DOMAIN task_description; Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON DOMAIN chat.task_description IS 'A task''s description, as chat.task_description_problem allows: at most 10000 characters.';
+COMMENT ON DOMAIN chat.task_description IS 'A task''s description, as chat_private.task_description_problem allows: at most 10000 characters.';
 
 
 --
--- Name: task_title_problem(text); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: task_title_problem(text); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
-CREATE FUNCTION chat.task_title_problem(title text) RETURNS text
+CREATE FUNCTION chat_private.task_title_problem(title text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE WHEN ((char_length(title) < 1) OR (char_length(title) > 200)) THEN 'must be 1 to 200 characters'::text ELSE NULL::text END;
 
 
 --
--- Name: FUNCTION task_title_problem(title text); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION task_title_problem(title text); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat.task_title_problem(title text) IS 'The one definition of a task''s title: NULL when it is 1 to 200 characters; otherwise what is wrong.';
+COMMENT ON FUNCTION chat_private.task_title_problem(title text) IS 'The one definition of a task''s title: NULL when it is 1 to 200 characters; otherwise what is wrong.';
 
 
 --
@@ -328,14 +340,14 @@ COMMENT ON FUNCTION chat.task_title_problem(title text) IS 'The one definition o
 --
 
 CREATE DOMAIN chat.task_title AS text
-	CONSTRAINT tasks_title_length CHECK ((chat.task_title_problem(VALUE) IS NULL));
+	CONSTRAINT tasks_title_length CHECK ((chat_private.task_title_problem(VALUE) IS NULL));
 
 
 --
 -- Name: DOMAIN task_title; Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON DOMAIN chat.task_title IS 'A task''s title, as chat.task_title_problem allows: 1 to 200 characters.';
+COMMENT ON DOMAIN chat.task_title IS 'A task''s title, as chat_private.task_title_problem allows: 1 to 200 characters.';
 
 
 --
@@ -376,9 +388,9 @@ CREATE FUNCTION chat.append_message(conversation_id uuid, role text, content tex
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   -- input first, with errors that name the argument
-  v_metadata jsonb := chat.check_message(append_message.role, append_message.content,
+  v_metadata jsonb := chat_private.check_message(append_message.role, append_message.content,
                                          append_message.metadata, append_message.client_msg_id);
   v_stored chat.messages;
 begin
@@ -391,7 +403,7 @@ begin
        and c.id = append_message.conversation_id
        for update;
     if not found then
-      perform chat.conversation_not_found(append_message.conversation_id);
+      perform chat_private.raise_conversation_not_found(append_message.conversation_id);
     end if;
 
     select m.* into v_stored
@@ -430,7 +442,7 @@ begin
   returning * into v_stored;
 
   if not found then
-    perform chat.conversation_not_found(append_message.conversation_id);
+    perform chat_private.raise_conversation_not_found(append_message.conversation_id);
   end if;
 
   return row(v_stored.*, false)::chat.appended_message;
@@ -454,7 +466,7 @@ CREATE FUNCTION chat.append_messages(conversation_id uuid, messages jsonb) RETUR
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_element jsonb;
   v_position integer;  -- from 0, as the errors name the elements
   v_field text;
@@ -479,7 +491,7 @@ declare
   v_new integer[] := '{}';
   v_problem text;
 begin
-  v_problem := chat.message_batch_problem(append_messages.messages);
+  v_problem := chat_private.message_batch_problem(append_messages.messages);
   if v_problem is not null then
     raise exception 'messages %', v_problem
       using errcode = '22023', column = 'messages';
@@ -509,7 +521,7 @@ begin
       end if;
     end loop;
     -- (an assignment, not a perform: an expression runs without a query of its own)
-    v_metadata := chat.check_message(v_element ->> 'role', v_element ->> 'content',
+    v_metadata := chat_private.check_message(v_element ->> 'role', v_element ->> 'content',
                                      nullif(v_element -> 'metadata', 'null'), v_element ->> 'client_msg_id',
                                      v_field || '.');
     v_keyed := v_keyed or v_element ->> 'client_msg_id' is not null;
@@ -528,7 +540,7 @@ begin
     returning c.message_count - v_total, c.updated_at
       into v_count, v_created;
     if not found then
-      perform chat.conversation_not_found(append_messages.conversation_id);
+      perform chat_private.raise_conversation_not_found(append_messages.conversation_id);
     end if;
 
     return query
@@ -551,7 +563,7 @@ begin
      and c.id = append_messages.conversation_id
      for update;
   if not found then
-    perform chat.conversation_not_found(append_messages.conversation_id);
+    perform chat_private.raise_conversation_not_found(append_messages.conversation_id);
   end if;
 
   -- Which elements are new, which replay a stored message or an earlier element.
@@ -654,7 +666,7 @@ CREATE FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_i
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_conversation_id uuid := begin_turn.conversation_id;
   v_opening_key text;
   v_message chat.appended_message;
@@ -663,7 +675,7 @@ declare
   v_now timestamptz;
   v_problem text;
 begin
-  v_problem := chat.max_count_problem(begin_turn.max_count);
+  v_problem := chat_private.max_count_problem(begin_turn.max_count);
   if v_problem is not null then
     raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
@@ -741,7 +753,7 @@ begin
       select 'history', v_state, null::uuid, null::interval, recent.*, false
         from (select m.*
                 from chat.messages m
-               where m.user_id = chat.current_user_id()
+               where m.user_id = chat_private.current_user_id()
                  and m.conversation_id = v_conversation_id
                order by m.seq desc
                limit begin_turn.max_count) recent
@@ -759,93 +771,6 @@ COMMENT ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client_m
 
 
 --
--- Name: check_message(text, text, jsonb, text, text); Type: FUNCTION; Schema: chat; Owner: -
---
-
-CREATE FUNCTION chat.check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text DEFAULT ''::text) RETURNS jsonb
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-declare
-  v_problem text;
-begin
-  v_problem := chat.role_problem(check_message.role);
-  if v_problem is not null then
-    raise exception '%role %', field_prefix, v_problem
-      using errcode = '22023', column = field_prefix || 'role';
-  end if;
-  if check_message.content is null then
-    raise exception '%content must not be NULL (it may be empty)', field_prefix
-      using errcode = '22004', column = field_prefix || 'content';
-  end if;
-  v_problem := chat.content_problem(check_message.content);
-  if v_problem is not null then
-    raise exception '%content %', field_prefix, v_problem
-      using errcode = '22001', column = field_prefix || 'content';
-  end if;
-  v_problem := chat.client_msg_id_problem(check_message.client_msg_id);
-  if v_problem is not null then
-    raise exception '%client_msg_id %', field_prefix, v_problem
-      using errcode = '22001', column = field_prefix || 'client_msg_id';
-  end if;
-  v_problem := chat.message_metadata_problem(check_message.metadata);
-  if v_problem is not null then
-    raise exception '%metadata %', field_prefix, v_problem
-      using errcode = '22023', column = field_prefix || 'metadata';
-  end if;
-  if chat.metadata_too_deep(check_message.metadata) then
-    raise exception '%metadata is nested more than 100 levels deep', field_prefix
-      using errcode = '22023', column = field_prefix || 'metadata';
-  end if;
-  return coalesce(check_message.metadata, '{}');
-end
-$$;
-
-
---
--- Name: FUNCTION check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text); Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON FUNCTION chat.check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text) IS 'Checks a message to append; returns its metadata (''{}'' for NULL). Raises a class 22 error naming field_prefix || the field, with what chat.role_problem, chat.content_problem (and content NOT NULL), chat.client_msg_id_problem, chat.message_metadata_problem and chat.metadata_too_deep say.';
-
-
---
--- Name: check_metadata(jsonb, integer, text); Type: FUNCTION; Schema: chat; Owner: -
---
-
-CREATE FUNCTION chat.check_metadata(metadata jsonb, max_bytes integer, field text DEFAULT 'metadata'::text) RETURNS jsonb
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-begin
-  if metadata is null then
-    return '{}';
-  end if;
-  if pg_catalog.jsonb_typeof(metadata) <> 'object' then
-    raise exception '% must be a JSON object, not %', field, pg_catalog.jsonb_typeof(metadata)
-      using errcode = '22023', column = field;
-  end if;
-  if pg_catalog.octet_length(metadata::text) > max_bytes then
-    raise exception '% is larger than % bytes', field, max_bytes
-      using errcode = '22023', column = field;
-  end if;
-  if chat.metadata_too_deep(metadata) then
-    raise exception '% is nested more than 100 levels deep', field
-      using errcode = '22023', column = field;
-  end if;
-  return metadata;
-end
-$$;
-
-
---
--- Name: FUNCTION check_metadata(metadata jsonb, max_bytes integer, field text); Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON FUNCTION chat.check_metadata(metadata jsonb, max_bytes integer, field text) IS 'Returns metadata (''{}'' for NULL) when it is a JSON object of at most max_bytes as text, nested at most 100 levels; raises 22023 naming field otherwise.';
-
-
---
 -- Name: check_token(timestamp with time zone); Type: FUNCTION; Schema: chat; Owner: -
 --
 
@@ -855,7 +780,7 @@ CREATE FUNCTION chat.check_token(issued_at timestamp with time zone) RETURNS voi
     AS $$
 begin
   if exists (select from chat.deleted_users d
-              where d.user_id = chat.require_user_id()
+              where d.user_id = chat_private.require_user_id()
                 and (check_token.issued_at is null or d.deleted_at >= check_token.issued_at)) then
     raise exception 'this account was deleted after the token was issued; sign in again'
       using errcode = '28000';
@@ -880,7 +805,7 @@ CREATE FUNCTION chat.clear_conversation(conversation_id uuid) RETURNS bigint
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_removed bigint;
 begin
   perform
@@ -889,7 +814,7 @@ begin
      and c.id = clear_conversation.conversation_id
      for update;
   if not found then
-    perform chat.conversation_not_found(clear_conversation.conversation_id);
+    perform chat_private.raise_conversation_not_found(clear_conversation.conversation_id);
   end if;
 
   delete from chat.messages m
@@ -916,41 +841,19 @@ COMMENT ON FUNCTION chat.clear_conversation(conversation_id uuid) IS 'Removes ev
 
 
 --
--- Name: conversation_not_found(uuid); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: current_user_id(); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
-CREATE FUNCTION chat.conversation_not_found(conversation_id uuid) RETURNS void
-    LANGUAGE plpgsql PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-begin
-  raise exception 'conversation % not found', conversation_not_found.conversation_id
-    using errcode = 'P0002';
-end
-$$;
-
-
---
--- Name: FUNCTION conversation_not_found(conversation_id uuid); Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON FUNCTION chat.conversation_not_found(conversation_id uuid) IS 'The one error of a conversation that is missing or someone else''s: raises P0002, ''conversation <id> not found''. Every function that finds no conversation of the current user raises it through this one.';
-
-
---
--- Name: current_user_id(); Type: FUNCTION; Schema: chat; Owner: -
---
-
-CREATE FUNCTION chat.current_user_id() RETURNS uuid
+CREATE FUNCTION chat_private.current_user_id() RETURNS uuid
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN (NULLIF(current_setting('app.user_id'::text, true), ''::text))::uuid;
 
 
 --
--- Name: FUNCTION current_user_id(); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION current_user_id(); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat.current_user_id() IS 'The current user: the transaction-local setting app.user_id as a uuid, NULL when unset or empty.';
+COMMENT ON FUNCTION chat_private.current_user_id() IS 'The current user: the transaction-local setting app.user_id as a uuid, NULL when unset or empty.';
 
 
 --
@@ -959,7 +862,7 @@ COMMENT ON FUNCTION chat.current_user_id() IS 'The current user: the transaction
 
 CREATE TABLE chat.conversations (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
-    user_id uuid DEFAULT chat.current_user_id() NOT NULL,
+    user_id uuid DEFAULT chat_private.current_user_id() NOT NULL,
     title chat.conversation_title,
     metadata chat.conversation_metadata DEFAULT '{}'::jsonb NOT NULL,
     message_count bigint DEFAULT 0 NOT NULL,
@@ -1015,22 +918,18 @@ CREATE FUNCTION chat.create_conversation(title text DEFAULT NULL::text, metadata
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_problem text;
   v_conversation chat.conversations;
 begin
-  v_problem := chat.title_problem(create_conversation.title);
+  v_problem := chat_private.title_problem(create_conversation.title);
   if v_problem is not null then
     raise exception 'title %', v_problem
       using errcode = '22001', column = 'title';
   end if;
-  v_problem := chat.conversation_metadata_problem(create_conversation.metadata);
+  v_problem := chat_private.conversation_metadata_problem(create_conversation.metadata);
   if v_problem is not null then
     raise exception 'metadata %', v_problem
-      using errcode = '22023', column = 'metadata';
-  end if;
-  if chat.metadata_too_deep(create_conversation.metadata) then
-    raise exception 'metadata is nested more than 100 levels deep'
       using errcode = '22023', column = 'metadata';
   end if;
 
@@ -1065,7 +964,7 @@ CREATE FUNCTION chat.delete_conversation(conversation_id uuid) RETURNS boolean
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
 begin
   delete from chat.conversations c
    where c.user_id = v_user_id
@@ -1091,7 +990,7 @@ CREATE FUNCTION chat.delete_user() RETURNS boolean
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_deleted boolean;
 begin
   delete from chat.users u
@@ -1123,7 +1022,7 @@ CREATE FUNCTION chat.export_user_data() RETURNS jsonb
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
 begin
   return pg_catalog.jsonb_build_object(
     'exported_at', pg_catalog.now(),
@@ -1163,7 +1062,7 @@ CREATE FUNCTION chat.fail_turn(conversation_id uuid, seq bigint, attempt uuid) R
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_turn chat.turns := chat.lock_turn(fail_turn.conversation_id, fail_turn.seq);
+  v_turn chat.turns := chat_private.lock_turn(fail_turn.conversation_id, fail_turn.seq);
 begin
   if v_turn.reply_seq is not null or v_turn.running_until is null
      or v_turn.attempt is distinct from fail_turn.attempt then
@@ -1194,7 +1093,7 @@ COMMENT ON FUNCTION chat.fail_turn(conversation_id uuid, seq bigint, attempt uui
 CREATE TABLE chat.messages (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     conversation_id uuid NOT NULL,
-    user_id uuid DEFAULT chat.current_user_id() NOT NULL,
+    user_id uuid DEFAULT chat_private.current_user_id() NOT NULL,
     seq bigint NOT NULL,
     role chat.message_role NOT NULL,
     content chat.message_content NOT NULL,
@@ -1246,7 +1145,7 @@ COMMENT ON COLUMN chat.messages.content IS 'Text of the message, at most 10,000 
 -- Name: COLUMN messages.metadata; Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON COLUMN chat.messages.metadata IS 'Tool calls, agent items and the like: a JSON object, at most 1 MiB as text (chat.message_metadata_problem).';
+COMMENT ON COLUMN chat.messages.metadata IS 'Tool calls, agent items and the like: a JSON object, at most 1 MiB as text (chat_private.message_metadata_problem).';
 
 
 --
@@ -1267,9 +1166,9 @@ CREATE FUNCTION chat.fetch_messages(conversation_id uuid, after_seq bigint DEFAU
 declare
   v_problem text;
 begin
-  perform chat.require_user_id();
+  perform chat_private.require_user_id();
 
-  v_problem := chat.max_count_problem(fetch_messages.max_count);
+  v_problem := chat_private.max_count_problem(fetch_messages.max_count);
   if v_problem is not null then
     raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
@@ -1282,15 +1181,15 @@ begin
   -- An empty conversation is not a missing one.
   if not exists (
     select from chat.conversations c
-     where c.user_id = chat.current_user_id() and c.id = fetch_messages.conversation_id
+     where c.user_id = chat_private.current_user_id() and c.id = fetch_messages.conversation_id
   ) then
-    perform chat.conversation_not_found(fetch_messages.conversation_id);
+    perform chat_private.raise_conversation_not_found(fetch_messages.conversation_id);
   end if;
 
   return query
     select m.*
       from chat.messages m
-     where m.user_id = chat.current_user_id()
+     where m.user_id = chat_private.current_user_id()
        and m.conversation_id = fetch_messages.conversation_id
        and m.seq > fetch_messages.after_seq
      order by m.seq
@@ -1317,9 +1216,9 @@ CREATE FUNCTION chat.fetch_recent(conversation_id uuid, max_count integer DEFAUL
 declare
   v_problem text;
 begin
-  perform chat.require_user_id();
+  perform chat_private.require_user_id();
 
-  v_problem := chat.max_count_problem(fetch_recent.max_count);
+  v_problem := chat_private.max_count_problem(fetch_recent.max_count);
   if v_problem is not null then
     raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
@@ -1327,16 +1226,16 @@ begin
 
   if not exists (
     select from chat.conversations c
-     where c.user_id = chat.current_user_id() and c.id = fetch_recent.conversation_id
+     where c.user_id = chat_private.current_user_id() and c.id = fetch_recent.conversation_id
   ) then
-    perform chat.conversation_not_found(fetch_recent.conversation_id);
+    perform chat_private.raise_conversation_not_found(fetch_recent.conversation_id);
   end if;
 
   return query
     select recent.*
       from (select m.*
               from chat.messages m
-             where m.user_id = chat.current_user_id()
+             where m.user_id = chat_private.current_user_id()
                and m.conversation_id = fetch_recent.conversation_id
              order by m.seq desc
              limit fetch_recent.max_count) recent
@@ -1361,7 +1260,7 @@ CREATE FUNCTION chat.finish_turn(conversation_id uuid, seq bigint, content text,
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_turn chat.turns := chat.lock_turn(finish_turn.conversation_id, finish_turn.seq);
+  v_turn chat.turns := chat_private.lock_turn(finish_turn.conversation_id, finish_turn.seq);
   v_reply chat.appended_message;
 begin
   if v_turn.reply_seq is not null then
@@ -1403,12 +1302,12 @@ CREATE FUNCTION chat.get_conversation(conversation_id uuid) RETURNS SETOF chat.c
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
-  perform chat.require_user_id();
+  perform chat_private.require_user_id();
 
   return query
     select c.*
       from chat.conversations c
-     where c.user_id = chat.current_user_id()
+     where c.user_id = chat_private.current_user_id()
        and c.id = get_conversation.conversation_id;
 end
 $$;
@@ -1432,9 +1331,9 @@ CREATE FUNCTION chat.list_conversations(max_count integer DEFAULT 20, before_act
 declare
   v_problem text;
 begin
-  perform chat.require_user_id();
+  perform chat_private.require_user_id();
 
-  v_problem := chat.max_count_problem(list_conversations.max_count);
+  v_problem := chat_private.max_count_problem(list_conversations.max_count);
   if v_problem is not null then
     raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
@@ -1449,7 +1348,7 @@ begin
   return query
     select c.*
       from chat.conversations c
-     where c.user_id = chat.current_user_id()
+     where c.user_id = chat_private.current_user_id()
        and (c.updated_at, c.id) < (coalesce(list_conversations.before_activity, 'infinity'),
                                    coalesce(list_conversations.before_id, '00000000-0000-0000-0000-000000000000'))
      order by c.updated_at desc, c.id desc
@@ -1466,158 +1365,6 @@ COMMENT ON FUNCTION chat.list_conversations(max_count integer, before_activity t
 
 
 --
--- Name: turns; Type: TABLE; Schema: chat; Owner: -
---
-
-CREATE TABLE chat.turns (
-    user_id uuid DEFAULT chat.current_user_id() NOT NULL,
-    conversation_id uuid NOT NULL,
-    seq bigint NOT NULL,
-    opening_key chat.client_msg_id,
-    attempt uuid DEFAULT gen_random_uuid() NOT NULL,
-    attempts integer DEFAULT 1 NOT NULL,
-    running_until timestamp with time zone,
-    reply_seq bigint,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    finished_at timestamp with time zone,
-    CONSTRAINT turns_attempts_positive CHECK ((attempts > 0)),
-    CONSTRAINT turns_done_or_running CHECK (((reply_seq IS NULL) OR (running_until IS NULL))),
-    CONSTRAINT turns_reply_after_message CHECK ((reply_seq > seq))
-);
-
-ALTER TABLE ONLY chat.turns FORCE ROW LEVEL SECURITY;
-
-
---
--- Name: TABLE turns; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON TABLE chat.turns IS 'Chat turns: which attempt answers a user message, until when, and its reply. Each user sees only their own (RLS on app.user_id); written by chat.begin_turn, chat.finish_turn, chat.settle_turn and chat.fail_turn.';
-
-
---
--- Name: COLUMN turns.seq; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON COLUMN chat.turns.seq IS 'The turn''s user message (its seq in the conversation); the turn goes when the message goes.';
-
-
---
--- Name: COLUMN turns.opening_key; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON COLUMN chat.turns.opening_key IS 'The client_msg_id of a turn that opened its conversation, by which a retry finds that conversation; NULL otherwise.';
-
-
---
--- Name: COLUMN turns.attempt; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON COLUMN chat.turns.attempt IS 'The latest attempt at answering: only it may release the claim (chat.fail_turn).';
-
-
---
--- Name: COLUMN turns.attempts; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON COLUMN chat.turns.attempts IS 'How many attempts have run: 1, and one more for each retry that ran the responder again.';
-
-
---
--- Name: COLUMN turns.running_until; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON COLUMN chat.turns.running_until IS 'While in the future, an attempt is answering and a retry waits; NULL once it is done or failed. A lease that runs out frees the turn for a retry.';
-
-
---
--- Name: COLUMN turns.reply_seq; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON COLUMN chat.turns.reply_seq IS 'The reply''s seq once it is stored; NULL before, or once the reply is removed.';
-
-
---
--- Name: COLUMN turns.finished_at; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON COLUMN chat.turns.finished_at IS 'When the reply was stored.';
-
-
---
--- Name: lock_turn(uuid, bigint); Type: FUNCTION; Schema: chat; Owner: -
---
-
-CREATE FUNCTION chat.lock_turn(conversation_id uuid, seq bigint) RETURNS chat.turns
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-declare
-  v_user_id uuid := chat.require_user_id();
-  v_turn chat.turns;
-begin
-  perform
-    from chat.conversations c
-   where c.user_id = v_user_id
-     and c.id = lock_turn.conversation_id
-     for update;
-  if found then
-    select t.* into v_turn
-      from chat.turns t
-     where t.user_id = v_user_id
-       and t.conversation_id = lock_turn.conversation_id
-       and t.seq = lock_turn.seq
-       for update;
-  end if;
-  if not found then
-    raise exception 'turn % of conversation % not found', lock_turn.seq, lock_turn.conversation_id
-      using errcode = 'P0002';
-  end if;
-  return v_turn;
-end
-$$;
-
-
---
--- Name: FUNCTION lock_turn(conversation_id uuid, seq bigint); Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON FUNCTION chat.lock_turn(conversation_id uuid, seq bigint) IS 'Locks the current user''s conversation, then its turn whose user message is seq, and returns the turn. P0002 when either is missing or someone else''s.';
-
-
---
--- Name: max_count_problem(integer); Type: FUNCTION; Schema: chat; Owner: -
---
-
-CREATE FUNCTION chat.max_count_problem(max_count integer) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE WHEN ((max_count IS NULL) OR ((max_count < 1) OR (max_count > 1000))) THEN ('must be between 1 and 1000, not '::text || COALESCE((max_count)::text, 'NULL'::text)) ELSE NULL::text END;
-
-
---
--- Name: FUNCTION max_count_problem(max_count integer); Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON FUNCTION chat.max_count_problem(max_count integer) IS 'The one definition of how many rows one call reads (max_count): NULL when it is 1 to 1000; otherwise what is wrong, as a phrase that follows the argument''s name.';
-
-
---
--- Name: message_batch_problem(jsonb); Type: FUNCTION; Schema: chat; Owner: -
---
-
-CREATE FUNCTION chat.message_batch_problem(messages jsonb) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE WHEN (jsonb_typeof(messages) IS DISTINCT FROM 'array'::text) THEN ('must be a JSON array, not '::text || COALESCE(jsonb_typeof(messages), 'NULL'::text)) WHEN ((jsonb_array_length(messages) < 1) OR (jsonb_array_length(messages) > 1000)) THEN ('must hold 1 to 1000 messages, not '::text || (jsonb_array_length(messages))::text) ELSE NULL::text END;
-
-
---
--- Name: FUNCTION message_batch_problem(messages jsonb); Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON FUNCTION chat.message_batch_problem(messages jsonb) IS 'The one definition of what append_messages'' messages may be as a whole: NULL when it is a JSON array of 1 to 1000 elements; otherwise what is wrong.';
-
-
---
 -- Name: pop_message(uuid); Type: FUNCTION; Schema: chat; Owner: -
 --
 
@@ -1626,7 +1373,7 @@ CREATE FUNCTION chat.pop_message(conversation_id uuid) RETURNS SETOF chat.messag
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_count bigint;
 begin
   select c.message_count into v_count
@@ -1635,7 +1382,7 @@ begin
      and c.id = pop_message.conversation_id
      for update;
   if not found then
-    perform chat.conversation_not_found(pop_message.conversation_id);
+    perform chat_private.raise_conversation_not_found(pop_message.conversation_id);
   end if;
   if v_count = 0 then
     return;
@@ -1672,7 +1419,7 @@ CREATE FUNCTION chat.provision_user(email text DEFAULT NULL::text, issued_at tim
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_created boolean := false;
 begin
   perform chat.check_token(provision_user.issued_at);
@@ -1791,11 +1538,11 @@ CREATE FUNCTION chat.rename_conversation(conversation_id uuid, title text) RETUR
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_problem text;
   v_conversation chat.conversations;
 begin
-  v_problem := chat.title_problem(rename_conversation.title);
+  v_problem := chat_private.title_problem(rename_conversation.title);
   if v_problem is not null then
     raise exception 'title %', v_problem
       using errcode = '22001', column = 'title';
@@ -1809,7 +1556,7 @@ begin
   returning c.* into v_conversation;
 
   if not found then
-    perform chat.conversation_not_found(rename_conversation.conversation_id);
+    perform chat_private.raise_conversation_not_found(rename_conversation.conversation_id);
   end if;
 
   return v_conversation;
@@ -1825,58 +1572,6 @@ COMMENT ON FUNCTION chat.rename_conversation(conversation_id uuid, title text) I
 
 
 --
--- Name: require_user_id(); Type: FUNCTION; Schema: chat; Owner: -
---
-
-CREATE FUNCTION chat.require_user_id() RETURNS uuid
-    LANGUAGE plpgsql STABLE PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-declare
-  v_user_id uuid := chat.current_user_id();
-begin
-  if v_user_id is null then
-    raise exception 'no current user: app.user_id is not set'
-      using errcode = '42501',
-            hint = 'Call set_config(''app.user_id'', <user uuid>, true) in the same transaction first.';
-  end if;
-  return v_user_id;
-end
-$$;
-
-
---
--- Name: FUNCTION require_user_id(); Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON FUNCTION chat.require_user_id() IS 'The current user (app.user_id); raises 42501 when it is unset or empty.';
-
-
---
--- Name: search_message_hits(tsquery, integer); Type: FUNCTION; Schema: chat; Owner: -
---
-
-CREATE FUNCTION chat.search_message_hits(words tsquery, max_count integer) RETURNS TABLE(id uuid, rank real, created_at timestamp with time zone)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-  select m.id, pg_catalog.ts_rank(pg_catalog.to_tsvector('simple'::regconfig, m.content), words), m.created_at
-    from chat.messages m
-   where m.user_id = chat.require_user_id()
-     and pg_catalog.to_tsvector('simple'::regconfig, m.content) @@ words
-   order by 2 desc, m.created_at desc, m.id
-   limit max_count;
-$$;
-
-
---
--- Name: FUNCTION search_message_hits(words tsquery, max_count integer); Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON FUNCTION chat.search_message_hits(words tsquery, max_count integer) IS 'search_messages'' word lookup: ids, ranks and times of the current user''s best max_count matches, by messages_search_idx. Owner''s rights where the owner bypasses row security; the user filtered explicitly.';
-
-
---
 -- Name: search_messages(text, integer); Type: FUNCTION; Schema: chat; Owner: -
 --
 
@@ -1885,7 +1580,7 @@ CREATE FUNCTION chat.search_messages(query text, max_count integer DEFAULT 20) R
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_words tsquery;
   v_hits uuid[];
   v_problem text;
@@ -1894,12 +1589,12 @@ begin
     raise exception 'query must not be empty'
       using errcode = '22023', column = 'query';
   end if;
-  v_problem := chat.search_query_problem(search_messages.query);
+  v_problem := chat_private.search_query_problem(search_messages.query);
   if v_problem is not null then
     raise exception 'query %', v_problem
       using errcode = '22001', column = 'query';
   end if;
-  v_problem := chat.max_count_problem(search_messages.max_count);
+  v_problem := chat_private.max_count_problem(search_messages.max_count);
   if v_problem is not null then
     raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
@@ -1913,7 +1608,7 @@ begin
 
   select pg_catalog.array_agg(h.id order by h.rank desc, h.created_at desc, h.id)
     into v_hits
-    from chat.search_message_hits(v_words, search_messages.max_count) h;
+    from chat_private.search_message_hits(v_words, search_messages.max_count) h;
 
   -- the rows, by primary key, as the caller: the policies have the last word
   return query
@@ -1933,22 +1628,6 @@ COMMENT ON FUNCTION chat.search_messages(query text, max_count integer) IS 'Full
 
 
 --
--- Name: search_query_problem(text); Type: FUNCTION; Schema: chat; Owner: -
---
-
-CREATE FUNCTION chat.search_query_problem(query text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE WHEN (char_length(query) > 1000) THEN (('is longer than 1000 characters ('::text || (char_length(query))::text) || ' characters)'::text) ELSE NULL::text END;
-
-
---
--- Name: FUNCTION search_query_problem(query text); Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON FUNCTION chat.search_query_problem(query text) IS 'The one definition of how long a search''s query may be: NULL when it is at most 1000 characters (or NULL, which search_messages refuses as empty); otherwise what is wrong.';
-
-
---
 -- Name: settle_turn(uuid, bigint, bigint); Type: FUNCTION; Schema: chat; Owner: -
 --
 
@@ -1957,7 +1636,7 @@ CREATE FUNCTION chat.settle_turn(conversation_id uuid, seq bigint, reply_seq big
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_turn chat.turns := chat.lock_turn(settle_turn.conversation_id, settle_turn.seq);
+  v_turn chat.turns := chat_private.lock_turn(settle_turn.conversation_id, settle_turn.seq);
   v_reply chat.appended_message;
 begin
   if v_turn.reply_seq is not null then
@@ -2002,10 +1681,299 @@ COMMENT ON FUNCTION chat.settle_turn(conversation_id uuid, seq bigint, reply_seq
 
 
 --
--- Name: tasks_touch_updated_at(); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: check_message(text, text, jsonb, text, text); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
-CREATE FUNCTION chat.tasks_touch_updated_at() RETURNS trigger
+CREATE FUNCTION chat_private.check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text DEFAULT ''::text) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_problem text;
+begin
+  v_problem := chat_private.role_problem(check_message.role);
+  if v_problem is not null then
+    raise exception '%role %', field_prefix, v_problem
+      using errcode = '22023', column = field_prefix || 'role';
+  end if;
+  if check_message.content is null then
+    raise exception '%content must not be NULL (it may be empty)', field_prefix
+      using errcode = '22004', column = field_prefix || 'content';
+  end if;
+  v_problem := chat_private.content_problem(check_message.content);
+  if v_problem is not null then
+    raise exception '%content %', field_prefix, v_problem
+      using errcode = '22001', column = field_prefix || 'content';
+  end if;
+  v_problem := chat_private.client_msg_id_problem(check_message.client_msg_id);
+  if v_problem is not null then
+    raise exception '%client_msg_id %', field_prefix, v_problem
+      using errcode = '22001', column = field_prefix || 'client_msg_id';
+  end if;
+  v_problem := chat_private.message_metadata_problem(check_message.metadata);
+  if v_problem is not null then
+    raise exception '%metadata %', field_prefix, v_problem
+      using errcode = '22023', column = field_prefix || 'metadata';
+  end if;
+  return coalesce(check_message.metadata, '{}');
+end
+$$;
+
+
+--
+-- Name: FUNCTION check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text) IS 'Checks a message to append; returns its metadata (''{}'' for NULL). Raises a class 22 error naming field_prefix || the field, with what chat_private.role_problem, chat_private.content_problem (and content NOT NULL), chat_private.client_msg_id_problem and chat_private.message_metadata_problem (its depth too) say.';
+
+
+--
+-- Name: turns; Type: TABLE; Schema: chat; Owner: -
+--
+
+CREATE TABLE chat.turns (
+    user_id uuid DEFAULT chat_private.current_user_id() NOT NULL,
+    conversation_id uuid NOT NULL,
+    seq bigint NOT NULL,
+    opening_key chat.client_msg_id,
+    attempt uuid DEFAULT gen_random_uuid() NOT NULL,
+    attempts integer DEFAULT 1 NOT NULL,
+    running_until timestamp with time zone,
+    reply_seq bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT turns_attempts_positive CHECK ((attempts > 0)),
+    CONSTRAINT turns_done_or_running CHECK (((reply_seq IS NULL) OR (running_until IS NULL))),
+    CONSTRAINT turns_reply_after_message CHECK ((reply_seq > seq))
+);
+
+ALTER TABLE ONLY chat.turns FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: TABLE turns; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON TABLE chat.turns IS 'Chat turns: which attempt answers a user message, until when, and its reply. Each user sees only their own (RLS on app.user_id); written by chat.begin_turn, chat.finish_turn, chat.settle_turn and chat.fail_turn.';
+
+
+--
+-- Name: COLUMN turns.seq; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.turns.seq IS 'The turn''s user message (its seq in the conversation); the turn goes when the message goes.';
+
+
+--
+-- Name: COLUMN turns.opening_key; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.turns.opening_key IS 'The client_msg_id of a turn that opened its conversation, by which a retry finds that conversation; NULL otherwise.';
+
+
+--
+-- Name: COLUMN turns.attempt; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.turns.attempt IS 'The latest attempt at answering: only it may release the claim (chat.fail_turn).';
+
+
+--
+-- Name: COLUMN turns.attempts; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.turns.attempts IS 'How many attempts have run: 1, and one more for each retry that ran the responder again.';
+
+
+--
+-- Name: COLUMN turns.running_until; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.turns.running_until IS 'While in the future, an attempt is answering and a retry waits; NULL once it is done or failed. A lease that runs out frees the turn for a retry.';
+
+
+--
+-- Name: COLUMN turns.reply_seq; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.turns.reply_seq IS 'The reply''s seq once it is stored; NULL before, or once the reply is removed.';
+
+
+--
+-- Name: COLUMN turns.finished_at; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.turns.finished_at IS 'When the reply was stored.';
+
+
+--
+-- Name: lock_turn(uuid, bigint); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.lock_turn(conversation_id uuid, seq bigint) RETURNS chat.turns
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := chat_private.require_user_id();
+  v_turn chat.turns;
+begin
+  perform
+    from chat.conversations c
+   where c.user_id = v_user_id
+     and c.id = lock_turn.conversation_id
+     for update;
+  if found then
+    select t.* into v_turn
+      from chat.turns t
+     where t.user_id = v_user_id
+       and t.conversation_id = lock_turn.conversation_id
+       and t.seq = lock_turn.seq
+       for update;
+  end if;
+  if not found then
+    raise exception 'turn % of conversation % not found', lock_turn.seq, lock_turn.conversation_id
+      using errcode = 'P0002';
+  end if;
+  return v_turn;
+end
+$$;
+
+
+--
+-- Name: FUNCTION lock_turn(conversation_id uuid, seq bigint); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.lock_turn(conversation_id uuid, seq bigint) IS 'Locks the current user''s conversation, then its turn whose user message is seq, and returns the turn. P0002 when either is missing or someone else''s.';
+
+
+--
+-- Name: max_count_problem(integer); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.max_count_problem(max_count integer) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN ((max_count IS NULL) OR ((max_count < 1) OR (max_count > 1000))) THEN ('must be between 1 and 1000, not '::text || COALESCE((max_count)::text, 'NULL'::text)) ELSE NULL::text END;
+
+
+--
+-- Name: FUNCTION max_count_problem(max_count integer); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.max_count_problem(max_count integer) IS 'The one definition of how many rows one call reads (max_count): NULL when it is 1 to 1000; otherwise what is wrong, as a phrase that follows the argument''s name.';
+
+
+--
+-- Name: message_batch_problem(jsonb); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.message_batch_problem(messages jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN (jsonb_typeof(messages) IS DISTINCT FROM 'array'::text) THEN ('must be a JSON array, not '::text || COALESCE(jsonb_typeof(messages), 'NULL'::text)) WHEN ((jsonb_array_length(messages) < 1) OR (jsonb_array_length(messages) > 1000)) THEN ('must hold 1 to 1000 messages, not '::text || (jsonb_array_length(messages))::text) ELSE NULL::text END;
+
+
+--
+-- Name: FUNCTION message_batch_problem(messages jsonb); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.message_batch_problem(messages jsonb) IS 'The one definition of what append_messages'' messages may be as a whole: NULL when it is a JSON array of 1 to 1000 elements; otherwise what is wrong.';
+
+
+--
+-- Name: raise_conversation_not_found(uuid); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.raise_conversation_not_found(conversation_id uuid) RETURNS void
+    LANGUAGE plpgsql PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  raise exception 'conversation % not found', raise_conversation_not_found.conversation_id
+    using errcode = 'P0002';
+end
+$$;
+
+
+--
+-- Name: FUNCTION raise_conversation_not_found(conversation_id uuid); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.raise_conversation_not_found(conversation_id uuid) IS 'The one error of a conversation that is missing or someone else''s: raises P0002, ''conversation <id> not found''. Every function that finds no conversation of the current user raises it through this one.';
+
+
+--
+-- Name: require_user_id(); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.require_user_id() RETURNS uuid
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := chat_private.current_user_id();
+begin
+  if v_user_id is null then
+    raise exception 'no current user: app.user_id is not set'
+      using errcode = '42501',
+            hint = 'Call set_config(''app.user_id'', <user uuid>, true) in the same transaction first.';
+  end if;
+  return v_user_id;
+end
+$$;
+
+
+--
+-- Name: FUNCTION require_user_id(); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.require_user_id() IS 'The current user (app.user_id); raises 42501 when it is unset or empty.';
+
+
+--
+-- Name: search_message_hits(tsquery, integer); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.search_message_hits(words tsquery, max_count integer) RETURNS TABLE(id uuid, rank real, created_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select m.id, pg_catalog.ts_rank(pg_catalog.to_tsvector('simple'::regconfig, m.content), words), m.created_at
+    from chat.messages m
+   where m.user_id = chat_private.require_user_id()
+     and pg_catalog.to_tsvector('simple'::regconfig, m.content) @@ words
+   order by 2 desc, m.created_at desc, m.id
+   limit max_count;
+$$;
+
+
+--
+-- Name: FUNCTION search_message_hits(words tsquery, max_count integer); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.search_message_hits(words tsquery, max_count integer) IS 'search_messages'' word lookup: ids, ranks and times of the current user''s best max_count matches, by messages_search_idx. Owner''s rights where the owner bypasses row security; the user filtered explicitly.';
+
+
+--
+-- Name: search_query_problem(text); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.search_query_problem(query text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN (char_length(query) > 1000) THEN (('is longer than 1000 characters ('::text || (char_length(query))::text) || ' characters)'::text) ELSE NULL::text END;
+
+
+--
+-- Name: FUNCTION search_query_problem(query text); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.search_query_problem(query text) IS 'The one definition of how long a search''s query may be: NULL when it is at most 1000 characters (or NULL, which search_messages refuses as empty); otherwise what is wrong.';
+
+
+--
+-- Name: tasks_touch_updated_at(); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.tasks_touch_updated_at() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -2017,10 +1985,10 @@ $$;
 
 
 --
--- Name: FUNCTION tasks_touch_updated_at(); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION tasks_touch_updated_at(); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat.tasks_touch_updated_at() IS 'Trigger: sets tasks.updated_at to the transaction time on every update.';
+COMMENT ON FUNCTION chat_private.tasks_touch_updated_at() IS 'Trigger: sets tasks.updated_at to the transaction time on every update.';
 
 
 --
@@ -2062,7 +2030,7 @@ COMMENT ON COLUMN chat.deleted_users.deleted_at IS 'When the account was last de
 
 CREATE TABLE chat.tasks (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
-    user_id uuid DEFAULT chat.current_user_id() NOT NULL,
+    user_id uuid DEFAULT chat_private.current_user_id() NOT NULL,
     title chat.task_title NOT NULL,
     description chat.task_description,
     completed boolean DEFAULT false NOT NULL,
@@ -2269,7 +2237,7 @@ CREATE INDEX turns_reply_idx ON chat.turns USING btree (user_id, conversation_id
 -- Name: tasks tasks_touch_updated_at; Type: TRIGGER; Schema: chat; Owner: -
 --
 
-CREATE TRIGGER tasks_touch_updated_at BEFORE UPDATE ON chat.tasks FOR EACH ROW EXECUTE FUNCTION chat.tasks_touch_updated_at();
+CREATE TRIGGER tasks_touch_updated_at BEFORE UPDATE ON chat.tasks FOR EACH ROW EXECUTE FUNCTION chat_private.tasks_touch_updated_at();
 
 
 --
@@ -2329,28 +2297,56 @@ CREATE POLICY conversations_audit ON chat.conversations FOR SELECT TO chat_audit
 -- Name: conversations conversations_delete; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY conversations_delete ON chat.conversations FOR DELETE TO chat_app USING ((user_id = chat.current_user_id()));
+CREATE POLICY conversations_delete ON chat.conversations FOR DELETE TO chat_app USING ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY conversations_delete ON conversations; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY conversations_delete ON chat.conversations IS 'chat_app deletes only the current user''s conversations (user_id = chat_private.current_user_id()).';
 
 
 --
 -- Name: conversations conversations_insert; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY conversations_insert ON chat.conversations FOR INSERT TO chat_app WITH CHECK ((user_id = chat.current_user_id()));
+CREATE POLICY conversations_insert ON chat.conversations FOR INSERT TO chat_app WITH CHECK ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY conversations_insert ON conversations; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY conversations_insert ON chat.conversations IS 'chat_app inserts only rows whose user_id is the current user (chat_private.current_user_id()).';
 
 
 --
 -- Name: conversations conversations_select; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY conversations_select ON chat.conversations FOR SELECT TO chat_app USING ((user_id = chat.current_user_id()));
+CREATE POLICY conversations_select ON chat.conversations FOR SELECT TO chat_app USING ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY conversations_select ON conversations; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY conversations_select ON chat.conversations IS 'chat_app sees only the current user''s conversations: user_id = chat_private.current_user_id(), none when app.user_id is unset.';
 
 
 --
 -- Name: conversations conversations_update; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY conversations_update ON chat.conversations FOR UPDATE TO chat_app USING ((user_id = chat.current_user_id())) WITH CHECK ((user_id = chat.current_user_id()));
+CREATE POLICY conversations_update ON chat.conversations FOR UPDATE TO chat_app USING ((user_id = chat_private.current_user_id())) WITH CHECK ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY conversations_update ON conversations; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY conversations_update ON chat.conversations IS 'chat_app updates only the current user''s conversations, and cannot hand a row to another user (user_id stays the current user''s).';
 
 
 --
@@ -2370,28 +2366,28 @@ CREATE POLICY deleted_users_audit ON chat.deleted_users FOR SELECT TO chat_audit
 -- Name: deleted_users deleted_users_delete; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY deleted_users_delete ON chat.deleted_users FOR DELETE TO chat_app USING ((user_id = chat.current_user_id()));
+CREATE POLICY deleted_users_delete ON chat.deleted_users FOR DELETE TO chat_app USING ((user_id = chat_private.current_user_id()));
 
 
 --
 -- Name: deleted_users deleted_users_insert; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY deleted_users_insert ON chat.deleted_users FOR INSERT TO chat_app WITH CHECK ((user_id = chat.current_user_id()));
+CREATE POLICY deleted_users_insert ON chat.deleted_users FOR INSERT TO chat_app WITH CHECK ((user_id = chat_private.current_user_id()));
 
 
 --
 -- Name: deleted_users deleted_users_select; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY deleted_users_select ON chat.deleted_users FOR SELECT TO chat_app USING ((user_id = chat.current_user_id()));
+CREATE POLICY deleted_users_select ON chat.deleted_users FOR SELECT TO chat_app USING ((user_id = chat_private.current_user_id()));
 
 
 --
 -- Name: deleted_users deleted_users_update; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY deleted_users_update ON chat.deleted_users FOR UPDATE TO chat_app USING ((user_id = chat.current_user_id())) WITH CHECK ((user_id = chat.current_user_id()));
+CREATE POLICY deleted_users_update ON chat.deleted_users FOR UPDATE TO chat_app USING ((user_id = chat_private.current_user_id())) WITH CHECK ((user_id = chat_private.current_user_id()));
 
 
 --
@@ -2411,28 +2407,56 @@ CREATE POLICY messages_audit ON chat.messages FOR SELECT TO chat_auditor USING (
 -- Name: messages messages_delete; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY messages_delete ON chat.messages FOR DELETE TO chat_app USING ((user_id = chat.current_user_id()));
+CREATE POLICY messages_delete ON chat.messages FOR DELETE TO chat_app USING ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY messages_delete ON messages; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY messages_delete ON chat.messages IS 'chat_app deletes only the current user''s messages (user_id = chat_private.current_user_id()).';
 
 
 --
 -- Name: messages messages_insert; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY messages_insert ON chat.messages FOR INSERT TO chat_app WITH CHECK ((user_id = chat.current_user_id()));
+CREATE POLICY messages_insert ON chat.messages FOR INSERT TO chat_app WITH CHECK ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY messages_insert ON messages; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY messages_insert ON chat.messages IS 'chat_app inserts only rows whose user_id is the current user (chat_private.current_user_id()).';
 
 
 --
 -- Name: messages messages_select; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY messages_select ON chat.messages FOR SELECT TO chat_app USING ((user_id = chat.current_user_id()));
+CREATE POLICY messages_select ON chat.messages FOR SELECT TO chat_app USING ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY messages_select ON messages; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY messages_select ON chat.messages IS 'chat_app sees only the current user''s messages: user_id = chat_private.current_user_id(), none when app.user_id is unset.';
 
 
 --
 -- Name: messages messages_update; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY messages_update ON chat.messages FOR UPDATE TO chat_app USING ((user_id = chat.current_user_id())) WITH CHECK ((user_id = chat.current_user_id()));
+CREATE POLICY messages_update ON chat.messages FOR UPDATE TO chat_app USING ((user_id = chat_private.current_user_id())) WITH CHECK ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY messages_update ON messages; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY messages_update ON chat.messages IS 'chat_app updates only the current user''s messages, and cannot hand a row to another user (user_id stays the current user''s).';
 
 
 --
@@ -2452,28 +2476,56 @@ CREATE POLICY tasks_audit ON chat.tasks FOR SELECT TO chat_auditor USING (true);
 -- Name: tasks tasks_delete; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY tasks_delete ON chat.tasks FOR DELETE TO chat_app USING ((user_id = chat.current_user_id()));
+CREATE POLICY tasks_delete ON chat.tasks FOR DELETE TO chat_app USING ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY tasks_delete ON tasks; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY tasks_delete ON chat.tasks IS 'chat_app deletes only the current user''s tasks (user_id = chat_private.current_user_id()).';
 
 
 --
 -- Name: tasks tasks_insert; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY tasks_insert ON chat.tasks FOR INSERT TO chat_app WITH CHECK ((user_id = chat.current_user_id()));
+CREATE POLICY tasks_insert ON chat.tasks FOR INSERT TO chat_app WITH CHECK ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY tasks_insert ON tasks; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY tasks_insert ON chat.tasks IS 'chat_app inserts only rows whose user_id is the current user (chat_private.current_user_id()).';
 
 
 --
 -- Name: tasks tasks_select; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY tasks_select ON chat.tasks FOR SELECT TO chat_app USING ((user_id = chat.current_user_id()));
+CREATE POLICY tasks_select ON chat.tasks FOR SELECT TO chat_app USING ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY tasks_select ON tasks; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY tasks_select ON chat.tasks IS 'chat_app sees only the current user''s tasks: user_id = chat_private.current_user_id(), none when app.user_id is unset.';
 
 
 --
 -- Name: tasks tasks_update; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY tasks_update ON chat.tasks FOR UPDATE TO chat_app USING ((user_id = chat.current_user_id())) WITH CHECK ((user_id = chat.current_user_id()));
+CREATE POLICY tasks_update ON chat.tasks FOR UPDATE TO chat_app USING ((user_id = chat_private.current_user_id())) WITH CHECK ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY tasks_update ON tasks; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY tasks_update ON chat.tasks IS 'chat_app updates only the current user''s tasks, and cannot hand a row to another user (user_id stays the current user''s).';
 
 
 --
@@ -2493,28 +2545,28 @@ CREATE POLICY turns_audit ON chat.turns FOR SELECT TO chat_auditor USING (true);
 -- Name: turns turns_delete; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY turns_delete ON chat.turns FOR DELETE TO chat_app USING ((user_id = chat.current_user_id()));
+CREATE POLICY turns_delete ON chat.turns FOR DELETE TO chat_app USING ((user_id = chat_private.current_user_id()));
 
 
 --
 -- Name: turns turns_insert; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY turns_insert ON chat.turns FOR INSERT TO chat_app WITH CHECK ((user_id = chat.current_user_id()));
+CREATE POLICY turns_insert ON chat.turns FOR INSERT TO chat_app WITH CHECK ((user_id = chat_private.current_user_id()));
 
 
 --
 -- Name: turns turns_select; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY turns_select ON chat.turns FOR SELECT TO chat_app USING ((user_id = chat.current_user_id()));
+CREATE POLICY turns_select ON chat.turns FOR SELECT TO chat_app USING ((user_id = chat_private.current_user_id()));
 
 
 --
 -- Name: turns turns_update; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY turns_update ON chat.turns FOR UPDATE TO chat_app USING ((user_id = chat.current_user_id())) WITH CHECK ((user_id = chat.current_user_id()));
+CREATE POLICY turns_update ON chat.turns FOR UPDATE TO chat_app USING ((user_id = chat_private.current_user_id())) WITH CHECK ((user_id = chat_private.current_user_id()));
 
 
 --
@@ -2534,28 +2586,56 @@ CREATE POLICY users_audit ON chat.users FOR SELECT TO chat_auditor USING (true);
 -- Name: users users_delete; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY users_delete ON chat.users FOR DELETE TO chat_app USING ((id = chat.current_user_id()));
+CREATE POLICY users_delete ON chat.users FOR DELETE TO chat_app USING ((id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY users_delete ON users; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY users_delete ON chat.users IS 'chat_app deletes only the current user''s own row (id = chat_private.current_user_id()).';
 
 
 --
 -- Name: users users_insert; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY users_insert ON chat.users FOR INSERT TO chat_app WITH CHECK ((id = chat.current_user_id()));
+CREATE POLICY users_insert ON chat.users FOR INSERT TO chat_app WITH CHECK ((id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY users_insert ON users; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY users_insert ON chat.users IS 'chat_app inserts only rows whose id is the current user (chat_private.current_user_id()).';
 
 
 --
 -- Name: users users_select; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY users_select ON chat.users FOR SELECT TO chat_app USING ((id = chat.current_user_id()));
+CREATE POLICY users_select ON chat.users FOR SELECT TO chat_app USING ((id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY users_select ON users; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY users_select ON chat.users IS 'chat_app sees only the current user''s own row: id = chat_private.current_user_id(), none when app.user_id is unset.';
 
 
 --
 -- Name: users users_update; Type: POLICY; Schema: chat; Owner: -
 --
 
-CREATE POLICY users_update ON chat.users FOR UPDATE TO chat_app USING ((id = chat.current_user_id())) WITH CHECK ((id = chat.current_user_id()));
+CREATE POLICY users_update ON chat.users FOR UPDATE TO chat_app USING ((id = chat_private.current_user_id())) WITH CHECK ((id = chat_private.current_user_id()));
+
+
+--
+-- Name: POLICY users_update ON users; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON POLICY users_update ON chat.users IS 'chat_app updates only the current user''s own row, and cannot hand a row to another user (id stays the current user''s).';
 
 
 --
@@ -2568,75 +2648,82 @@ GRANT USAGE ON SCHEMA chat TO chat_operator;
 
 
 --
--- Name: FUNCTION client_msg_id_problem(client_msg_id text); Type: ACL; Schema: chat; Owner: -
+-- Name: SCHEMA chat_private; Type: ACL; Schema: -; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.client_msg_id_problem(client_msg_id text) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.client_msg_id_problem(client_msg_id text) TO chat_app;
-
-
---
--- Name: FUNCTION content_problem(content text); Type: ACL; Schema: chat; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat.content_problem(content text) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.content_problem(content text) TO chat_app;
+GRANT USAGE ON SCHEMA chat_private TO chat_app;
 
 
 --
--- Name: FUNCTION message_metadata_problem(metadata jsonb); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION client_msg_id_problem(client_msg_id text); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.message_metadata_problem(metadata jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.message_metadata_problem(metadata jsonb) TO chat_app;
-
-
---
--- Name: FUNCTION metadata_too_deep(metadata jsonb); Type: ACL; Schema: chat; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat.metadata_too_deep(metadata jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.metadata_too_deep(metadata jsonb) TO chat_app;
+REVOKE ALL ON FUNCTION chat_private.client_msg_id_problem(client_msg_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.client_msg_id_problem(client_msg_id text) TO chat_app;
 
 
 --
--- Name: FUNCTION role_problem(role text); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION content_problem(content text); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.role_problem(role text) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.role_problem(role text) TO chat_app;
-
-
---
--- Name: FUNCTION conversation_metadata_problem(metadata jsonb); Type: ACL; Schema: chat; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat.conversation_metadata_problem(metadata jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.conversation_metadata_problem(metadata jsonb) TO chat_app;
+REVOKE ALL ON FUNCTION chat_private.content_problem(content text) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.content_problem(content text) TO chat_app;
 
 
 --
--- Name: FUNCTION title_problem(title text); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION metadata_depth_problem(metadata jsonb); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.title_problem(title text) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.title_problem(title text) TO chat_app;
-
-
---
--- Name: FUNCTION task_description_problem(description text); Type: ACL; Schema: chat; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat.task_description_problem(description text) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.task_description_problem(description text) TO chat_app;
+REVOKE ALL ON FUNCTION chat_private.metadata_depth_problem(metadata jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.metadata_depth_problem(metadata jsonb) TO chat_app;
 
 
 --
--- Name: FUNCTION task_title_problem(title text); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION message_metadata_problem(metadata jsonb); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.task_title_problem(title text) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.task_title_problem(title text) TO chat_app;
+REVOKE ALL ON FUNCTION chat_private.message_metadata_problem(metadata jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.message_metadata_problem(metadata jsonb) TO chat_app;
+
+
+--
+-- Name: FUNCTION role_problem(role text); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.role_problem(role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.role_problem(role text) TO chat_app;
+
+
+--
+-- Name: FUNCTION conversation_metadata_problem(metadata jsonb); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.conversation_metadata_problem(metadata jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.conversation_metadata_problem(metadata jsonb) TO chat_app;
+
+
+--
+-- Name: FUNCTION title_problem(title text); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.title_problem(title text) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.title_problem(title text) TO chat_app;
+
+
+--
+-- Name: FUNCTION task_description_problem(description text); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.task_description_problem(description text) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.task_description_problem(description text) TO chat_app;
+
+
+--
+-- Name: FUNCTION task_title_problem(title text); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.task_title_problem(title text) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.task_title_problem(title text) TO chat_app;
 
 
 --
@@ -2664,22 +2751,6 @@ GRANT ALL ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client
 
 
 --
--- Name: FUNCTION check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text); Type: ACL; Schema: chat; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat.check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text) TO chat_app;
-
-
---
--- Name: FUNCTION check_metadata(metadata jsonb, max_bytes integer, field text); Type: ACL; Schema: chat; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat.check_metadata(metadata jsonb, max_bytes integer, field text) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.check_metadata(metadata jsonb, max_bytes integer, field text) TO chat_app;
-
-
---
 -- Name: FUNCTION check_token(issued_at timestamp with time zone); Type: ACL; Schema: chat; Owner: -
 --
 
@@ -2696,19 +2767,11 @@ GRANT ALL ON FUNCTION chat.clear_conversation(conversation_id uuid) TO chat_app;
 
 
 --
--- Name: FUNCTION conversation_not_found(conversation_id uuid); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION current_user_id(); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.conversation_not_found(conversation_id uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.conversation_not_found(conversation_id uuid) TO chat_app;
-
-
---
--- Name: FUNCTION current_user_id(); Type: ACL; Schema: chat; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat.current_user_id() FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.current_user_id() TO chat_app;
+REVOKE ALL ON FUNCTION chat_private.current_user_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.current_user_id() TO chat_app;
 
 
 --
@@ -2836,6 +2899,70 @@ GRANT ALL ON FUNCTION chat.list_conversations(max_count integer, before_activity
 
 
 --
+-- Name: FUNCTION pop_message(conversation_id uuid); Type: ACL; Schema: chat; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat.pop_message(conversation_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.pop_message(conversation_id uuid) TO chat_app;
+
+
+--
+-- Name: FUNCTION provision_user(email text, issued_at timestamp with time zone); Type: ACL; Schema: chat; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat.provision_user(email text, issued_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.provision_user(email text, issued_at timestamp with time zone) TO chat_app;
+
+
+--
+-- Name: FUNCTION purge_deleted_users(older_than interval); Type: ACL; Schema: chat; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat.purge_deleted_users(older_than interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.purge_deleted_users(older_than interval) TO chat_operator;
+
+
+--
+-- Name: FUNCTION purge_inactive(older_than interval, batch_size integer); Type: ACL; Schema: chat; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat.purge_inactive(older_than interval, batch_size integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.purge_inactive(older_than interval, batch_size integer) TO chat_operator;
+
+
+--
+-- Name: FUNCTION rename_conversation(conversation_id uuid, title text); Type: ACL; Schema: chat; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat.rename_conversation(conversation_id uuid, title text) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.rename_conversation(conversation_id uuid, title text) TO chat_app;
+
+
+--
+-- Name: FUNCTION search_messages(query text, max_count integer); Type: ACL; Schema: chat; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat.search_messages(query text, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.search_messages(query text, max_count integer) TO chat_app;
+
+
+--
+-- Name: FUNCTION settle_turn(conversation_id uuid, seq bigint, reply_seq bigint); Type: ACL; Schema: chat; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat.settle_turn(conversation_id uuid, seq bigint, reply_seq bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.settle_turn(conversation_id uuid, seq bigint, reply_seq bigint) TO chat_app;
+
+
+--
+-- Name: FUNCTION check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text) TO chat_app;
+
+
+--
 -- Name: TABLE turns; Type: ACL; Schema: chat; Owner: -
 --
 
@@ -2879,114 +3006,66 @@ GRANT UPDATE(finished_at) ON TABLE chat.turns TO chat_app;
 
 
 --
--- Name: FUNCTION lock_turn(conversation_id uuid, seq bigint); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION lock_turn(conversation_id uuid, seq bigint); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.lock_turn(conversation_id uuid, seq bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.lock_turn(conversation_id uuid, seq bigint) TO chat_app;
-
-
---
--- Name: FUNCTION max_count_problem(max_count integer); Type: ACL; Schema: chat; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat.max_count_problem(max_count integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.max_count_problem(max_count integer) TO chat_app;
+REVOKE ALL ON FUNCTION chat_private.lock_turn(conversation_id uuid, seq bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.lock_turn(conversation_id uuid, seq bigint) TO chat_app;
 
 
 --
--- Name: FUNCTION message_batch_problem(messages jsonb); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION max_count_problem(max_count integer); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.message_batch_problem(messages jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.message_batch_problem(messages jsonb) TO chat_app;
-
-
---
--- Name: FUNCTION pop_message(conversation_id uuid); Type: ACL; Schema: chat; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat.pop_message(conversation_id uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.pop_message(conversation_id uuid) TO chat_app;
+REVOKE ALL ON FUNCTION chat_private.max_count_problem(max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.max_count_problem(max_count integer) TO chat_app;
 
 
 --
--- Name: FUNCTION provision_user(email text, issued_at timestamp with time zone); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION message_batch_problem(messages jsonb); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.provision_user(email text, issued_at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.provision_user(email text, issued_at timestamp with time zone) TO chat_app;
-
-
---
--- Name: FUNCTION purge_deleted_users(older_than interval); Type: ACL; Schema: chat; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat.purge_deleted_users(older_than interval) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.purge_deleted_users(older_than interval) TO chat_operator;
+REVOKE ALL ON FUNCTION chat_private.message_batch_problem(messages jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.message_batch_problem(messages jsonb) TO chat_app;
 
 
 --
--- Name: FUNCTION purge_inactive(older_than interval, batch_size integer); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION raise_conversation_not_found(conversation_id uuid); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.purge_inactive(older_than interval, batch_size integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.purge_inactive(older_than interval, batch_size integer) TO chat_operator;
-
-
---
--- Name: FUNCTION rename_conversation(conversation_id uuid, title text); Type: ACL; Schema: chat; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat.rename_conversation(conversation_id uuid, title text) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.rename_conversation(conversation_id uuid, title text) TO chat_app;
+REVOKE ALL ON FUNCTION chat_private.raise_conversation_not_found(conversation_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.raise_conversation_not_found(conversation_id uuid) TO chat_app;
 
 
 --
--- Name: FUNCTION require_user_id(); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION require_user_id(); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.require_user_id() FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.require_user_id() TO chat_app;
-
-
---
--- Name: FUNCTION search_message_hits(words tsquery, max_count integer); Type: ACL; Schema: chat; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat.search_message_hits(words tsquery, max_count integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.search_message_hits(words tsquery, max_count integer) TO chat_app;
+REVOKE ALL ON FUNCTION chat_private.require_user_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.require_user_id() TO chat_app;
 
 
 --
--- Name: FUNCTION search_messages(query text, max_count integer); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION search_message_hits(words tsquery, max_count integer); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.search_messages(query text, max_count integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.search_messages(query text, max_count integer) TO chat_app;
-
-
---
--- Name: FUNCTION search_query_problem(query text); Type: ACL; Schema: chat; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat.search_query_problem(query text) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.search_query_problem(query text) TO chat_app;
+REVOKE ALL ON FUNCTION chat_private.search_message_hits(words tsquery, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.search_message_hits(words tsquery, max_count integer) TO chat_app;
 
 
 --
--- Name: FUNCTION settle_turn(conversation_id uuid, seq bigint, reply_seq bigint); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION search_query_problem(query text); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.settle_turn(conversation_id uuid, seq bigint, reply_seq bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.settle_turn(conversation_id uuid, seq bigint, reply_seq bigint) TO chat_app;
+REVOKE ALL ON FUNCTION chat_private.search_query_problem(query text) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.search_query_problem(query text) TO chat_app;
 
 
 --
--- Name: FUNCTION tasks_touch_updated_at(); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION tasks_touch_updated_at(); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.tasks_touch_updated_at() FROM PUBLIC;
+REVOKE ALL ON FUNCTION chat_private.tasks_touch_updated_at() FROM PUBLIC;
 
 
 --

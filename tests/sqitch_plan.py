@@ -1,10 +1,12 @@
 """The Sqitch plan as the tests read it: its changes in order (a reworked
 change's earlier instances too, named by their tag), each change's scripts and
-id, and how deploy --to and revert --to name a change."""
+id, how deploy --to and revert --to name a change, and its scripts run by psql
+as Sqitch runs them, where a test needs the scripts and not the registry."""
 
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -65,3 +67,21 @@ def sqitch_spec(change: Change) -> str:
     if change.tag:
         return change_ids()[change]
     return change.spec if [c.name for c in PLAN].count(change.name) == 1 else f"{change.name}@HEAD"
+
+
+SABOTAGED = "(sabotaged)"
+
+
+def run_scripts(conninfo: str, *scripts: Path, first: str | None = None) -> subprocess.CompletedProcess:
+    """The scripts run by psql as Sqitch runs them (no psqlrc, ON_ERROR_STOP, each its own transaction as it
+    says), without touching Sqitch's registry and without Sqitch's start-up, a second or so per call. With
+    ``first``, that statement runs before them in a transaction the first script joins (its rollback, or the
+    failure that ends the session, undoes both), and once it succeeded stdout holds SABOTAGED, so that a caller
+    tells a script failing after it from the statement itself failing."""
+    command = [shutil.which("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+    if first is not None:
+        command += ["-c", "begin", "-c", first, "-c", f"\\echo {SABOTAGED}"]
+    for script in scripts:
+        command += ["-f", str(script)]
+    return subprocess.run([*command, conninfo], capture_output=True, text=True,
+                          env={**os.environ, "PGOPTIONS": "-c client_min_messages=error"})

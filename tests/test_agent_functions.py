@@ -349,7 +349,7 @@ def test_an_owner_that_does_not_bypass_rls_still_pops_and_clears(pg_server, sqit
     with psycopg.connect(pg_server.conninfo(name, user=name, password=password), autocommit=True) as conn:
         conn.execute("set role chat_app")
         for user in (a, b):
-            call(conn, user, "insert into chat.users (id) values (chat.current_user_id())")
+            call(conn, user, "insert into chat.users (id) values (chat_private.current_user_id())")
         mine, theirs = (call(conn, user, "select id from chat.create_conversation()")[0][0] for user in (a, b))
         append_many(conn, a, mine, turn(1))
         append_many(conn, b, theirs, turn(2))

@@ -212,20 +212,15 @@ def test_public_holds_no_privilege_on_anything_of_chat(db):
     assert granted == []
 
 
-CHAT_APP_FUNCTIONS = {
+# The API, schema chat: what \df chat.* lists, every function other programs call (SPEC.md's tables, the
+# chat turn's, the account's and the operators'), and nothing else.
+API_FUNCTIONS = {
     "chat.append_message(uuid,text,text,jsonb,text)",
     "chat.append_messages(uuid,jsonb)",
     "chat.begin_turn(uuid,text,text,integer,interval)",
-    "chat.check_message(text,text,jsonb,text,text)",
-    "chat.check_metadata(jsonb,integer,text)",
-    "chat.clear_conversation(uuid)",
-    "chat.client_msg_id_problem(text)",
-    "chat.content_problem(text)",
-    "chat.conversation_metadata_problem(jsonb)",
-    "chat.conversation_not_found(uuid)",
-    "chat.create_conversation(text,jsonb)",
     "chat.check_token(timestamp with time zone)",
-    "chat.current_user_id()",
+    "chat.clear_conversation(uuid)",
+    "chat.create_conversation(text,jsonb)",
     "chat.delete_conversation(uuid)",
     "chat.delete_user()",
     "chat.export_user_data()",
@@ -235,31 +230,85 @@ CHAT_APP_FUNCTIONS = {
     "chat.finish_turn(uuid,bigint,text,jsonb)",
     "chat.get_conversation(uuid)",
     "chat.list_conversations(integer,timestamp with time zone,uuid)",
-    "chat.lock_turn(uuid,bigint)",
-    "chat.max_count_problem(integer)",
-    "chat.message_batch_problem(jsonb)",
-    "chat.message_metadata_problem(jsonb)",
-    "chat.metadata_too_deep(jsonb)",
     "chat.pop_message(uuid)",
     "chat.provision_user(text,timestamp with time zone)",
+    "chat.purge_deleted_users(interval)",
+    "chat.purge_inactive(interval,integer)",
     "chat.rename_conversation(uuid,text)",
-    "chat.require_user_id()",
-    "chat.role_problem(text)",
-    "chat.search_message_hits(tsquery,integer)",
     "chat.search_messages(text,integer)",
-    "chat.search_query_problem(text)",
     "chat.settle_turn(uuid,bigint,bigint)",
-    "chat.task_description_problem(text)",
-    "chat.task_title_problem(text)",
-    "chat.title_problem(text)",
 }
+
+# The helpers, schema chat_private: validators (*_problem), checks and raisers, identity, locks.
+HELPER_FUNCTIONS = {
+    "chat_private.check_message(text,text,jsonb,text,text)",
+    "chat_private.client_msg_id_problem(text)",
+    "chat_private.content_problem(text)",
+    "chat_private.conversation_metadata_problem(jsonb)",
+    "chat_private.current_user_id()",
+    "chat_private.lock_turn(uuid,bigint)",
+    "chat_private.max_count_problem(integer)",
+    "chat_private.message_batch_problem(jsonb)",
+    "chat_private.message_metadata_problem(jsonb)",
+    "chat_private.metadata_depth_problem(jsonb)",
+    "chat_private.raise_conversation_not_found(uuid)",
+    "chat_private.require_user_id()",
+    "chat_private.role_problem(text)",
+    "chat_private.search_message_hits(tsquery,integer)",
+    "chat_private.search_query_problem(text)",
+    "chat_private.task_description_problem(text)",
+    "chat_private.task_title_problem(text)",
+    "chat_private.tasks_touch_updated_at()",
+    "chat_private.title_problem(text)",
+}
+
+FUNCTIONS_OF = """
+select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+ where n.nspname = %s"""
+
+
+def test_the_api_schema_holds_exactly_the_api_and_the_helpers_sit_apart(db):
+    assert {row[0] for row in db.execute(FUNCTIONS_OF, ["chat"]).fetchall()} == API_FUNCTIONS
+    assert {row[0] for row in db.execute(FUNCTIONS_OF, ["chat_private"]).fetchall()} == HELPER_FUNCTIONS
+
+
+def test_every_validator_follows_one_naming_convention(db):
+    """*_problem says what is wrong (text, NULL when nothing is); check_* and raise_* raise; nothing else judges."""
+    judges = db.execute("""
+        select p.proname, p.prorettype::regtype::text from pg_proc p
+         where p.pronamespace in ('chat'::regnamespace, 'chat_private'::regnamespace)
+           and (p.proname ~ '(problem|check|raise|too_|valid|not_found)'
+                or (p.pronamespace = 'chat_private'::regnamespace and p.prorettype = 'boolean'::regtype))
+         order by 1""").fetchall()
+    for name, returns in judges:
+        assert (name.endswith("_problem") and returns == "text") or name.startswith(("check_", "raise_")), name
+    assert {name for name, _ in judges if name.endswith("_problem")} == {
+        f.split("(")[0].removeprefix("chat_private.") for f in HELPER_FUNCTIONS if "_problem(" in f}
+
+
+CHAT_APP_FUNCTIONS = (API_FUNCTIONS - {"chat.purge_deleted_users(interval)", "chat.purge_inactive(interval,integer)"}
+                      | HELPER_FUNCTIONS - {"chat_private.tasks_touch_updated_at()"})
 
 
 def test_the_runtime_role_executes_exactly_the_intended_functions(db):
     executable = {row[0] for row in db.execute("""
         select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-         where n.nspname = 'chat' and has_function_privilege('chat_app', p.oid, 'execute')""").fetchall()}
+         where n.nspname in ('chat', 'chat_private')
+           and has_function_privilege('chat_app', p.oid, 'execute')""").fetchall()}
     assert executable == CHAT_APP_FUNCTIONS
+
+
+def test_the_helpers_schema_is_the_runtime_roles_to_use_and_no_one_elses(db):
+    usage = db.execute("""
+        select r.rolname from pg_roles r
+         where r.rolname in ('public', 'chat_app', 'chat_auditor', 'chat_operator')
+           and has_schema_privilege(r.rolname, 'chat_private', 'usage')""").fetchall()
+    assert usage == [("chat_app",)]
+    assert db.execute("select has_schema_privilege('chat_app', 'chat_private', 'create')").fetchone() == (False,)
+    assert db.execute("""
+        select a.privilege_type from pg_namespace n,
+               aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+         where n.nspname = 'chat_private' and a.grantee = 0""").fetchall() == []
 
 
 # views: none may run with its owner's rights (the owner bypasses RLS on Neon)

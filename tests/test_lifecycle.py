@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from as_user import call
 from conftest import ROOT, sqitch_env
-from sqitch_plan import PLAN, sqitch_spec
+from sqitch_plan import PLAN, run_scripts
 from stored_data import query
 
 ROLES_SQL = """
@@ -27,13 +27,15 @@ select rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, r
 
 
 def schema_dump(pg_server, dbname) -> str:
-    """The chat schema as pg_dump sees it: tables, functions, policies, grants, comments."""
+    """The chat schemas (the API and its helpers) as pg_dump sees them: tables, functions, policies, grants,
+    comments."""
     if query(pg_server, dbname, "select count(*) from pg_namespace where nspname = 'chat'") == [(0,)]:
         return ""
     pg_dump = shutil.which("pg_dump")
     assert pg_dump, "pg_dump is needed to compare schemas"
     result = subprocess.run(
-        [pg_dump, "--schema-only", "--schema=chat", "--no-owner", pg_server.conninfo(dbname)],
+        [pg_dump, "--schema-only", "--schema=chat", "--schema=chat_private", "--no-owner",
+         pg_server.conninfo(dbname)],
         capture_output=True, text=True, check=True,
     )
     # pg_dump brackets its output with \restrict/\unrestrict and a random key
@@ -67,7 +69,7 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
     shutil.copytree(ROOT / "db", released / "db")
     shutil.copy(ROOT / "sqitch.conf", released)
     # the changes reworked since, as they were released: a script's earliest tagged copy
-    for tag in ("@v0.4.0", "@v0.3.0", "@v0.2.0", "@v0.1.0"):
+    for tag in ("@v0.5.0", "@v0.4.0", "@v0.3.0", "@v0.2.0", "@v0.1.0"):
         for script in (ROOT / "db").glob(f"*/*{tag}.sql"):
             shutil.copy(script, released / "db" / script.parent.name / script.name.replace(tag, ""))
     plan = (ROOT / "sqitch.plan").read_text().splitlines()
@@ -82,7 +84,7 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
     sqitch("deploy", dbname=empty_db)
     sqitch("verify", dbname=empty_db)
     assert query(pg_server, empty_db, "select tag from sqitch.tags order by tag") == [
-        ("@v0.1.0",), ("@v0.2.0",), ("@v0.3.0",), ("@v0.4.0",)]
+        ("@v0.1.0",), ("@v0.2.0",), ("@v0.3.0",), ("@v0.4.0",), ("@v0.5.0",)]
     upgraded = schema_dump(pg_server, empty_db)
     sqitch("revert", "-y", "--to", "@v0.1.0", dbname=empty_db)
     assert schema_dump(pg_server, empty_db) == released_schema
@@ -114,10 +116,10 @@ select chat.begin_turn(c.id, 'And eggs?', 'k-2') from chat.conversations c;
 
 
 def test_a_database_with_data_at_the_last_tag_upgrades_keeping_every_row(pg_server, sqitch, empty_db):
-    """Rows written by the plan as tagged @v0.4.0 (users, a conversation, messages with and without keys and an
+    """Rows written by the plan as tagged @v0.5.0 (users, a conversation, messages with and without keys and an
     agent item's metadata, a turn, a task) pass the upgrade's checks, come out unchanged, and the API works on
-    them; revert --to @v0.4.0 keeps them too."""
-    sqitch("deploy", "--to", "@v0.4.0", dbname=empty_db)
+    them; revert --to @v0.5.0 keeps them too."""
+    sqitch("deploy", "--to", "@v0.5.0", dbname=empty_db)
     user = str(uuid.uuid4())
     items = Jsonb([
         {"role": "assistant", "content": 'add_task({"title": "eggs"})',
@@ -147,7 +149,7 @@ def test_a_database_with_data_at_the_last_tag_upgrades_keeping_every_row(pg_serv
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("update chat.tasks set title = ''")
 
-    sqitch("revert", "-y", "--to", "@v0.4.0", dbname=empty_db)
+    sqitch("revert", "-y", "--to", "@v0.5.0", dbname=empty_db)
     after_revert = query(pg_server, empty_db, ROWS)
     assert [(table, len(rows)) for table, rows in after_revert] == [
         ("conversations", 1), ("messages", 6), ("tasks", 1), ("turns", 1), ("users", 1)]
@@ -186,7 +188,7 @@ def test_every_function_pins_search_path_and_nothing_is_executable_by_public(pg_
         select p.oid::regprocedure::text, p.proconfig, p.prosqlbody is not null, p.prosecdef,
                has_function_privilege('public', p.oid, 'execute')
           from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-         where n.nspname = 'chat' order by 1""")
+         where n.nspname in ('chat', 'chat_private') order by 1""")
     assert len(rows) >= 12
     for signature, config, bound_at_creation, security_definer, public_execute in rows:
         assert config == (None if bound_at_creation else ["search_path=pg_catalog, pg_temp"]), signature
@@ -197,7 +199,7 @@ def test_every_function_pins_search_path_and_nothing_is_executable_by_public(pg_
 
 # The functions that run with their owner's rights: search's word lookup,
 # which row security would keep off the word index (see its deploy script).
-OWNER_RIGHTS_FUNCTIONS = {"chat.search_message_hits(tsquery,integer)",
+OWNER_RIGHTS_FUNCTIONS = {"chat_private.search_message_hits(tsquery,integer)",
                           # and the operators' purge, so that chat_operator needs no privilege on any table
                           "chat.purge_inactive(interval,integer)", "chat.purge_deleted_users(interval)",
                           # and the two that remove messages, which chat_app may not delete itself
@@ -251,16 +253,16 @@ def test_functions_stay_scoped_to_the_current_user_when_the_caller_bypasses_rls(
         assert call(conn, b, "select chat.delete_conversation(%s)", [conversation]) == [(False,)]
         for sql in ("select chat.fetch_recent(%s)", "select chat.fetch_messages(%s)",
                     "select chat.rename_conversation(%s, 'x')", "select chat.append_message(%s, 'user', 'x')",
-                    "select chat.begin_turn(%s, 'secret', 'k-1')", "select chat.lock_turn(%s, 1)",
+                    "select chat.begin_turn(%s, 'secret', 'k-1')", "select chat_private.lock_turn(%s, 1)",
                     "select chat.finish_turn(%s, 1, 'x')", "select chat.fail_turn(%s, 1, gen_random_uuid())"):
             with pytest.raises(psycopg.errors.NoDataFound):
                 call(conn, b, sql, [conversation])
         assert call(conn, b, "select * from chat.search_messages('secret')") == []
-        assert call(conn, b, "select * from chat.search_message_hits('secret', 10)") == []
+        assert call(conn, b, "select * from chat_private.search_message_hits('secret', 10)") == []
         assert [row[0] for row in call(conn, a, "select content from chat.search_messages('secret')")] == ["secret"]
-        assert len(call(conn, a, "select * from chat.search_message_hits('secret', 10)")) == 1
+        assert len(call(conn, a, "select * from chat_private.search_message_hits('secret', 10)")) == 1
         assert call(conn, b, "select chat.export_user_data() -> 'conversations'") == [([],)]
-        for sql in ("select chat.list_conversations()", "select chat.search_message_hits('secret', 10)"):
+        for sql in ("select chat.list_conversations()", "select chat_private.search_message_hits('secret', 10)"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 call(conn, None, sql)
         assert conn.execute("select title, message_count from chat.conversations").fetchall() == [("a's", 1)]
@@ -281,7 +283,7 @@ def test_an_owner_that_does_not_bypass_rls_gets_a_search_with_the_callers_rights
     with psycopg.connect(pg_server.conninfo(name, user=name, password=password), autocommit=True) as conn:
         conn.execute("set role chat_app")
         for user in (a, b):
-            call(conn, user, "insert into chat.users (id) values (chat.current_user_id())")
+            call(conn, user, "insert into chat.users (id) values (chat_private.current_user_id())")
         conversation = call(conn, a, "select id from chat.create_conversation()")[0][0]
         call(conn, a, "select chat.append_message(%s, 'user', 'plain words')", [conversation])
         assert [r[0] for r in call(conn, a, "select content from chat.search_messages('words')")] == [
@@ -326,16 +328,18 @@ def test_an_owner_that_does_not_bypass_rls_still_purges_for_an_operator_with_no_
 
 # Every change, one at a time: revert undoes exactly its deploy.
 
-def test_each_revert_undoes_exactly_its_deploy(pg_server, sqitch, empty_db):
-    """deploy --to C, change by change, the schema dumped before each; then revert --to C^, the latest first:
-    after each revert the schema is as it was before C."""
+def test_each_revert_undoes_exactly_its_deploy(pg_server, empty_db):
+    """Each change's deploy script, change by change, the schema dumped before each; then each revert script,
+    the latest first: after each the schema is as it was before that change. The scripts run as Sqitch runs
+    them (sqitch_plan.run_scripts): what is checked is what they do; Sqitch's own deploy and revert, its
+    registry and its --to, are checked above, by whole-plan runs."""
+    conninfo = pg_server.conninfo(empty_db)
     before = {}
     for change in PLAN:
         before[change] = schema_dump(pg_server, empty_db)
-        sqitch("deploy", "--to", sqitch_spec(change), dbname=empty_db)
-    for previous, change in reversed(list(zip([None, *PLAN[:-1]], PLAN, strict=True))):
-        if previous is None:
-            sqitch("revert", "-y", dbname=empty_db)
-        else:
-            sqitch("revert", "-y", "--to", sqitch_spec(previous), dbname=empty_db)
+        deployed = run_scripts(conninfo, change.script("deploy"))
+        assert deployed.returncode == 0, (change, deployed.stderr)
+    for change in reversed(PLAN):
+        reverted = run_scripts(conninfo, change.script("revert"))
+        assert reverted.returncode == 0, (change, reverted.stderr)
         assert schema_dump(pg_server, empty_db) == before[change], change

@@ -3,7 +3,9 @@ db/deploy/argument_limits.sql) says what is wrong with a value, and the
 columns' domains and the functions' argument checks ask it. The Python layer
 mirrors the limits to refuse bad input early; these tests hold the mirror to
 the schema's definition, at the line itself, as the runtime role. And a
-missing conversation's error is written once too (chat.conversation_not_found).
+missing conversation's error is written once too
+(chat_private.raise_conversation_not_found). The validators are helpers, in
+schema chat_private, not the API.
 """
 
 from __future__ import annotations
@@ -54,10 +56,10 @@ def test_python_and_the_schema_draw_each_text_limit_at_the_same_place(app_conn, 
     # characters, not bytes: a 4-byte character counts as one on both sides
     for size in sorted({0, smallest, limit - 1, limit, limit + 1}):
         value = "😀" * size
-        schema_problem = call(app_conn, user_a, f"select chat.{function}(%s)", [value])[0][0]
+        schema_problem = call(app_conn, user_a, f"select chat_private.{function}(%s)", [value])[0][0]
         assert python_accepts(annotated, value) == (schema_problem is None), (function, size, schema_problem)
-    assert call(app_conn, user_a, f"select chat.{function}(%s) is null", ["😀" * limit]) == [(True,)]
-    assert call(app_conn, user_a, f"select chat.{function}(%s) is null", ["😀" * (limit + 1)]) == [(False,)]
+    assert call(app_conn, user_a, f"select chat_private.{function}(%s) is null", ["😀" * limit]) == [(True,)]
+    assert call(app_conn, user_a, f"select chat_private.{function}(%s) is null", ["😀" * (limit + 1)]) == [(False,)]
 
 
 METADATA_LIMITS = [
@@ -71,21 +73,21 @@ def test_python_and_the_schema_draw_each_metadata_limit_at_the_same_place(app_co
                                                                            limit):
     for size in (limit - 1, limit, limit + 1):
         value = padded(size)
-        schema_problem = call(app_conn, user_a, f"select chat.{function}(%s)", [Jsonb(value)])[0][0]
+        schema_problem = call(app_conn, user_a, f"select chat_private.{function}(%s)", [Jsonb(value)])[0][0]
         assert python_accepts(annotated, value) == (schema_problem is None), (function, size, schema_problem)
-    assert call(app_conn, user_a, f"select chat.{function}(%s)", [Jsonb(padded(limit))]) == [(None,)]
+    assert call(app_conn, user_a, f"select chat_private.{function}(%s)", [Jsonb(padded(limit))]) == [(None,)]
     for not_an_object in ([], "text", 1):
-        assert call(app_conn, user_a, f"select chat.{function}(%s) is not null", [Jsonb(not_an_object)]) == [(True,)]
+        assert call(app_conn, user_a, f"select chat_private.{function}(%s) is not null", [Jsonb(not_an_object)]) == [(True,)]
 
 
 def test_python_and_the_schema_know_the_same_roles(app_conn, user_a):
     roles = get_args(Role)
     assert set(roles) == {"system", "user", "assistant", "tool"}
     for role in roles:
-        assert call(app_conn, user_a, "select chat.role_problem(%s)", [role]) == [(None,)]
+        assert call(app_conn, user_a, "select chat_private.role_problem(%s)", [role]) == [(None,)]
     for other in ("User", "admin", "", " user"):
         assert not python_accepts(Role, other)
-        assert call(app_conn, user_a, "select chat.role_problem(%s) is not null", [other]) == [(True,)]
+        assert call(app_conn, user_a, "select chat_private.role_problem(%s) is not null", [other]) == [(True,)]
 
 
 # The limits of the other arguments (db/deploy/argument_limits.sql), and the Python layer's numbers that
@@ -93,7 +95,7 @@ def test_python_and_the_schema_know_the_same_roles(app_conn, user_a):
 # turn's history are the service's own, within what the schema takes.
 
 def max_count_problem(conn, user, value):
-    return call(conn, user, "select chat.max_count_problem(%s)", [value])[0][0]
+    return call(conn, user, "select chat_private.max_count_problem(%s)", [value])[0][0]
 
 
 def test_the_sessions_page_is_the_most_rows_the_schema_reads_at_once(app_conn, user_a):
@@ -114,14 +116,14 @@ def test_python_and_the_schema_draw_the_search_query_limit_at_the_same_place(app
     query_type = Annotated[str, Field(min_length=1, max_length=MAX_QUERY)]  # as the route takes q
     for size in (1, MAX_QUERY - 1, MAX_QUERY, MAX_QUERY + 1):
         value = "😀" * size
-        schema_problem = call(app_conn, user_a, "select chat.search_query_problem(%s)", [value])[0][0]
+        schema_problem = call(app_conn, user_a, "select chat_private.search_query_problem(%s)", [value])[0][0]
         assert python_accepts(query_type, value) == (schema_problem is None), (size, schema_problem)
-    assert call(app_conn, user_a, "select chat.search_query_problem(%s) is null", ["😀" * MAX_QUERY]) == [(True,)]
+    assert call(app_conn, user_a, "select chat_private.search_query_problem(%s) is null", ["😀" * MAX_QUERY]) == [(True,)]
 
 
 def test_the_sessions_batch_is_the_most_messages_the_schema_appends_at_once(app_conn, user_a):
     def problem(value):
-        return call(app_conn, user_a, "select chat.message_batch_problem(%s)", [Jsonb(value)])[0][0]
+        return call(app_conn, user_a, "select chat_private.message_batch_problem(%s)", [Jsonb(value)])[0][0]
 
     assert problem([{}] * MAX_BATCH) is None
     assert problem([{}] * (MAX_BATCH + 1)) == f"must hold 1 to 1000 messages, not {MAX_BATCH + 1}"
@@ -129,24 +131,23 @@ def test_the_sessions_batch_is_the_most_messages_the_schema_appends_at_once(app_
     assert problem([]) == "must hold 1 to 1000 messages, not 0"
     assert problem({}) == "must be a JSON array, not object"
     assert problem("[]") == "must be a JSON array, not string"
-    assert call(app_conn, user_a, "select chat.message_batch_problem(null)") == [("must be a JSON array, not NULL",)]
+    assert call(app_conn, user_a, "select chat_private.message_batch_problem(null)") == [("must be a JSON array, not NULL",)]
 
 
 # The columns' domains and the argument checks ask those functions: no limit is written out twice.
 
 # (table, column): the checks of the column's domain, by name
 CHECKS = {
-    ("messages", "role"): {"messages_role_known": "(VALUE IS NULL) OR (chat.role_problem(VALUE) IS NULL)"},
-    ("messages", "content"): {"messages_content_length": "chat.content_problem(VALUE) IS NULL"},
-    ("messages", "client_msg_id"): {"client_msg_id_length": "chat.client_msg_id_problem(VALUE) IS NULL"},
-    ("messages", "metadata"): {"messages_metadata_valid": "chat.message_metadata_problem(VALUE) IS NULL",
-                               "messages_metadata_depth": "NOT chat.metadata_too_deep(VALUE)"},
-    ("conversations", "title"): {"conversations_title_length": "chat.title_problem(VALUE) IS NULL"},
-    ("conversations", "metadata"): {"conversations_metadata_valid": "chat.conversation_metadata_problem(VALUE) IS NULL",
-                                    "conversations_metadata_depth": "NOT chat.metadata_too_deep(VALUE)"},
-    ("turns", "opening_key"): {"client_msg_id_length": "chat.client_msg_id_problem(VALUE) IS NULL"},
-    ("tasks", "title"): {"tasks_title_length": "chat.task_title_problem(VALUE) IS NULL"},
-    ("tasks", "description"): {"tasks_description_length": "chat.task_description_problem(VALUE) IS NULL"},
+    ("messages", "role"): {"messages_role_known": "(VALUE IS NULL) OR (chat_private.role_problem(VALUE) IS NULL)"},
+    ("messages", "content"): {"messages_content_length": "chat_private.content_problem(VALUE) IS NULL"},
+    ("messages", "client_msg_id"): {"client_msg_id_length": "chat_private.client_msg_id_problem(VALUE) IS NULL"},
+    ("messages", "metadata"): {"messages_metadata_valid": "chat_private.message_metadata_problem(VALUE) IS NULL"},
+    ("conversations", "title"): {"conversations_title_length": "chat_private.title_problem(VALUE) IS NULL"},
+    ("conversations", "metadata"): {
+        "conversations_metadata_valid": "chat_private.conversation_metadata_problem(VALUE) IS NULL"},
+    ("turns", "opening_key"): {"client_msg_id_length": "chat_private.client_msg_id_problem(VALUE) IS NULL"},
+    ("tasks", "title"): {"tasks_title_length": "chat_private.task_title_problem(VALUE) IS NULL"},
+    ("tasks", "description"): {"tasks_description_length": "chat_private.task_description_problem(VALUE) IS NULL"},
 }
 
 
@@ -183,8 +184,7 @@ def test_every_limit_function_is_inlined_where_it_is_asked(db):
     functions = db.execute("""
         select p.oid::regprocedure::text, pg_catalog.format_type(p.proargtypes[0], null)
           from pg_catalog.pg_proc p
-         where p.pronamespace = 'chat'::regnamespace
-           and (p.proname like '%\\_problem' or p.proname = 'metadata_too_deep')""").fetchall()
+         where p.pronamespace = 'chat_private'::regnamespace and p.proname like '%\\_problem'""").fetchall()
     assert len(functions) == 12, functions
     # an argument that depends on the row, so that the call is not folded into a constant while planning
     arguments = {"text": "g::text", "jsonb": "pg_catalog.to_jsonb(g)", "integer": "g"}
@@ -192,22 +192,22 @@ def test_every_limit_function_is_inlined_where_it_is_asked(db):
         plan = "\n".join(line for (line,) in db.execute(
             f"explain (verbose, costs off) select {function.split('(')[0]}({arguments[argument]})"
             " from pg_catalog.generate_series(1, 2) g").fetchall())
-        assert "chat." not in plan, (function, plan)
+        assert "chat_private." not in plan, (function, plan)
 
 
 @pytest.mark.parametrize(("function", "asks", "literal"), [
-    ("chat.check_message(text, text, jsonb, text, text)", "chat.content_problem(", "10000"),
-    ("chat.check_message(text, text, jsonb, text, text)", "chat.role_problem(", "'assistant'"),
-    ("chat.create_conversation(text, jsonb)", "chat.conversation_metadata_problem(", "16384"),
-    ("chat.create_conversation(text, jsonb)", "chat.title_problem(", "char_length"),
-    ("chat.rename_conversation(uuid, text)", "chat.title_problem(", "char_length"),
-    ("chat.fetch_messages(uuid, bigint, integer)", "chat.max_count_problem(", "1000"),
-    ("chat.fetch_recent(uuid, integer)", "chat.max_count_problem(", "1000"),
-    ("chat.list_conversations(integer, timestamptz, uuid)", "chat.max_count_problem(", "1000"),
-    ("chat.search_messages(text, integer)", "chat.max_count_problem(", "1000"),
-    ("chat.search_messages(text, integer)", "chat.search_query_problem(", "char_length"),
-    ("chat.begin_turn(uuid, text, text, integer, interval)", "chat.max_count_problem(", "1000"),
-    ("chat.append_messages(uuid, jsonb)", "chat.message_batch_problem(", "jsonb_array_length"),
+    ("chat_private.check_message(text, text, jsonb, text, text)", "chat_private.content_problem(", "10000"),
+    ("chat_private.check_message(text, text, jsonb, text, text)", "chat_private.role_problem(", "'assistant'"),
+    ("chat.create_conversation(text, jsonb)", "chat_private.conversation_metadata_problem(", "16384"),
+    ("chat.create_conversation(text, jsonb)", "chat_private.title_problem(", "char_length"),
+    ("chat.rename_conversation(uuid, text)", "chat_private.title_problem(", "char_length"),
+    ("chat.fetch_messages(uuid, bigint, integer)", "chat_private.max_count_problem(", "1000"),
+    ("chat.fetch_recent(uuid, integer)", "chat_private.max_count_problem(", "1000"),
+    ("chat.list_conversations(integer, timestamptz, uuid)", "chat_private.max_count_problem(", "1000"),
+    ("chat.search_messages(text, integer)", "chat_private.max_count_problem(", "1000"),
+    ("chat.search_messages(text, integer)", "chat_private.search_query_problem(", "char_length"),
+    ("chat.begin_turn(uuid, text, text, integer, interval)", "chat_private.max_count_problem(", "1000"),
+    ("chat.append_messages(uuid, jsonb)", "chat_private.message_batch_problem(", "jsonb_array_length"),
 ])
 def test_argument_checks_ask_the_same_functions(db, function, asks, literal):
     source = db.execute("select prosrc from pg_catalog.pg_proc where oid = %s::regprocedure", [function]).fetchone()[0]
@@ -220,15 +220,15 @@ def function_sources(db) -> dict[str, str]:
         select p.oid::regprocedure::text,
                case when p.prosqlbody is null then p.prosrc else pg_catalog.pg_get_functiondef(p.oid) end
           from pg_catalog.pg_proc p
-         where p.pronamespace = 'chat'::regnamespace""").fetchall())
+         where p.pronamespace in ('chat'::regnamespace, 'chat_private'::regnamespace)""").fetchall())
 
 
 def test_no_function_but_a_limits_own_writes_a_thousand_out(db):
     """1..1000 (max_count, the batch) and 1000 characters (a search) are each written in one function."""
     sources = function_sources(db)
     holding = {name for name, source in sources.items() if re.search(r"(?<![\d.])1000(?![\d.])", source)}
-    assert holding == {"chat.max_count_problem(integer)", "chat.search_query_problem(text)",
-                       "chat.message_batch_problem(jsonb)"}
+    assert holding == {"chat_private.max_count_problem(integer)", "chat_private.search_query_problem(text)",
+                       "chat_private.message_batch_problem(jsonb)"}
 
 
 # The functions that find no conversation of the current user: each raises the one not-found error.
@@ -241,16 +241,16 @@ NOT_FOUND_RAISERS = {
 
 def test_the_not_found_error_is_written_once(db):
     sources = function_sources(db)
-    assert {name for name, source in sources.items() if "chat.conversation_not_found(" in source} == \
+    assert {name for name, source in sources.items() if "chat_private.raise_conversation_not_found(" in source} == \
         NOT_FOUND_RAISERS
     # P0002 is raised by the one function, and by lock_turn for a turn (its own words)
     assert {name for name, source in sources.items() if "P0002" in source} == {
-        "chat.conversation_not_found(uuid)", "chat.lock_turn(uuid,bigint)"}
+        "chat_private.raise_conversation_not_found(uuid)", "chat_private.lock_turn(uuid,bigint)"}
     assert {name for name, source in sources.items() if re.search(r"not found.*\n.*P0002", source)} == {
-        "chat.conversation_not_found(uuid)", "chat.lock_turn(uuid,bigint)"}
-    assert "'turn % of conversation % not found'" in sources["chat.lock_turn(uuid,bigint)"]
+        "chat_private.raise_conversation_not_found(uuid)", "chat_private.lock_turn(uuid,bigint)"}
+    assert "'turn % of conversation % not found'" in sources["chat_private.lock_turn(uuid,bigint)"]
     # volatile: an immutable one would be folded while planning, and raise in a branch never taken
-    assert db.execute("select provolatile from pg_proc where oid = 'chat.conversation_not_found(uuid)'::regprocedure"
+    assert db.execute("select provolatile from pg_proc where oid = 'chat_private.raise_conversation_not_found(uuid)'::regprocedure"
                       ).fetchone() == ("v",)
 
 

@@ -148,8 +148,8 @@ def test_no_combination_of_roles_widens_what_a_login_changes(login_with, snapsho
                       "update chat.tasks set title = 'x'", "delete from chat.tasks",
                       "update chat.users set display_name = 'x'"):
         with acting_as(conn, world.b):
-            touched = conn.execute(statement + " where user_id <> chat.current_user_id()"
-                                   if "users" not in statement else statement + " where id <> chat.current_user_id()")
+            touched = conn.execute(statement + " where user_id <> chat_private.current_user_id()"
+                                   if "users" not in statement else statement + " where id <> chat_private.current_user_id()")
             assert touched.rowcount == 0, (combo, statement)
     with pytest.raises(errors.InsufficientPrivilege):
         with acting_as(conn, world.b):

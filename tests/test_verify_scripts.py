@@ -1,23 +1,25 @@
 """The verify scripts of the Sqitch plan fail when their object is missing or
-wrong: each sabotage of an object verified by sqitch verify of its change
-alone; each change undone behind Sqitch's back, its verify not ok; and, the
-plan deployed change by change, any one privilege a change granted revoked,
-one it took away given back, or a function it created made callable by
-PUBLIC: that change's verify fails every time.
+wrong: each sabotage of an object, its change's verify script run right after
+it; each change undone, the latest first, its verify script run right after
+its revert script; and, the plan deployed change by change, any one privilege
+a change granted revoked, one it took away given back, or a function it
+created made callable by PUBLIC: that change's verify fails every time.
+
+The scripts run as Sqitch runs them, by psql (sqitch_plan.run_scripts), on one
+database per kind of check, each sabotage in a transaction it rolls back:
+Sqitch itself adds its registry and a second of start-up per call, and runs
+the whole plan's verify in test_lifecycle.py.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import uuid
 from dataclasses import dataclass
 
 import pytest
 
-from conftest import run_sqitch
-from sqitch_plan import PLAN, Change, sqitch_spec
+from sqitch_plan import PLAN, SABOTAGED, Change, run_scripts
 from stored_data import query
 
 
@@ -33,7 +35,7 @@ SABOTAGE = [
     ("grant update on chat.messages to chat_app", "messages"),
     ("drop function chat.fetch_recent(uuid, integer)", "fetch_recent"),
     ("drop index chat.messages_search_idx", "messages_search_index"),
-    ("grant execute on function chat.search_message_hits(tsquery, integer) to public", "search_messages"),
+    ("grant execute on function chat_private.search_message_hits(tsquery, integer) to public", "search_messages"),
     ("revoke execute on function chat.purge_inactive(interval, integer) from chat_operator", "purge_inactive"),
     ("drop function chat.export_user_data()", "export_user_data"),
     ("grant execute on function chat.append_message(uuid, text, text, jsonb, text) to public", "append_message"),
@@ -41,10 +43,10 @@ SABOTAGE = [
      "list_conversations"),
     ("revoke usage on schema chat from chat_auditor", "chat_schema"),
     ("alter domain chat.message_metadata drop constraint messages_metadata_valid", "message_metadata_limit"),
-    ("alter domain chat.message_metadata drop constraint messages_metadata_depth", "message_metadata_limit"),
+    ("alter function chat_private.message_metadata_problem(jsonb) set schema chat", "message_metadata_limit"),
     ("alter table chat.messages add constraint messages_metadata_size check (octet_length(metadata::text) < 2000000)",
      "message_metadata_limit"),
-    ("grant execute on function chat.check_message(text, text, jsonb, text, text) to public", "check_message"),
+    ("grant execute on function chat_private.check_message(text, text, jsonb, text, text) to public", "check_message"),
     ("drop function chat.append_messages(uuid, jsonb)", "append_messages"),
     ("drop function chat.pop_message(uuid)", "pop_message"),
     ("alter function chat.clear_conversation(uuid) security invoker", "clear_conversation"),
@@ -53,7 +55,7 @@ SABOTAGE = [
     ("drop index chat.turns_opening_key", "turns"),
     ("grant delete on chat.turns to chat_app", "turns"),
     ("drop policy turns_update on chat.turns", "turns_rls"),
-    ("alter function chat.lock_turn(uuid, bigint) security definer", "lock_turn"),
+    ("alter function chat_private.lock_turn(uuid, bigint) security definer", "lock_turn"),
     ("drop function chat.begin_turn(uuid, text, text, integer, interval)", "begin_turn"),
     ("revoke execute on function chat.finish_turn(uuid, bigint, text, jsonb) from chat_app", "finish_turn"),
     ("grant execute on function chat.settle_turn(uuid, bigint, bigint) to public", "settle_turn"),
@@ -68,23 +70,28 @@ SABOTAGE = [
     ("alter domain chat.message_content drop constraint messages_content_length", "limits"),
     ("alter table chat.turns alter column opening_key type text", "limits"),
     ("alter table chat.tasks add constraint tasks_title_size check (char_length(title) < 1000)", "limits"),
-    ("create or replace function chat.content_problem(content text) returns text language sql immutable"
+    ("create or replace function chat_private.content_problem(content text) returns text language sql immutable"
      " return case when char_length(content) > 10000 then 'is ' || char_length(content) end", "limits"),
-    ("create or replace function chat.search_query_problem(query text) returns text language sql immutable"
+    ("create or replace function chat_private.search_query_problem(query text) returns text language sql immutable"
      " return case when char_length(query) > 1000 then 'is ' || char_length(query) end", "argument_limits"),
-    ("create or replace function chat.metadata_too_deep(metadata jsonb) returns boolean language sql immutable"
-     " set search_path = pg_catalog return jsonb_path_exists(metadata, 'strict $.**{100}')", "metadata_depth"),
+    ("create or replace function chat_private.metadata_depth_problem(metadata jsonb) returns text language sql"
+     " immutable return case when jsonb_path_exists(metadata, 'strict $.**{101}') then 'too deep' end",
+     "metadata_depth"),
+    ("alter domain chat.message_metadata add constraint messages_metadata_depth check (value is not null)",
+     "metadata_depth"),
     ("alter table chat.conversations alter column metadata type jsonb", "metadata_depth"),
     ("comment on index chat.messages_search_idx is null; drop index chat.messages_search_idx;"
      " create index messages_search_idx on chat.messages using gin (user_id)", "messages_search_index"),
-    ("create or replace function chat.title_problem(title text) returns text language sql immutable return null",
+    ("create or replace function chat_private.title_problem(title text) returns text language sql immutable return null",
      "limits"),
-    ("create or replace function chat.max_count_problem(max_count integer) returns text language sql immutable"
+    ("create or replace function chat_private.max_count_problem(max_count integer) returns text language sql immutable"
      " return null", "argument_limits"),
-    ("grant execute on function chat.message_batch_problem(jsonb) to public", "argument_limits"),
-    ("create or replace function chat.conversation_not_found(conversation_id uuid) returns void language plpgsql"
-     " as $$ begin raise exception 'no such conversation' using errcode = 'P0002'; end $$", "conversation_not_found"),
-    ("revoke execute on function chat.conversation_not_found(uuid) from chat_app", "conversation_not_found"),
+    ("grant execute on function chat_private.message_batch_problem(jsonb) to public", "argument_limits"),
+    ("create or replace function chat_private.raise_conversation_not_found(conversation_id uuid) returns void"
+     " language plpgsql as $$ begin raise exception 'no such conversation' using errcode = 'P0002'; end $$",
+     "conversation_not_found"),
+    ("revoke execute on function chat_private.raise_conversation_not_found(uuid) from chat_app",
+     "conversation_not_found"),
     # a reworked function that writes its error out again
     ("create or replace function chat.pop_message(conversation_id uuid) returns setof chat.messages language plpgsql"
      " security definer set search_path = pg_catalog, pg_temp as $$ begin"
@@ -92,25 +99,44 @@ SABOTAGE = [
     ("create or replace function chat.list_conversations(max_count integer default 20,"
      " before_activity timestamptz default null, before_id uuid default null) returns setof chat.conversations"
      " language sql stable security invoker set search_path = pg_catalog, pg_temp"
-     " as $$ select c.* from chat.conversations c where c.user_id = chat.current_user_id()"
+     " as $$ select c.* from chat.conversations c where c.user_id = chat_private.current_user_id()"
      " and max_count between 1 and 1000 limit max_count $$", "list_conversations"),
-    ("alter function chat.current_user_id() set search_path = pg_catalog", "current_user_id"),
-    ("alter policy messages_select on chat.messages using (user_id = (select chat.current_user_id()))",
+    ("alter function chat_private.current_user_id() set search_path = pg_catalog", "current_user_id"),
+    ("alter policy messages_select on chat.messages using (user_id = (select chat_private.current_user_id()))",
      "messages_rls"),
-    ("alter policy users_update on chat.users with check (id = (select chat.current_user_id()))", "users_rls"),
+    ("alter policy users_update on chat.users with check (id = (select chat_private.current_user_id()))", "users_rls"),
+    ("comment on policy tasks_delete on chat.tasks is null", "tasks_rls"),
+    # the helpers apart from the API
+    ("grant usage on schema chat_private to public", "private_schema"),
+    ("grant usage on schema chat_private to chat_auditor", "private_schema"),
+    ("create function chat.content_problem(content text) returns text language sql immutable return null", "limits"),
+    ("create function chat.current_user_id() returns uuid language sql stable return null::uuid", "current_user_id"),
+    ("create function chat.check_metadata(metadata jsonb, max_bytes integer, field text default 'metadata')"
+     " returns jsonb language sql immutable return metadata", "check_metadata"),
+    ("alter function chat_private.tasks_touch_updated_at() set schema chat", "tasks"),
 ]
 
 
+@pytest.fixture(scope="module")
+def deployed_copy(pg_server, postgresql_server) -> str:
+    """A copy of the deployed database for this module's checks, each of which leaves it as it found it."""
+    name = f"chat_test_verify_{uuid.uuid4().hex[:8]}"
+    with pg_server.connect("postgres") as conn:
+        conn.execute(f"create database {name} template {postgresql_server.template_dbname}")
+    yield name
+    with pg_server.connect("postgres") as conn:
+        conn.execute(f"drop database {name} with (force)")
+
+
 @pytest.mark.parametrize("sabotage, change", SABOTAGE, ids=[c for _, c in SABOTAGE])
-def test_verify_fails_when_an_object_is_missing_or_wrong(db, sqitch, chat_db, sabotage, change):
-    """sqitch verify of that change fails (verifying the whole plan runs the same script among 80 others, and
-    fails when it fails: five times the time for nothing more)."""
-    db.execute(sabotage)
-    spec = sqitch_spec(Change(change))
-    result = sqitch("verify", "--from-change", spec, "--to-change", spec, dbname=chat_db, check=False)
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
-    assert f"{change} " in output and "not ok" in output, output
+def test_verify_fails_when_an_object_is_missing_or_wrong(pg_server, deployed_copy, sabotage, change):
+    """The change's verify script (its latest instance, the one sqitch verify runs) passes as deployed, and
+    fails right after the sabotage, in the same transaction."""
+    script = Change(change).script("verify")
+    assert run_scripts(pg_server.conninfo(deployed_copy), script, first="select").returncode == 0
+    result = run_scripts(pg_server.conninfo(deployed_copy), script, first=sabotage)
+    assert SABOTAGED in result.stdout, result.stderr  # the sabotage itself went through
+    assert result.returncode != 0, f"{change}'s verify passes after: {sabotage}"
 
 
 def test_verify_fails_when_the_runtime_role_could_bypass_rls(db, sqitch, chat_db):
@@ -131,22 +157,36 @@ def test_verify_fails_when_the_runtime_role_could_bypass_rls(db, sqitch, chat_db
 ONLY_FOR_A_PLAIN_OWNER = {"messages_owner_rls"}
 
 
+@pytest.fixture(scope="module")
+def verify_once_undone(pg_server, postgresql_server) -> dict[Change, subprocess.CompletedProcess]:
+    """A copy of the deployed database, every change undone in turn, the latest first (its revert script run
+    as Sqitch runs it), its verify script run right after: what each said. When a change is undone, every
+    change after it is too, as a revert --to leaves it."""
+    name = f"chat_test_undo_{uuid.uuid4().hex[:8]}"
+    with pg_server.connect("postgres") as conn:
+        conn.execute(f"create database {name} template {postgresql_server.template_dbname}")
+    try:
+        said = {}
+        for change in reversed(PLAN):
+            if change.name == "roles":
+                break  # the roles outlive any one database: the others use them
+            undone = run_scripts(pg_server.conninfo(name), change.script("revert"))
+            assert undone.returncode == 0, (change, undone.stderr)
+            said[change] = run_scripts(pg_server.conninfo(name), change.script("verify"))
+        yield said
+    finally:
+        with pg_server.connect("postgres") as conn:
+            conn.execute(f"drop database {name} with (force)")
+
+
 @pytest.mark.parametrize("change", [c for c in PLAN if c.name != "roles" and not c.tag
                                     and c.name not in ONLY_FOR_A_PLAIN_OWNER], ids=str)
-def test_each_verify_fails_once_its_change_is_undone(pg_server, sqitch, chat_db, change):
-    """Run the change's revert script (and its dependents', latest first) behind
-    Sqitch's back: the registry still says deployed, and verify must say not ok.
-    (The roles outlive any one database; their verify is sabotaged above. sqitch
-    verify skips a change reworked later, whose verify runs only as it is
-    deployed: the privilege test below runs it there.)"""
-    # one psql for them all, each script its own transaction as Sqitch runs it; the first error stops it
-    scripts = [option for undone in reversed(PLAN[PLAN.index(change):]) for option in ("-f", undone.script("revert"))]
-    subprocess.run([shutil.which("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", *scripts, pg_server.conninfo(chat_db)],
-                   check=True, capture_output=True)
-    spec = sqitch_spec(change)
-    result = sqitch("verify", "--from-change", spec, "--to-change", spec, dbname=chat_db, check=False)
-    assert result.returncode != 0
-    assert f"{change.name} " in result.stdout and "not ok" in result.stdout, result.stdout + result.stderr
+def test_each_verify_fails_once_its_change_is_undone(verify_once_undone, change):
+    """Its verify script fails once its revert script (and its dependents', latest first) ran. (The roles
+    outlive any one database; their verify is sabotaged above. A change reworked later is checked as it is
+    deployed, by the privilege test below, and Sqitch's verify skips it.)"""
+    said = verify_once_undone[change]
+    assert said.returncode != 0, f"{change}'s verify passes with the change undone"
 
 
 # Each verify script checks every privilege its change grants, one by one:
@@ -157,7 +197,7 @@ ACL = """
 select kind, object, grantee, privilege from (
   select 'schema' as kind, format('schema %%I', n.nspname) as object, a.grantee, a.privilege_type as privilege
     from pg_namespace n, aclexplode(n.nspacl) a
-   where n.nspname = 'chat'
+   where n.nspname in ('chat', 'chat_private')
   union all
   select 'table', c.oid::regclass::text, a.grantee, a.privilege_type
     from pg_class c, aclexplode(c.relacl) a
@@ -169,7 +209,7 @@ select kind, object, grantee, privilege from (
   union all
   select 'function', format('function %%s', p.oid::regprocedure), a.grantee, a.privilege_type
     from pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
-   where p.pronamespace = to_regnamespace('chat')
+   where p.pronamespace in (to_regnamespace('chat'), to_regnamespace('chat_private'))
 ) acl
  where grantee = 0
     or grantee in (select oid from pg_roles where rolname in ('chat_app', 'chat_auditor', 'chat_operator'))
@@ -177,7 +217,8 @@ select kind, object, grantee, privilege from (
 
 
 def privileges(pg_server, dbname) -> set[tuple[str, str, str, str]]:
-    """(kind, object, grantee, privilege) of every grant to a product role or PUBLIC in schema chat."""
+    """(kind, object, grantee, privilege) of every grant to a product role or PUBLIC in schemas chat and
+    chat_private."""
     rows = query(pg_server, dbname, ACL)
     names = dict(query(pg_server, dbname, "select oid, rolname from pg_roles"))
     return {(kind, obj, "public" if grantee == 0 else names[grantee], privilege)
@@ -186,7 +227,8 @@ def privileges(pg_server, dbname) -> set[tuple[str, str, str, str]]:
 
 def functions(pg_server, dbname) -> set[str]:
     return {row[0] for row in query(pg_server, dbname, "select format('function %%s', oid::regprocedure) from pg_proc"
-                                                       " where pronamespace = to_regnamespace('chat')")}
+                                                       " where pronamespace in (to_regnamespace('chat'),"
+                                                       " to_regnamespace('chat_private'))")}
 
 
 def grant_statement(verb: str, kind: str, obj: str, grantee: str, privilege: str) -> str:
@@ -201,10 +243,13 @@ def grant_statement(verb: str, kind: str, obj: str, grantee: str, privilege: str
 def verify_after(pg_server, dbname, change: Change, statement: str) -> subprocess.CompletedProcess:
     """The change's verify script, run right after ``statement`` in the same transaction (its rollback undoes
     both; a failure ends the session, which undoes them too)."""
-    return subprocess.run(
-        [shutil.which("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", f"begin; {statement};",
-         "-f", str(change.script("verify")), pg_server.conninfo(dbname)],
-        capture_output=True, text=True, env={**os.environ, "PGOPTIONS": "-c client_min_messages=error"})
+    return run_scripts(pg_server.conninfo(dbname), change.script("verify"), first=statement)
+
+
+def verify_passes_after(pg_server, dbname, change: Change, sabotage: str) -> bool:
+    result = verify_after(pg_server, dbname, change, sabotage)
+    assert SABOTAGED in result.stdout, (change, sabotage, result.stderr)  # the sabotage itself went through
+    return result.returncode == 0
 
 
 @dataclass
@@ -229,17 +274,19 @@ def sabotaged(pg_server) -> dict[Change, Sabotaged]:
     try:
         found, before, before_functions = {}, set(), set()
         for change in PLAN:
-            run_sqitch("deploy", "--to", sqitch_spec(change), host=pg_server.host, port=pg_server.port,
-                       user=pg_server.user, dbname=name, password=pg_server.password)
+            deployed = run_scripts(pg_server.conninfo(name), change.script("deploy"))
+            assert deployed.returncode == 0, (change, deployed.stderr)
             after, after_functions = privileges(pg_server, name), functions(pg_server, name)
             granted, taken, created = after - before, before - after, after_functions - before_functions
             sabotages = [grant_statement("revoke", *privilege) for privilege in sorted(granted)]
-            sabotages += [grant_statement("grant", *privilege) for privilege in sorted(taken)]
+            # (what a dropped function had goes with it: nothing to give back)
+            sabotages += [grant_statement("grant", *privilege) for privilege in sorted(taken)
+                          if privilege[0] != "function" or privilege[1] in after_functions]
             sabotages += [f"grant execute on {function} to public" for function in sorted(created)]
             found[change] = Sabotaged(
                 granted, taken, created,
                 clean_verify_passes=verify_after(pg_server, name, change, "select").returncode == 0,
-                passed=[s for s in sabotages if verify_after(pg_server, name, change, s).returncode == 0])
+                passed=[s for s in sabotages if verify_passes_after(pg_server, name, change, s)])
             before, before_functions = after, after_functions
         yield found
     finally:
@@ -253,10 +300,14 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
     assert {"chat_schema", "current_user_id@v0.1.0", "users", "tasks", "conversations", "messages",
             "append_message@v0.1.0", "operator_role", "search_messages@v0.3.0", "purge_inactive@v0.1.0",
             "purge_inactive", "message_metadata_limit@v0.4.0", "check_message@v0.2.0", "append_messages@v0.3.0",
-            "pop_message@v0.3.0", "clear_conversation@v0.3.0", "turns", "lock_turn", "begin_turn@v0.3.0",
-            "finish_turn", "settle_turn", "fail_turn", "provision_user@v0.4.0", "delete_user@v0.4.0",
-            "limits@v0.4.0", "argument_limits@v0.4.0", "conversation_not_found", "deleted_users", "check_token",
-            "provision_user", "purge_deleted_users"} <= touching
+            "pop_message@v0.3.0", "clear_conversation@v0.3.0", "turns", "lock_turn@v0.5.0", "begin_turn@v0.3.0",
+            "finish_turn@v0.5.0", "settle_turn@v0.5.0", "fail_turn@v0.5.0", "provision_user@v0.4.0",
+            "delete_user@v0.4.0", "limits@v0.4.0", "argument_limits@v0.4.0", "conversation_not_found@v0.5.0",
+            "deleted_users", "check_token@v0.5.0", "provision_user@v0.5.0", "purge_deleted_users",
+            # the helpers apart: the schema, and each helper moved there with its grants
+            "private_schema", "current_user_id", "limits", "message_metadata_limit", "argument_limits",
+            "metadata_depth", "check_message", "conversation_not_found", "lock_turn", "search_messages",
+            "tasks"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

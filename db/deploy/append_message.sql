@@ -1,9 +1,13 @@
 -- Deploy chat:append_message to pg (reworked)
--- requires: append_message@v0.3.0
+-- requires: append_message@v0.5.0
+-- requires: current_user_id
+-- requires: check_message
 -- requires: conversation_not_found
 --
--- As before (see append_message@v0.3.0), with the same errors, but its two
--- not-found errors raised by chat.conversation_not_found, written once.
+-- As before, but asking the helpers where they now live, in chat_private
+-- (require_user_id, check_message, raise_conversation_not_found): a plpgsql
+-- body names what it calls, so it follows no move. The rows and the errors as
+-- before.
 
 begin;
 
@@ -15,9 +19,9 @@ create or replace function chat.append_message(
   client_msg_id text default null
 ) returns chat.appended_message as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   -- input first, with errors that name the argument
-  v_metadata jsonb := chat.check_message(append_message.role, append_message.content,
+  v_metadata jsonb := chat_private.check_message(append_message.role, append_message.content,
                                          append_message.metadata, append_message.client_msg_id);
   v_stored chat.messages;
 begin
@@ -30,7 +34,7 @@ begin
        and c.id = append_message.conversation_id
        for update;
     if not found then
-      perform chat.conversation_not_found(append_message.conversation_id);
+      perform chat_private.raise_conversation_not_found(append_message.conversation_id);
     end if;
 
     select m.* into v_stored
@@ -69,7 +73,7 @@ begin
   returning * into v_stored;
 
   if not found then
-    perform chat.conversation_not_found(append_message.conversation_id);
+    perform chat_private.raise_conversation_not_found(append_message.conversation_id);
   end if;
 
   return row(v_stored.*, false)::chat.appended_message;

@@ -1,25 +1,21 @@
 -- Deploy chat:append_messages to pg (reworked)
--- requires: append_messages@v0.4.0
--- requires: limits
+-- requires: append_messages@v0.5.0
+-- requires: current_user_id
+-- requires: argument_limits
+-- requires: check_message
+-- requires: conversation_not_found
 --
--- A turn's several items appended in one call, atomically, with consecutive
--- seq; each element idempotent on its client_msg_id as append_message is,
--- and an error naming the element (messages[3].content). Errors and results
--- are those of append_messages@v0.4.0; what changes is what it costs.
---
--- An agent's items carry no client_msg_id, so most batches have nothing to
--- replay: those are stored by one update of the conversation and one insert
--- that returns its rows, without reading anything back. A batch with keys
--- still finds its replays one by one, then reads back exactly its own rows;
--- the join it read them with was planned, once its plan was generic, as a
--- hash join over every message of the conversation.
+-- As before, both paths (a batch without keys, a batch with keys) unchanged,
+-- but asking the helpers where they now live, in chat_private (require_user_id,
+-- message_batch_problem, check_message, raise_conversation_not_found): a
+-- plpgsql body names what it calls, so it follows no move.
 
 begin;
 
 create or replace function chat.append_messages(conversation_id uuid, messages jsonb)
 returns setof chat.appended_message as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_element jsonb;
   v_position integer;  -- from 0, as the errors name the elements
   v_field text;
@@ -44,7 +40,7 @@ declare
   v_new integer[] := '{}';
   v_problem text;
 begin
-  v_problem := chat.message_batch_problem(append_messages.messages);
+  v_problem := chat_private.message_batch_problem(append_messages.messages);
   if v_problem is not null then
     raise exception 'messages %', v_problem
       using errcode = '22023', column = 'messages';
@@ -74,7 +70,7 @@ begin
       end if;
     end loop;
     -- (an assignment, not a perform: an expression runs without a query of its own)
-    v_metadata := chat.check_message(v_element ->> 'role', v_element ->> 'content',
+    v_metadata := chat_private.check_message(v_element ->> 'role', v_element ->> 'content',
                                      nullif(v_element -> 'metadata', 'null'), v_element ->> 'client_msg_id',
                                      v_field || '.');
     v_keyed := v_keyed or v_element ->> 'client_msg_id' is not null;
@@ -93,7 +89,7 @@ begin
     returning c.message_count - v_total, c.updated_at
       into v_count, v_created;
     if not found then
-      perform chat.conversation_not_found(append_messages.conversation_id);
+      perform chat_private.raise_conversation_not_found(append_messages.conversation_id);
     end if;
 
     return query
@@ -116,7 +112,7 @@ begin
      and c.id = append_messages.conversation_id
      for update;
   if not found then
-    perform chat.conversation_not_found(append_messages.conversation_id);
+    perform chat_private.raise_conversation_not_found(append_messages.conversation_id);
   end if;
 
   -- Which elements are new, which replay a stored message or an earlier element.

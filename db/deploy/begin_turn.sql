@@ -1,10 +1,12 @@
 -- Deploy chat:begin_turn to pg (reworked)
--- requires: begin_turn@v0.3.0
+-- requires: begin_turn@v0.5.0
+-- requires: current_user_id
 -- requires: argument_limits
 --
--- As before (see begin_turn@v0.3.0), with the same errors, but max_count's
--- limit (how much history the turn gets) asked of chat.max_count_problem, the
--- one fetch_recent asks too.
+-- As before, but asking the helpers where they now live, in chat_private
+-- (require_user_id, max_count_problem, and current_user_id in the history's
+-- filter, still the policies' own expression): a plpgsql body names what it
+-- calls, so it follows no move. The turn's states and errors as before.
 
 begin;
 
@@ -16,7 +18,7 @@ create or replace function chat.begin_turn(
   lease interval default '150 seconds'
 ) returns setof chat.turn_part as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_conversation_id uuid := begin_turn.conversation_id;
   v_opening_key text;
   v_message chat.appended_message;
@@ -25,7 +27,7 @@ declare
   v_now timestamptz;
   v_problem text;
 begin
-  v_problem := chat.max_count_problem(begin_turn.max_count);
+  v_problem := chat_private.max_count_problem(begin_turn.max_count);
   if v_problem is not null then
     raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
@@ -103,7 +105,7 @@ begin
       select 'history', v_state, null::uuid, null::interval, recent.*, false
         from (select m.*
                 from chat.messages m
-               where m.user_id = chat.current_user_id()
+               where m.user_id = chat_private.current_user_id()
                  and m.conversation_id = v_conversation_id
                order by m.seq desc
                limit begin_turn.max_count) recent

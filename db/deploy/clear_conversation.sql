@@ -1,17 +1,18 @@
 -- Deploy chat:clear_conversation to pg (reworked)
--- requires: clear_conversation@v0.3.0
+-- requires: clear_conversation@v0.5.0
+-- requires: current_user_id
 -- requires: conversation_not_found
 --
--- As before (see clear_conversation@v0.3.0), with the same errors, but the
--- not-found error raised by chat.conversation_not_found, written once; it
--- still runs with its owner's rights and filters by the current user itself.
+-- As before, still with its owner's rights, but asking the helpers where they
+-- now live, in chat_private (require_user_id, raise_conversation_not_found): a
+-- plpgsql body names what it calls, so it follows no move.
 
 begin;
 
 create or replace function chat.clear_conversation(conversation_id uuid)
 returns bigint as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_removed bigint;
 begin
   perform
@@ -20,7 +21,7 @@ begin
      and c.id = clear_conversation.conversation_id
      for update;
   if not found then
-    perform chat.conversation_not_found(clear_conversation.conversation_id);
+    perform chat_private.raise_conversation_not_found(clear_conversation.conversation_id);
   end if;
 
   delete from chat.messages m

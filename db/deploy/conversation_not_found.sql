@@ -1,30 +1,23 @@
--- Deploy chat:conversation_not_found to pg
--- requires: chat_schema
--- requires: roles
+-- Deploy chat:conversation_not_found to pg (reworked)
+-- requires: conversation_not_found@v0.5.0
+-- requires: private_schema
 --
--- A conversation that is missing and one that is someone else's are the same
--- error, so that existence does not leak: P0002, 'conversation <id> not
--- found', as the Python layer answers 404 and the tests read it. Every
--- function that finds no conversation raises it by calling this one, so that
--- the error is written once and no function words it differently.
+-- The one not-found error of a conversation, raised as before; a helper, not
+-- the API, it moves to chat_private, named as what it does: raise_* always
+-- raises (as check_* raises when a value is refused, and *_problem says what
+-- is wrong). The functions that raise it are reworked to name it.
 
 begin;
 
--- It only raises; it reads nothing, so it needs no rights of its own. Volatile,
--- not immutable: the planner folds an immutable call with constant arguments
--- while planning, so a call in a branch never taken would raise.
-create function chat.conversation_not_found(conversation_id uuid)
+alter function chat.conversation_not_found(uuid) set schema chat_private;
+alter function chat_private.conversation_not_found(uuid) rename to raise_conversation_not_found;
+
+create or replace function chat_private.raise_conversation_not_found(conversation_id uuid)
 returns void as $$
 begin
-  raise exception 'conversation % not found', conversation_not_found.conversation_id
+  raise exception 'conversation % not found', raise_conversation_not_found.conversation_id
     using errcode = 'P0002';
 end
 $$ language plpgsql volatile parallel safe security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.conversation_not_found(uuid) is
-  'The one error of a conversation that is missing or someone else''s: raises P0002, ''conversation <id> not found''. Every function that finds no conversation of the current user raises it through this one.';
-
-revoke all on function chat.conversation_not_found(uuid) from public;
-grant execute on function chat.conversation_not_found(uuid) to chat_app;
 
 commit;

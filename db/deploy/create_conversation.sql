@@ -1,32 +1,32 @@
 -- Deploy chat:create_conversation to pg (reworked)
--- requires: create_conversation@v0.2.0
+-- requires: create_conversation@v0.5.0
+-- requires: current_user_id
 -- requires: limits
+-- requires: metadata_depth
 --
--- As before (see create_conversation@v0.2.0), the same errors naming the
--- same arguments, but the title's and the metadata's limits asked of their
--- functions (the change limits), the one definition the table's checks ask too.
+-- As before, but asking the helpers where they now live, in chat_private
+-- (require_user_id, title_problem, conversation_metadata_problem): a plpgsql
+-- body names what it calls, so it follows no move. The metadata's validator
+-- now says the depth too ('is nested more than 100 levels deep'): one check,
+-- the same error, 'metadata is nested more than 100 levels deep' (22023).
 
 begin;
 
 create or replace function chat.create_conversation(title text default null, metadata jsonb default '{}')
 returns chat.conversations as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_problem text;
   v_conversation chat.conversations;
 begin
-  v_problem := chat.title_problem(create_conversation.title);
+  v_problem := chat_private.title_problem(create_conversation.title);
   if v_problem is not null then
     raise exception 'title %', v_problem
       using errcode = '22001', column = 'title';
   end if;
-  v_problem := chat.conversation_metadata_problem(create_conversation.metadata);
+  v_problem := chat_private.conversation_metadata_problem(create_conversation.metadata);
   if v_problem is not null then
     raise exception 'metadata %', v_problem
-      using errcode = '22023', column = 'metadata';
-  end if;
-  if chat.metadata_too_deep(create_conversation.metadata) then
-    raise exception 'metadata is nested more than 100 levels deep'
       using errcode = '22023', column = 'metadata';
   end if;
 

@@ -1,19 +1,16 @@
--- Deploy chat:export_user_data to pg
--- requires: users_rls
--- requires: tasks_rls
--- requires: conversations_rls
--- requires: messages_rls
+-- Deploy chat:export_user_data to pg (reworked)
+-- requires: export_user_data@v0.5.0
+-- requires: current_user_id
 --
--- Everything stored for the current user, as one JSON document, for
--- data-portability requests: the user, their tasks, their conversations each
--- with its messages in order. Conversations and messages have the shapes of
--- the HTTP API (user_id left out: it is the user's own, at the top).
+-- As before, but asking require_user_id where it now lives, in chat_private:
+-- a plpgsql body names what it calls, so it follows no move. The document
+-- it returns, as before.
 
 begin;
 
-create function chat.export_user_data() returns jsonb as $$
+create or replace function chat.export_user_data() returns jsonb as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
 begin
   return pg_catalog.jsonb_build_object(
     'exported_at', pg_catalog.now(),
@@ -35,11 +32,5 @@ begin
   );
 end
 $$ language plpgsql stable security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.export_user_data() is
-  'Everything stored for the current user as JSON: {exported_at, user, tasks, conversations: [{…, messages: […]}]}.';
-
-revoke all on function chat.export_user_data() from public;
-grant execute on function chat.export_user_data() to chat_app;
 
 commit;

@@ -1,12 +1,13 @@
 -- Deploy chat:fetch_recent to pg (reworked)
--- requires: fetch_recent@v0.3.0
+-- requires: fetch_recent@v0.5.0
+-- requires: current_user_id
 -- requires: argument_limits
 -- requires: conversation_not_found
 --
--- As before (see fetch_recent@v0.3.0), with the same errors, but max_count's
--- limit asked of chat.max_count_problem and the not-found error raised by
--- chat.conversation_not_found, each written once; the query is unchanged, so
--- the last messages are still read as the index gives them.
+-- As before, but asking the helpers where they now live, in chat_private
+-- (require_user_id, current_user_id, max_count_problem,
+-- raise_conversation_not_found): a plpgsql body names what it calls, so it
+-- follows no move. The query and the errors are the same.
 
 begin;
 
@@ -15,9 +16,9 @@ returns setof chat.messages as $$
 declare
   v_problem text;
 begin
-  perform chat.require_user_id();
+  perform chat_private.require_user_id();
 
-  v_problem := chat.max_count_problem(fetch_recent.max_count);
+  v_problem := chat_private.max_count_problem(fetch_recent.max_count);
   if v_problem is not null then
     raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
@@ -25,16 +26,16 @@ begin
 
   if not exists (
     select from chat.conversations c
-     where c.user_id = chat.current_user_id() and c.id = fetch_recent.conversation_id
+     where c.user_id = chat_private.current_user_id() and c.id = fetch_recent.conversation_id
   ) then
-    perform chat.conversation_not_found(fetch_recent.conversation_id);
+    perform chat_private.raise_conversation_not_found(fetch_recent.conversation_id);
   end if;
 
   return query
     select recent.*
       from (select m.*
               from chat.messages m
-             where m.user_id = chat.current_user_id()
+             where m.user_id = chat_private.current_user_id()
                and m.conversation_id = fetch_recent.conversation_id
              order by m.seq desc
              limit fetch_recent.max_count) recent

@@ -1,23 +1,21 @@
--- Deploy chat:finish_turn to pg
+-- Deploy chat:finish_turn to pg (reworked)
+-- requires: finish_turn@v0.5.0
 -- requires: lock_turn
--- requires: append_message
 --
--- The second half of a chat turn: store the responder's reply and end the
--- claim, so that a retry of the turn gets this reply from now on. The first
--- reply stored is the turn's: an attempt that finishes after another one did
--- (it outlived its lease, and a retry ran the turn again) stores nothing and
--- gets that reply back, marked replayed, as a retry does.
+-- As before, but claiming the turn through chat_private.lock_turn, where the
+-- lock now lives: a plpgsql body names what it calls, so it follows no move.
+-- Its grants and comment stay as they are (create or replace keeps them).
 
 begin;
 
-create function chat.finish_turn(
+create or replace function chat.finish_turn(
   conversation_id uuid,
   seq bigint,
   content text,
   metadata jsonb default '{}'
 ) returns chat.appended_message as $$
 declare
-  v_turn chat.turns := chat.lock_turn(finish_turn.conversation_id, finish_turn.seq);
+  v_turn chat.turns := chat_private.lock_turn(finish_turn.conversation_id, finish_turn.seq);
   v_reply chat.appended_message;
 begin
   if v_turn.reply_seq is not null then
@@ -41,11 +39,5 @@ begin
   return v_reply;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.finish_turn(uuid, bigint, text, jsonb) is
-  'Stores the reply to the current user''s turn (the turn of the user message seq) as an assistant message and ends the turn''s claim; returns it. When the turn has a reply already, stores nothing and returns that one (replayed = true). P0002 when the turn is missing or someone else''s; content and metadata are checked as append_message checks them.';
-
-revoke all on function chat.finish_turn(uuid, bigint, text, jsonb) from public;
-grant execute on function chat.finish_turn(uuid, bigint, text, jsonb) to chat_app;
 
 commit;

@@ -1,25 +1,23 @@
 -- Deploy chat:get_conversation to pg (reworked)
--- requires: get_conversation@v0.1.0
--- requires: conversations_rls
+-- requires: get_conversation@v0.5.0
+-- requires: current_user_id
 --
--- As before, but filtering by chat.current_user_id() itself rather than by a
--- variable holding it: the very expression of the policies, which the
--- planner inlines. So a conversation is read under row-level
--- security as it is without it: one index
--- condition on the user, no second filter. The filter stays, for a caller
--- that bypasses RLS; require_user_id still refuses to act for nobody.
+-- As before, but asking the helpers where they now live, in chat_private
+-- (require_user_id, current_user_id): a plpgsql body names what it calls, so
+-- it follows no move. The query is the same, filtering by the policies' own
+-- expression, chat_private.current_user_id(), as they now write it.
 
 begin;
 
 create or replace function chat.get_conversation(conversation_id uuid)
 returns setof chat.conversations as $$
 begin
-  perform chat.require_user_id();
+  perform chat_private.require_user_id();
 
   return query
     select c.*
       from chat.conversations c
-     where c.user_id = chat.current_user_id()
+     where c.user_id = chat_private.current_user_id()
        and c.id = get_conversation.conversation_id;
 end
 $$ language plpgsql stable security invoker set search_path = pg_catalog, pg_temp;

@@ -1,10 +1,11 @@
 -- Deploy chat:list_conversations to pg (reworked)
--- requires: list_conversations@v0.3.0
+-- requires: list_conversations@v0.5.0
+-- requires: current_user_id
 -- requires: argument_limits
 --
--- As before (see list_conversations@v0.3.0), with the same errors, but
--- max_count's limit asked of chat.max_count_problem, written once; the query
--- is unchanged, so the page is still read as the index gives it.
+-- As before, but asking the helpers where they now live, in chat_private
+-- (require_user_id, current_user_id, max_count_problem): a plpgsql body names
+-- what it calls, so it follows no move. The query and the errors are the same.
 
 begin;
 
@@ -16,9 +17,9 @@ create or replace function chat.list_conversations(
 declare
   v_problem text;
 begin
-  perform chat.require_user_id();
+  perform chat_private.require_user_id();
 
-  v_problem := chat.max_count_problem(list_conversations.max_count);
+  v_problem := chat_private.max_count_problem(list_conversations.max_count);
   if v_problem is not null then
     raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
@@ -33,7 +34,7 @@ begin
   return query
     select c.*
       from chat.conversations c
-     where c.user_id = chat.current_user_id()
+     where c.user_id = chat_private.current_user_id()
        and (c.updated_at, c.id) < (coalesce(list_conversations.before_activity, 'infinity'),
                                    coalesce(list_conversations.before_id, '00000000-0000-0000-0000-000000000000'))
      order by c.updated_at desc, c.id desc

@@ -1,19 +1,19 @@
--- Deploy chat:lock_turn to pg
--- requires: turns_rls
--- requires: conversations_rls
+-- Deploy chat:lock_turn to pg (reworked)
+-- requires: lock_turn@v0.5.0
+-- requires: current_user_id
 --
--- Every function that changes a turn locks the conversation's row first, as
--- every function that adds or removes messages does, and the turn's after:
--- one order for all of them, so that they queue and never deadlock. Finding
--- the turn is the same for all of them, and so is its error: a conversation
--- or a message that is missing or someone else's is P0002, the same for both.
+-- The lock that finish_turn, fail_turn and settle_turn take on a turn: a
+-- helper, not the API, it moves to chat_private and asks
+-- chat_private.require_user_id. What it locks and raises is unchanged.
 
 begin;
 
-create function chat.lock_turn(conversation_id uuid, seq bigint)
+alter function chat.lock_turn(uuid, bigint) set schema chat_private;
+
+create or replace function chat_private.lock_turn(conversation_id uuid, seq bigint)
 returns chat.turns as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_turn chat.turns;
 begin
   perform
@@ -36,11 +36,5 @@ begin
   return v_turn;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.lock_turn(uuid, bigint) is
-  'Locks the current user''s conversation, then its turn whose user message is seq, and returns the turn. P0002 when either is missing or someone else''s.';
-
-revoke all on function chat.lock_turn(uuid, bigint) from public;
-grant execute on function chat.lock_turn(uuid, bigint) to chat_app;
 
 commit;

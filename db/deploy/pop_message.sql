@@ -1,17 +1,18 @@
 -- Deploy chat:pop_message to pg (reworked)
--- requires: pop_message@v0.3.0
+-- requires: pop_message@v0.5.0
+-- requires: current_user_id
 -- requires: conversation_not_found
 --
--- As before (see pop_message@v0.3.0), with the same errors, but the not-found
--- error raised by chat.conversation_not_found, written once; it still runs
--- with its owner's rights and filters by the current user itself.
+-- As before, still with its owner's rights, but asking the helpers where they
+-- now live, in chat_private (require_user_id, raise_conversation_not_found): a
+-- plpgsql body names what it calls, so it follows no move.
 
 begin;
 
 create or replace function chat.pop_message(conversation_id uuid)
 returns setof chat.messages as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_count bigint;
 begin
   select c.message_count into v_count
@@ -20,7 +21,7 @@ begin
      and c.id = pop_message.conversation_id
      for update;
   if not found then
-    perform chat.conversation_not_found(pop_message.conversation_id);
+    perform chat_private.raise_conversation_not_found(pop_message.conversation_id);
   end if;
   if v_count = 0 then
     return;

@@ -1,20 +1,23 @@
 -- Deploy chat:rename_conversation to pg (reworked)
--- requires: rename_conversation@v0.3.0
+-- requires: rename_conversation@v0.5.0
+-- requires: current_user_id
+-- requires: limits
 -- requires: conversation_not_found
 --
--- As before (see rename_conversation@v0.3.0), with the same errors, but the
--- not-found error raised by chat.conversation_not_found, written once.
+-- As before, but asking the helpers where they now live, in chat_private
+-- (require_user_id, title_problem, raise_conversation_not_found): a plpgsql
+-- body names what it calls, so it follows no move. The errors are the same.
 
 begin;
 
 create or replace function chat.rename_conversation(conversation_id uuid, title text)
 returns chat.conversations as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_problem text;
   v_conversation chat.conversations;
 begin
-  v_problem := chat.title_problem(rename_conversation.title);
+  v_problem := chat_private.title_problem(rename_conversation.title);
   if v_problem is not null then
     raise exception 'title %', v_problem
       using errcode = '22001', column = 'title';
@@ -28,7 +31,7 @@ begin
   returning c.* into v_conversation;
 
   if not found then
-    perform chat.conversation_not_found(rename_conversation.conversation_id);
+    perform chat_private.raise_conversation_not_found(rename_conversation.conversation_id);
   end if;
 
   return v_conversation;

@@ -1,18 +1,46 @@
 -- Deploy chat:search_messages to pg (reworked)
--- requires: search_messages@v0.3.0
+-- requires: search_messages@v0.5.0
+-- requires: current_user_id
 -- requires: argument_limits
 --
--- As before (see search_messages@v0.3.0), with the same errors, but the
--- query's length asked of chat.search_query_problem and max_count's limit of
--- chat.max_count_problem, each written once. Only search_messages is
--- replaced: search_message_hits, its comment and its rights stay as they are.
+-- As before, but its word lookup search_message_hits moved to chat_private
+-- (not the API; its comment and rights, EXECUTE for chat_app only, go with
+-- it), and both asking the helpers where they now live, in chat_private: a
+-- body written as a string names what it calls, so it follows no move.
 
 begin;
+
+alter function chat.search_message_hits(tsquery, integer) set schema chat_private;
+
+-- Owner's rights, the user filtered explicitly: see search_messages@v0.3.0.
+create or replace function chat_private.search_message_hits(words tsquery, max_count integer)
+returns table (id uuid, rank real, created_at timestamptz) as $$
+  select m.id, pg_catalog.ts_rank(pg_catalog.to_tsvector('simple'::regconfig, m.content), words), m.created_at
+    from chat.messages m
+   where m.user_id = chat_private.require_user_id()
+     and pg_catalog.to_tsvector('simple'::regconfig, m.content) @@ words
+   order by 2 desc, m.created_at desc, m.id
+   limit max_count;
+$$ language sql stable security definer set search_path = pg_catalog, pg_temp;
+
+-- create or replace made it security definer again: where its owner does not
+-- bypass row security, back to the caller's rights, as in search_messages@v0.3.0
+-- (asked of the function's owner, who may not be the role running this).
+do $$
+begin
+  if not exists (select from pg_catalog.pg_roles r
+                   join pg_catalog.pg_proc p on p.proowner = r.oid
+                  where p.oid = 'chat_private.search_message_hits(tsquery, integer)'::pg_catalog.regprocedure
+                    and (r.rolsuper or r.rolbypassrls)) then
+    alter function chat_private.search_message_hits(tsquery, integer) security invoker;
+  end if;
+end
+$$;
 
 create or replace function chat.search_messages(query text, max_count integer default 20)
 returns setof chat.messages as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_words tsquery;
   v_hits uuid[];
   v_problem text;
@@ -21,12 +49,12 @@ begin
     raise exception 'query must not be empty'
       using errcode = '22023', column = 'query';
   end if;
-  v_problem := chat.search_query_problem(search_messages.query);
+  v_problem := chat_private.search_query_problem(search_messages.query);
   if v_problem is not null then
     raise exception 'query %', v_problem
       using errcode = '22001', column = 'query';
   end if;
-  v_problem := chat.max_count_problem(search_messages.max_count);
+  v_problem := chat_private.max_count_problem(search_messages.max_count);
   if v_problem is not null then
     raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
@@ -40,7 +68,7 @@ begin
 
   select pg_catalog.array_agg(h.id order by h.rank desc, h.created_at desc, h.id)
     into v_hits
-    from chat.search_message_hits(v_words, search_messages.max_count) h;
+    from chat_private.search_message_hits(v_words, search_messages.max_count) h;
 
   -- the rows, by primary key, as the caller: the policies have the last word
   return query

@@ -1,17 +1,17 @@
--- Deploy chat:settle_turn to pg
+-- Deploy chat:settle_turn to pg (reworked)
+-- requires: settle_turn@v0.5.0
 -- requires: lock_turn
 --
--- A responder may store its reply itself: an agent's session stores every
--- item of the run, its final message among them. That message is then the
--- turn's reply: settle_turn names it, instead of finish_turn storing the text
--- a second time. As there, the first reply is the turn's.
+-- As before, but claiming the turn through chat_private.lock_turn, where the
+-- lock now lives: a plpgsql body names what it calls, so it follows no move.
+-- Its grants and comment stay as they are (create or replace keeps them).
 
 begin;
 
-create function chat.settle_turn(conversation_id uuid, seq bigint, reply_seq bigint)
+create or replace function chat.settle_turn(conversation_id uuid, seq bigint, reply_seq bigint)
 returns chat.appended_message as $$
 declare
-  v_turn chat.turns := chat.lock_turn(settle_turn.conversation_id, settle_turn.seq);
+  v_turn chat.turns := chat_private.lock_turn(settle_turn.conversation_id, settle_turn.seq);
   v_reply chat.appended_message;
 begin
   if v_turn.reply_seq is not null then
@@ -46,11 +46,5 @@ begin
   return v_reply;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.settle_turn(uuid, bigint, bigint) is
-  'Makes the stored assistant message reply_seq (after the turn''s message) the reply to the current user''s turn of the user message seq, and ends the turn''s claim; returns it. When the turn has a reply already, returns that one (replayed = true). P0002 when the turn is missing or someone else''s; 22023 when reply_seq is no assistant message after it.';
-
-revoke all on function chat.settle_turn(uuid, bigint, bigint) from public;
-grant execute on function chat.settle_turn(uuid, bigint, bigint) to chat_app;
 
 commit;

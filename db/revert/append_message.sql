@@ -1,7 +1,7 @@
 -- Revert chat:append_message from pg (reworked)
 --
--- Back to the function of append_message@v0.3.0, with the not-found errors
--- written out.
+-- Back to the v0.5.0 body, which names the helpers in chat; their own
+-- reverts, which run after this one, bring them back there.
 
 begin;
 
@@ -28,8 +28,7 @@ begin
        and c.id = append_message.conversation_id
        for update;
     if not found then
-      raise exception 'conversation % not found', append_message.conversation_id
-        using errcode = 'P0002';
+      perform chat.conversation_not_found(append_message.conversation_id);
     end if;
 
     select m.* into v_stored
@@ -68,8 +67,7 @@ begin
   returning * into v_stored;
 
   if not found then
-    raise exception 'conversation % not found', append_message.conversation_id
-      using errcode = 'P0002';
+    perform chat.conversation_not_found(append_message.conversation_id);
   end if;
 
   return row(v_stored.*, false)::chat.appended_message;

@@ -1,7 +1,7 @@
 -- Revert chat:append_messages from pg (reworked)
 --
--- Back to the function of append_messages@v0.4.0: every batch takes the path
--- of a batch with keys, and its rows are read back by a join.
+-- Back to the v0.5.0 body, which names the helpers in chat; their own
+-- reverts, which run after this one, bring them back there.
 
 begin;
 
@@ -13,6 +13,8 @@ declare
   v_position integer;  -- from 0, as the errors name the elements
   v_field text;
   v_name text;
+  v_keyed boolean := false;  -- whether any element has a client_msg_id
+  v_total integer;     -- how many elements
   v_key text;
   v_metadata jsonb;
   v_earlier jsonb;
@@ -64,7 +66,37 @@ begin
     v_metadata := chat.check_message(v_element ->> 'role', v_element ->> 'content',
                                      nullif(v_element -> 'metadata', 'null'), v_element ->> 'client_msg_id',
                                      v_field || '.');
+    v_keyed := v_keyed or v_element ->> 'client_msg_id' is not null;
+    v_total := v_position + 1;
   end loop;
+
+  -- Nothing to replay: every element is new. The update takes the
+  -- conversation's lock (appends to it queue here) and reads its clock under
+  -- it, so created_at follows seq; the insert returns what it stored.
+  if not v_keyed then
+    update chat.conversations c
+       set message_count = c.message_count + v_total,
+           updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
+     where c.user_id = v_user_id
+       and c.id = append_messages.conversation_id
+    returning c.message_count - v_total, c.updated_at
+      into v_count, v_created;
+    if not found then
+      perform chat.conversation_not_found(append_messages.conversation_id);
+    end if;
+
+    return query
+      with stored as (
+        insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, created_at)
+        select append_messages.conversation_id, v_user_id, v_count + e.position,
+               e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
+               null, v_created
+          from pg_catalog.jsonb_array_elements(append_messages.messages) with ordinality as e (value, position)
+        returning *
+      )
+      select stored.*, false from stored order by stored.seq;
+    return;
+  end if;
 
   -- Queue behind other appends to this conversation.
   select c.message_count into v_count
@@ -142,13 +174,19 @@ begin
      cross join lateral (select append_messages.messages -> n.position) as e (value);
   end if;
 
+  -- Each element's message, by its key: one index probe each (the limit keeps
+  -- the lookup a lateral one, whatever the plan).
   return query
     select m.*, r.replayed
       from rows from (pg_catalog.unnest(v_seqs), pg_catalog.unnest(v_replays)) with ordinality as r (seq, replayed, position)
-      join chat.messages m
-        on m.user_id = v_user_id
-       and m.conversation_id = append_messages.conversation_id
-       and m.seq = r.seq
+     cross join lateral (
+       select m.*
+         from chat.messages m
+        where m.user_id = v_user_id
+          and m.conversation_id = append_messages.conversation_id
+          and m.seq = r.seq
+        limit 1
+     ) as m
      order by r.position;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;

@@ -1,7 +1,7 @@
 -- Revert chat:begin_turn from pg (reworked)
 --
--- Back to the function of begin_turn@v0.3.0, with max_count's limit written
--- out.
+-- Back to the v0.5.0 body, which names the helpers in chat; their own
+-- reverts, which run after this one, bring them back there.
 
 begin;
 
@@ -20,9 +20,11 @@ declare
   v_turn chat.turns;
   v_state text;
   v_now timestamptz;
+  v_problem text;
 begin
-  if begin_turn.max_count is null or begin_turn.max_count not between 1 and 1000 then
-    raise exception 'max_count must be between 1 and 1000, not %', coalesce(begin_turn.max_count::text, 'NULL')
+  v_problem := chat.max_count_problem(begin_turn.max_count);
+  if v_problem is not null then
+    raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
   end if;
   if begin_turn.lease is null or begin_turn.lease <= interval '0' or begin_turn.lease > interval '1 day' then

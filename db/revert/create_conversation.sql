@@ -1,6 +1,7 @@
--- Revert chat:create_conversation from pg
+-- Revert chat:create_conversation from pg (reworked)
 --
--- Back to the limits written out in the function (create_conversation@v0.2.0).
+-- Back to the v0.5.0 body, which names the helpers in chat (their own
+-- reverts, which run after this one, bring them back there).
 
 begin;
 
@@ -8,12 +9,22 @@ create or replace function chat.create_conversation(title text default null, met
 returns chat.conversations as $$
 declare
   v_user_id uuid := chat.require_user_id();
-  v_metadata jsonb := chat.check_metadata(create_conversation.metadata, 16384);
+  v_problem text;
   v_conversation chat.conversations;
 begin
-  if pg_catalog.char_length(create_conversation.title) > 200 then
-    raise exception 'title is longer than 200 characters'
+  v_problem := chat.title_problem(create_conversation.title);
+  if v_problem is not null then
+    raise exception 'title %', v_problem
       using errcode = '22001', column = 'title';
+  end if;
+  v_problem := chat.conversation_metadata_problem(create_conversation.metadata);
+  if v_problem is not null then
+    raise exception 'metadata %', v_problem
+      using errcode = '22023', column = 'metadata';
+  end if;
+  if chat.metadata_too_deep(create_conversation.metadata) then
+    raise exception 'metadata is nested more than 100 levels deep'
+      using errcode = '22023', column = 'metadata';
   end if;
 
   if not exists (select from chat.users u where u.id = v_user_id) then
@@ -23,14 +34,11 @@ begin
   end if;
 
   insert into chat.conversations (user_id, title, metadata)
-  values (v_user_id, create_conversation.title, v_metadata)
+  values (v_user_id, create_conversation.title, coalesce(create_conversation.metadata, '{}'))
   returning * into v_conversation;
 
   return v_conversation;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.create_conversation(text, jsonb) is
-  'Creates a conversation of the current user (app.user_id) and returns it.';
 
 commit;

@@ -1,6 +1,8 @@
 -- Revert chat:delete_user from pg (reworked)
 --
--- Back to delete_user@v0.4.0: the deletion without a tombstone.
+-- Back to the body of delete_user@v0.5.0, which names require_user_id
+-- in chat (the revert of current_user_id, which runs after this one,
+-- brings it back there).
 
 begin;
 
@@ -8,14 +10,18 @@ create or replace function chat.delete_user()
 returns boolean as $$
 declare
   v_user_id uuid := chat.require_user_id();
+  v_deleted boolean;
 begin
   delete from chat.users u
    where u.id = v_user_id;
-  return found;
+  v_deleted := found;
+
+  insert into chat.deleted_users (user_id)
+  values (v_user_id)
+  on conflict (user_id) do update
+    set deleted_at = excluded.deleted_at;
+  return v_deleted;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.delete_user() is
-  'Deletes the current user and, by cascade, everything of theirs; true if there was a row.';
 
 commit;

@@ -1,17 +1,20 @@
 -- Revert chat:fetch_messages from pg (reworked)
 --
--- Back to the function of fetch_messages@v0.3.0, with max_count's limit and
--- the not-found error written out.
+-- Back to the v0.5.0 body, which names the helpers in chat (their own
+-- reverts, which run after this one, bring them back there).
 
 begin;
 
 create or replace function chat.fetch_messages(conversation_id uuid, after_seq bigint default 0, max_count integer default 100)
 returns setof chat.messages as $$
+declare
+  v_problem text;
 begin
   perform chat.require_user_id();
 
-  if fetch_messages.max_count is null or fetch_messages.max_count not between 1 and 1000 then
-    raise exception 'max_count must be between 1 and 1000, not %', coalesce(fetch_messages.max_count::text, 'NULL')
+  v_problem := chat.max_count_problem(fetch_messages.max_count);
+  if v_problem is not null then
+    raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
   end if;
   if fetch_messages.after_seq is null or fetch_messages.after_seq < 0 then
@@ -24,8 +27,7 @@ begin
     select from chat.conversations c
      where c.user_id = chat.current_user_id() and c.id = fetch_messages.conversation_id
   ) then
-    raise exception 'conversation % not found', fetch_messages.conversation_id
-      using errcode = 'P0002';
+    perform chat.conversation_not_found(fetch_messages.conversation_id);
   end if;
 
   return query

@@ -1,52 +1,29 @@
--- Revert chat:limits from pg
+-- Revert chat:limits from pg (reworked)
 --
--- Back to the tables' checks asking the functions, and to content_problem's
--- earlier body (limits@v0.4.0).
+-- The validators back in schema chat, the domains' comments naming them
+-- there.
 
 begin;
 
-alter type chat.turn_part
-  alter attribute role type text,
-  alter attribute content type text,
-  alter attribute client_msg_id type text;
-alter type chat.appended_message
-  alter attribute role type text,
-  alter attribute content type text,
-  alter attribute client_msg_id type text;
+alter function chat_private.role_problem(text) set schema chat;
+alter function chat_private.content_problem(text) set schema chat;
+alter function chat_private.client_msg_id_problem(text) set schema chat;
+alter function chat_private.title_problem(text) set schema chat;
+alter function chat_private.conversation_metadata_problem(jsonb) set schema chat;
+alter function chat_private.task_title_problem(text) set schema chat;
+alter function chat_private.task_description_problem(text) set schema chat;
 
-alter table chat.tasks
-  alter column title type text,
-  alter column description type text,
-  add constraint tasks_title_length check (chat.task_title_problem(title) is null),
-  add constraint tasks_description_length check (chat.task_description_problem(description) is null);
-
-alter table chat.turns
-  alter column opening_key type text,
-  add constraint turns_opening_key_length check (chat.client_msg_id_problem(opening_key) is null);
-
-alter table chat.conversations
-  alter column title type text,
-  alter column metadata type jsonb,
-  add constraint conversations_title_length check (chat.title_problem(title) is null),
-  add constraint conversations_metadata_valid check (chat.conversation_metadata_problem(metadata) is null),
-  add constraint conversations_metadata_depth check (not chat.metadata_too_deep(metadata));
-
-alter table chat.messages
-  alter column role type text,
-  alter column content type text,
-  alter column client_msg_id type text,
-  add constraint messages_role_known check (chat.role_problem(role) is null),
-  add constraint messages_content_length check (chat.content_problem(content) is null),
-  add constraint messages_client_msg_id_length check (chat.client_msg_id_problem(client_msg_id) is null);
-
-drop domain chat.message_role, chat.message_content, chat.client_msg_id, chat.conversation_title,
-  chat.conversation_metadata, chat.task_title, chat.task_description;
-
-create or replace function chat.content_problem(content text) returns text
-  language sql immutable parallel safe security invoker
-return case
-  when pg_catalog.char_length(content) > 10000
-    then 'is longer than 10000 characters (' || pg_catalog.char_length(content) || ' characters)'
-end;
+comment on domain chat.message_role is
+  'A message''s role, as chat.role_problem allows: system, user, assistant or tool.';
+comment on domain chat.message_content is
+  'A message''s text, as chat.content_problem allows: at most 10000 characters.';
+comment on domain chat.client_msg_id is
+  'A client''s idempotency key (a message''s client_msg_id, a turn''s opening_key), as chat.client_msg_id_problem allows: 1 to 200 characters.';
+comment on domain chat.conversation_title is
+  'A conversation''s title, as chat.title_problem allows: at most 200 characters.';
+comment on domain chat.task_title is
+  'A task''s title, as chat.task_title_problem allows: 1 to 200 characters.';
+comment on domain chat.task_description is
+  'A task''s description, as chat.task_description_problem allows: at most 10000 characters.';
 
 commit;

@@ -1,7 +1,7 @@
 -- Revert chat:list_conversations from pg (reworked)
 --
--- Back to the function of list_conversations@v0.3.0, with max_count's limit
--- written out.
+-- Back to the v0.5.0 body, which names the helpers in chat (their own
+-- reverts, which run after this one, bring them back there).
 
 begin;
 
@@ -10,11 +10,14 @@ create or replace function chat.list_conversations(
   before_activity timestamptz default null,
   before_id uuid default null
 ) returns setof chat.conversations as $$
+declare
+  v_problem text;
 begin
   perform chat.require_user_id();
 
-  if list_conversations.max_count is null or list_conversations.max_count not between 1 and 1000 then
-    raise exception 'max_count must be between 1 and 1000, not %', coalesce(list_conversations.max_count::text, 'NULL')
+  v_problem := chat.max_count_problem(list_conversations.max_count);
+  if v_problem is not null then
+    raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
   end if;
   if list_conversations.before_id is not null and list_conversations.before_activity is null then

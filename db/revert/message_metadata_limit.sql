@@ -1,17 +1,12 @@
--- Revert chat:message_metadata_limit from pg
+-- Revert chat:message_metadata_limit from pg (reworked)
 --
--- Back to the table's two checks (message_metadata_limit@v0.4.0).
+-- The validator back in schema chat.
 
 begin;
 
-alter type chat.turn_part alter attribute metadata type jsonb;
-alter type chat.appended_message alter attribute metadata type jsonb;
+alter function chat_private.message_metadata_problem(jsonb) set schema chat;
 
-alter table chat.messages
-  alter column metadata type jsonb,
-  add constraint messages_metadata_valid check (chat.message_metadata_problem(metadata) is null),
-  add constraint messages_metadata_depth check (not chat.metadata_too_deep(metadata));
-
-drop domain chat.message_metadata;
+comment on column chat.messages.metadata is
+  'Tool calls, agent items and the like: a JSON object, at most 1 MiB as text (chat.message_metadata_problem).';
 
 commit;

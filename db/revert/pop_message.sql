@@ -1,7 +1,7 @@
 -- Revert chat:pop_message from pg (reworked)
 --
--- Back to the function of pop_message@v0.3.0, with the not-found error
--- written out.
+-- Back to the v0.5.0 body, which names the helpers in chat; their own
+-- reverts, which run after this one, bring them back there.
 
 begin;
 
@@ -17,8 +17,7 @@ begin
      and c.id = pop_message.conversation_id
      for update;
   if not found then
-    raise exception 'conversation % not found', pop_message.conversation_id
-      using errcode = 'P0002';
+    perform chat.conversation_not_found(pop_message.conversation_id);
   end if;
   if v_count = 0 then
     return;

@@ -1,17 +1,19 @@
 -- Revert chat:provision_user from pg (reworked)
 --
--- Back to provision_user@v0.4.0: email only, no check of a deletion.
+-- Back to the body of provision_user@v0.5.0, which names require_user_id
+-- in chat (the revert of current_user_id, which runs after this one,
+-- brings it back there).
 
 begin;
 
-drop function chat.provision_user(text, timestamptz);
-
-create function chat.provision_user(email text default null)
+create or replace function chat.provision_user(email text default null, issued_at timestamptz default null)
 returns boolean as $$
 declare
   v_user_id uuid := chat.require_user_id();
   v_created boolean := false;
 begin
+  perform chat.check_token(provision_user.issued_at);
+
   if provision_user.email is not null then
     begin
       insert into chat.users (id, email)
@@ -33,11 +35,5 @@ begin
   return v_created;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.provision_user(text) is
-  'Makes the current user''s row if it is missing, with email when it is well formed and nobody else''s (NULL otherwise); true if it made the row. Never fails on the email.';
-
-revoke all on function chat.provision_user(text) from public;
-grant execute on function chat.provision_user(text) to chat_app;
 
 commit;

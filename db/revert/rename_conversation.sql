@@ -1,7 +1,7 @@
 -- Revert chat:rename_conversation from pg (reworked)
 --
--- Back to the function of rename_conversation@v0.3.0, with the not-found
--- error written out.
+-- Back to the v0.5.0 body, which names the helpers in chat (their own
+-- reverts, which run after this one, bring them back there).
 
 begin;
 
@@ -26,8 +26,7 @@ begin
   returning c.* into v_conversation;
 
   if not found then
-    raise exception 'conversation % not found', rename_conversation.conversation_id
-      using errcode = 'P0002';
+    perform chat.conversation_not_found(rename_conversation.conversation_id);
   end if;
 
   return v_conversation;

@@ -1,7 +1,47 @@
--- Revert chat:settle_turn from pg
+-- Revert chat:settle_turn from pg (reworked)
+--
+-- Back to the v0.5.0 body, which names the helpers in chat; their own
+-- reverts, which run after this one, bring them back there.
 
 begin;
 
-drop function chat.settle_turn(uuid, bigint, bigint);
+create or replace function chat.settle_turn(conversation_id uuid, seq bigint, reply_seq bigint)
+returns chat.appended_message as $$
+declare
+  v_turn chat.turns := chat.lock_turn(settle_turn.conversation_id, settle_turn.seq);
+  v_reply chat.appended_message;
+begin
+  if v_turn.reply_seq is not null then
+    select m.*, true into v_reply
+      from chat.messages m
+     where m.user_id = v_turn.user_id
+       and m.conversation_id = v_turn.conversation_id
+       and m.seq = v_turn.reply_seq;
+    return v_reply;
+  end if;
+
+  select m.*, false into v_reply
+    from chat.messages m
+   where m.user_id = v_turn.user_id
+     and m.conversation_id = v_turn.conversation_id
+     and m.seq = settle_turn.reply_seq
+     and m.seq > v_turn.seq
+     and m.role = 'assistant';
+  if not found then
+    raise exception 'reply_seq % is no assistant message after the turn''s message %',
+                    coalesce(settle_turn.reply_seq::text, 'NULL'), v_turn.seq
+      using errcode = '22023', column = 'reply_seq';
+  end if;
+
+  update chat.turns t
+     set reply_seq = v_reply.seq,
+         running_until = null,
+         finished_at = pg_catalog.clock_timestamp()
+   where t.user_id = v_turn.user_id
+     and t.conversation_id = v_turn.conversation_id
+     and t.seq = v_turn.seq;
+  return v_reply;
+end
+$$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
 
 commit;

@@ -1,8 +1,10 @@
--- Revert chat:tasks from pg
+-- Revert chat:tasks from pg (reworked)
+--
+-- The trigger function back in chat, where tasks@v0.5.0 made it; the trigger
+-- follows it by oid.
 
 begin;
 
-drop table chat.tasks;
-drop function chat.tasks_touch_updated_at();
+alter function chat_private.tasks_touch_updated_at() set schema chat;
 
 commit;

@@ -15,10 +15,19 @@ select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.begin_turn(uuid, 
 select 1 / (not pg_catalog.has_function_privilege('public', 'chat.begin_turn(uuid, text, text, integer, interval)',
                                                   'execute'))::int;
 
--- its limits asked of their functions, not written out
+-- its limits asked of their functions in chat_private, not written out
 select 1 / count(*) from pg_catalog.pg_proc
  where oid = 'chat.begin_turn(uuid, text, text, integer, interval)'::regprocedure
-   and prosrc like '%chat.max_count_problem(%'
+   and prosrc like '%chat_private.max_count_problem(%'
+   and prosrc not like '%chat.max_count_problem(%'
    and prosrc not like '%1000%';
+
+-- the current user asked of chat_private, the history filtered by the policies' own expression
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.begin_turn(uuid, text, text, integer, interval)'::regprocedure
+   and prosrc like '%chat_private.require_user_id()%'
+   and prosrc like '%m.user_id = chat_private.current_user_id()%'
+   and prosrc not like '%chat.require_user_id(%'
+   and prosrc not like '%chat.current_user_id(%';
 
 rollback;

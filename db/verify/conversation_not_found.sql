@@ -1,4 +1,4 @@
--- Verify chat:conversation_not_found on pg
+-- Verify chat:conversation_not_found on pg (reworked)
 
 begin;
 
@@ -9,18 +9,19 @@ declare
   v_column text;
 begin
   begin
-    perform chat.conversation_not_found('00000000-0000-0000-0000-000000000001');
-    raise exception 'conversation_not_found raises nothing';
+    perform chat_private.raise_conversation_not_found('00000000-0000-0000-0000-000000000001');
+    raise exception 'raise_conversation_not_found raises nothing';
   exception when no_data_found then
     get stacked diagnostics v_message = message_text, v_column = column_name;
     if v_message <> 'conversation 00000000-0000-0000-0000-000000000001 not found' or v_column <> '' then
-      raise exception 'conversation_not_found raises % (column %)', v_message, v_column;
+      raise exception 'raise_conversation_not_found raises % (column %)', v_message, v_column;
     end if;
   end;
 end
 $$;
 
-select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.conversation_not_found(uuid)', 'execute')::int;
-select 1 / (not pg_catalog.has_function_privilege('public', 'chat.conversation_not_found(uuid)', 'execute'))::int;
+select 1 / (pg_catalog.to_regprocedure('chat.conversation_not_found(uuid)') is null)::int;
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.raise_conversation_not_found(uuid)', 'execute')::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.raise_conversation_not_found(uuid)', 'execute'))::int;
 
 rollback;

@@ -1,4 +1,4 @@
--- Verify chat:fail_turn on pg
+-- Verify chat:fail_turn on pg (reworked)
 
 begin;
 
@@ -8,5 +8,11 @@ select 1 / count(*) from pg_catalog.pg_proc
 
 select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.fail_turn(uuid, bigint, uuid)', 'execute')::int;
 select 1 / (not pg_catalog.has_function_privilege('public', 'chat.fail_turn(uuid, bigint, uuid)', 'execute'))::int;
+
+-- the turn claimed through the lock where it now lives
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.fail_turn(uuid, bigint, uuid)'::regprocedure
+   and prosrc like '%chat_private.lock_turn(%'
+   and prosrc not like '%chat.lock_turn(%';
 
 rollback;

@@ -1,22 +1,22 @@
--- Verify chat:limits on pg
+-- Verify chat:limits on pg (reworked)
 
 begin;
 
 -- each function draws its line where it says
 do $$
 begin
-  if chat.role_problem('tool') is not null or chat.role_problem('admin') is null or chat.role_problem(null) is null
-     or chat.content_problem(pg_catalog.repeat('ü', 10000)) is not null
-     or chat.content_problem(pg_catalog.repeat('ü', 10001)) is null
-     or chat.client_msg_id_problem(pg_catalog.repeat('k', 200)) is not null
-     or chat.client_msg_id_problem(pg_catalog.repeat('k', 201)) is null or chat.client_msg_id_problem('') is null
-     or chat.title_problem(pg_catalog.repeat('t', 200)) is not null
-     or chat.title_problem(pg_catalog.repeat('t', 201)) is null
-     or chat.conversation_metadata_problem(pg_catalog.jsonb_build_object('k', pg_catalog.repeat('x', 16384 - 9))) is not null
-     or chat.conversation_metadata_problem(pg_catalog.jsonb_build_object('k', pg_catalog.repeat('x', 16384 - 8))) is null
-     or chat.conversation_metadata_problem('[]') is null
-     or chat.task_title_problem('') is null or chat.task_title_problem(pg_catalog.repeat('t', 200)) is not null
-     or chat.task_description_problem(pg_catalog.repeat('d', 10001)) is null
+  if chat_private.role_problem('tool') is not null or chat_private.role_problem('admin') is null or chat_private.role_problem(null) is null
+     or chat_private.content_problem(pg_catalog.repeat('ü', 10000)) is not null
+     or chat_private.content_problem(pg_catalog.repeat('ü', 10001)) is null
+     or chat_private.client_msg_id_problem(pg_catalog.repeat('k', 200)) is not null
+     or chat_private.client_msg_id_problem(pg_catalog.repeat('k', 201)) is null or chat_private.client_msg_id_problem('') is null
+     or chat_private.title_problem(pg_catalog.repeat('t', 200)) is not null
+     or chat_private.title_problem(pg_catalog.repeat('t', 201)) is null
+     or chat_private.conversation_metadata_problem(pg_catalog.jsonb_build_object('k', pg_catalog.repeat('x', 16384 - 9))) is not null
+     or chat_private.conversation_metadata_problem(pg_catalog.jsonb_build_object('k', pg_catalog.repeat('x', 16384 - 8))) is null
+     or chat_private.conversation_metadata_problem('[]') is null
+     or chat_private.task_title_problem('') is null or chat_private.task_title_problem(pg_catalog.repeat('t', 200)) is not null
+     or chat_private.task_description_problem(pg_catalog.repeat('d', 10001)) is null
   then
     raise exception 'a limit function draws its line in the wrong place';
   end if;
@@ -30,12 +30,12 @@ declare
 begin
   for v_line in
     explain (verbose, costs off)
-    select chat.role_problem(g::text), chat.content_problem(g::text), chat.client_msg_id_problem(g::text),
-           chat.title_problem(g::text), chat.conversation_metadata_problem(pg_catalog.to_jsonb(g)),
-           chat.task_title_problem(g::text), chat.task_description_problem(g::text)
+    select chat_private.role_problem(g::text), chat_private.content_problem(g::text), chat_private.client_msg_id_problem(g::text),
+           chat_private.title_problem(g::text), chat_private.conversation_metadata_problem(pg_catalog.to_jsonb(g)),
+           chat_private.task_title_problem(g::text), chat_private.task_description_problem(g::text)
       from pg_catalog.generate_series(1, 2) g
   loop
-    if v_line like '%chat.%' then
+    if v_line like '%chat_private.%' then
       raise exception 'a limit function is not inlined: %', v_line;
     end if;
   end loop;
@@ -43,24 +43,28 @@ end
 $$;
 
 -- each column holds its limit in its type: a domain whose check asks the function
-select 1 / (count(*) = 10)::int
-  from (values ('chat.messages', 'role', 'messages_role_known', '(VALUE IS NULL) OR (chat.role_problem(VALUE) IS NULL)'),
-               ('chat.messages', 'content', 'messages_content_length', 'chat.content_problem(VALUE) IS NULL'),
-               ('chat.messages', 'client_msg_id', 'client_msg_id_length', 'chat.client_msg_id_problem(VALUE) IS NULL'),
-               ('chat.turns', 'opening_key', 'client_msg_id_length', 'chat.client_msg_id_problem(VALUE) IS NULL'),
-               ('chat.conversations', 'title', 'conversations_title_length', 'chat.title_problem(VALUE) IS NULL'),
+select 1 / (count(*) = 8)::int
+  from (values ('chat.messages', 'role', 'messages_role_known', '(VALUE IS NULL) OR (chat_private.role_problem(VALUE) IS NULL)'),
+               ('chat.messages', 'content', 'messages_content_length', 'chat_private.content_problem(VALUE) IS NULL'),
+               ('chat.messages', 'client_msg_id', 'client_msg_id_length', 'chat_private.client_msg_id_problem(VALUE) IS NULL'),
+               ('chat.turns', 'opening_key', 'client_msg_id_length', 'chat_private.client_msg_id_problem(VALUE) IS NULL'),
+               ('chat.conversations', 'title', 'conversations_title_length', 'chat_private.title_problem(VALUE) IS NULL'),
                ('chat.conversations', 'metadata', 'conversations_metadata_valid',
-                'chat.conversation_metadata_problem(VALUE) IS NULL'),
-               ('chat.conversations', 'metadata', 'conversations_metadata_depth', 'NOT chat.metadata_too_deep(VALUE)'),
-               ('chat.tasks', 'title', 'tasks_title_length', 'chat.task_title_problem(VALUE) IS NULL'),
+                'chat_private.conversation_metadata_problem(VALUE) IS NULL'),
+               ('chat.tasks', 'title', 'tasks_title_length', 'chat_private.task_title_problem(VALUE) IS NULL'),
                ('chat.tasks', 'description', 'tasks_description_length',
-                'chat.task_description_problem(VALUE) IS NULL'),
-               ('chat.messages', 'metadata', 'messages_metadata_valid', 'chat.message_metadata_problem(VALUE) IS NULL'))
+                'chat_private.task_description_problem(VALUE) IS NULL'))
        as expected (relation, attname, name, asks)
   join pg_catalog.pg_attribute a on a.attrelid = expected.relation::regclass and a.attname = expected.attname
   join pg_catalog.pg_constraint c
     on c.contypid = a.atttypid and c.conname = expected.name and c.contype = 'c' and c.convalidated
    and pg_catalog.pg_get_constraintdef(c.oid) = 'CHECK ((' || expected.asks || '))';
+
+-- and none of them is left in the API's schema
+select 1 / (count(*) = 0)::int from pg_catalog.pg_proc
+ where pronamespace = 'chat'::regnamespace
+   and proname in ('role_problem', 'content_problem', 'client_msg_id_problem', 'title_problem',
+                   'conversation_metadata_problem', 'task_title_problem', 'task_description_problem');
 
 -- and no table writes a limit of its own: what checks are left are of the rows' consistency
 select 1 / (count(*) = 0)::int
@@ -75,19 +79,19 @@ select 1 / (count(*) = 6)::int from pg_catalog.pg_attribute a
  where a.attrelid in ('chat.appended_message'::regclass, 'chat.turn_part'::regclass)
    and a.attname in ('role', 'content', 'client_msg_id') and a.atttypid = m.atttypid;
 
-select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.role_problem(text)', 'execute')::int;
-select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.content_problem(text)', 'execute')::int;
-select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.client_msg_id_problem(text)', 'execute')::int;
-select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.title_problem(text)', 'execute')::int;
-select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.conversation_metadata_problem(jsonb)', 'execute')::int;
-select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.task_title_problem(text)', 'execute')::int;
-select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.task_description_problem(text)', 'execute')::int;
-select 1 / (not pg_catalog.has_function_privilege('public', 'chat.role_problem(text)', 'execute'))::int;
-select 1 / (not pg_catalog.has_function_privilege('public', 'chat.content_problem(text)', 'execute'))::int;
-select 1 / (not pg_catalog.has_function_privilege('public', 'chat.client_msg_id_problem(text)', 'execute'))::int;
-select 1 / (not pg_catalog.has_function_privilege('public', 'chat.title_problem(text)', 'execute'))::int;
-select 1 / (not pg_catalog.has_function_privilege('public', 'chat.conversation_metadata_problem(jsonb)', 'execute'))::int;
-select 1 / (not pg_catalog.has_function_privilege('public', 'chat.task_title_problem(text)', 'execute'))::int;
-select 1 / (not pg_catalog.has_function_privilege('public', 'chat.task_description_problem(text)', 'execute'))::int;
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.role_problem(text)', 'execute')::int;
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.content_problem(text)', 'execute')::int;
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.client_msg_id_problem(text)', 'execute')::int;
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.title_problem(text)', 'execute')::int;
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.conversation_metadata_problem(jsonb)', 'execute')::int;
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.task_title_problem(text)', 'execute')::int;
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.task_description_problem(text)', 'execute')::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.role_problem(text)', 'execute'))::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.content_problem(text)', 'execute'))::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.client_msg_id_problem(text)', 'execute'))::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.title_problem(text)', 'execute'))::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.conversation_metadata_problem(jsonb)', 'execute'))::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.task_title_problem(text)', 'execute'))::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.task_description_problem(text)', 'execute'))::int;
 
 rollback;

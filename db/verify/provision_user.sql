@@ -4,7 +4,8 @@ begin;
 
 select 1 / count(*) from pg_catalog.pg_proc
  where oid = 'chat.provision_user(text, timestamptz)'::regprocedure
-   and prorettype = 'boolean'::regtype and not proretset and not prosecdef;
+   and prorettype = 'boolean'::regtype and not proretset and not prosecdef
+   and prosrc like '%chat_private.require_user_id()%';
 
 select 1 / (count(*) = 0)::int from pg_catalog.pg_proc
  where proname = 'provision_user' and pronamespace = 'chat'::regnamespace

@@ -1,4 +1,4 @@
--- Verify chat:tasks on pg
+-- Verify chat:tasks on pg (reworked)
 
 begin;
 
@@ -13,8 +13,10 @@ select 1 / (pg_catalog.array_agg(a.attname order by k.ord) = '{user_id,id}')::in
   join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
  where c.conrelid = 'chat.tasks'::regclass and c.contype = 'p';
 
+-- the trigger, calling its function where it now lives, in chat_private
 select 1 / count(*)::int from pg_catalog.pg_trigger
- where tgrelid = 'chat.tasks'::regclass and tgname = 'tasks_touch_updated_at';
+ where tgrelid = 'chat.tasks'::regclass and tgname = 'tasks_touch_updated_at'
+   and tgfoid = 'chat_private.tasks_touch_updated_at()'::regprocedure;
 
 -- each privilege the runtime role and the auditor are granted, one by one
 select 1 / pg_catalog.has_table_privilege('chat_app', 'chat.tasks', 'select')::int;
@@ -32,6 +34,6 @@ select 1 / (not pg_catalog.has_table_privilege('chat_auditor', 'chat.tasks', 'in
 select 1 / (not pg_catalog.has_table_privilege('chat_auditor', 'chat.tasks', 'update'))::int;
 select 1 / (not pg_catalog.has_table_privilege('chat_auditor', 'chat.tasks', 'delete'))::int;
 select 1 / (not pg_catalog.has_table_privilege('chat_auditor', 'chat.tasks', 'truncate'))::int;
-select 1 / (not pg_catalog.has_function_privilege('public', 'chat.tasks_touch_updated_at()', 'execute'))::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.tasks_touch_updated_at()', 'execute'))::int;
 
 rollback;

@@ -6,16 +6,23 @@ begin;
 set local search_path = pg_catalog;
 
 -- the runtime role's four policies, each comparing the row's user with the
--- current one bare (no sub-select), and the auditor's
+-- current one bare (no sub-select), asked of chat_private, and the auditor's
 select 1 / (count(*) = 4)::int
   from pg_catalog.pg_policies
  where schemaname = 'chat' and tablename = 'users'
    and policyname in ('users_select', 'users_insert', 'users_update', 'users_delete')
-   and coalesce(qual, with_check) = '(id = chat.current_user_id())'
-   and coalesce(with_check, qual) = '(id = chat.current_user_id())';
+   and coalesce(qual, with_check) = '(id = chat_private.current_user_id())'
+   and coalesce(with_check, qual) = '(id = chat_private.current_user_id())';
 
 select 1 / count(*)::int
   from pg_catalog.pg_policies
  where schemaname = 'chat' and tablename = 'users' and policyname = 'users_audit';
+
+-- each of the four says what it does
+select 1 / (count(*) = 4)::int
+  from pg_catalog.pg_policy p
+ where p.polrelid = 'chat.users'::regclass
+   and p.polname in ('users_select', 'users_insert', 'users_update', 'users_delete')
+   and pg_catalog.obj_description(p.oid, 'pg_policy') like 'chat_app %';
 
 rollback;

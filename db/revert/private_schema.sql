@@ -1,0 +1,7 @@
+-- Revert chat:private_schema from pg
+
+begin;
+
+drop schema chat_private;
+
+commit;

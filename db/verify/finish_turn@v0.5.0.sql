@@ -1,0 +1,13 @@
+-- Verify chat:finish_turn on pg
+
+begin;
+
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.finish_turn(uuid, bigint, text, jsonb)'::regprocedure
+   and prorettype = 'chat.appended_message'::regtype and not proretset and not prosecdef;
+
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.finish_turn(uuid, bigint, text, jsonb)', 'execute')::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat.finish_turn(uuid, bigint, text, jsonb)',
+                                                  'execute'))::int;
+
+rollback;

@@ -1,0 +1,19 @@
+-- Verify chat:list_conversations on pg (reworked)
+
+begin;
+
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.list_conversations(integer, timestamptz, uuid)', 'execute')::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat.list_conversations(integer, timestamptz, uuid)', 'execute'))::int;
+
+-- filtering by the policies' own expression, not by a variable
+select 1 / count(*)::int from pg_catalog.pg_proc
+ where oid = 'chat.list_conversations(integer, timestamptz, uuid)'::regprocedure
+   and prosrc like '%= chat.current_user_id()%' and prosrc not like '%v_user_id%';
+
+-- its limits asked of their functions, not written out
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.list_conversations(integer, timestamptz, uuid)'::regprocedure
+   and prosrc like '%chat.max_count_problem(%'
+   and prosrc not like '%1000%';
+
+rollback;
