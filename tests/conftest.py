@@ -154,9 +154,11 @@ def pytest_sessionfinish(session):
             dbname="postgres", autocommit=True))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def standby(pg_server) -> standbys.Standby:
-    """A streaming standby of the test server (a read replica), for the session."""
+    """A streaming standby of the test server (a read replica), for the module that asks for one: it replays
+    every write of the whole cluster (each test's copy of the database, made and dropped) while it runs, so it
+    runs only while a module needs it."""
     replica = standbys.start(pg_server.host, pg_server.port, pg_server.user, pg_server.password)
     yield replica
     replica.remove()

@@ -18,7 +18,7 @@ from conftest import ROOT
 def test_the_benchmark_runs_at_a_tiny_scale(pg_server, standby, tmp_path):
     env = {**os.environ, "PGHOST": pg_server.host, "PGPORT": str(pg_server.port), "PGUSER": pg_server.user,
            "PGPASSWORD": pg_server.password or ""}
-    result = subprocess.run([sys.executable, "-m", "bench", "--scale", "0.02", "--rounds", "2", "--seconds", "1",
+    result = subprocess.run([sys.executable, "-m", "bench", "--scale", "0.02", "--rounds", "2", "--seconds", "0.25",
                              "--repeats", "5", "--replica-port", str(standby.port),
                              "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
