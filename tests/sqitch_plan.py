@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conftest import ROOT, sqitch_env
+from stored_data import query
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,20 @@ def run_scripts(conninfo: str, *scripts: Path, first: str | None = None) -> subp
         command += ["-f", str(script)]
     return subprocess.run([*command, conninfo], capture_output=True, text=True,
                           env={**os.environ, "PGOPTIONS": "-c client_min_messages=error"})
+
+
+def schema_dump(pg_server, dbname) -> str:
+    """The chat schemas (the API and its helpers) as pg_dump sees them: tables, functions, policies, grants,
+    comments."""
+    if query(pg_server, dbname, "select count(*) from pg_namespace where nspname = 'chat'") == [(0,)]:
+        return ""
+    pg_dump = shutil.which("pg_dump")
+    assert pg_dump, "pg_dump is needed to compare schemas"
+    result = subprocess.run(
+        [pg_dump, "--schema-only", "--schema=chat", "--schema=chat_private", "--no-owner",
+         pg_server.conninfo(dbname)],
+        capture_output=True, text=True, check=True,
+    )
+    # pg_dump brackets its output with \restrict/\unrestrict and a random key
+    return "\n".join(line for line in result.stdout.splitlines()
+                     if not line.startswith(("\\restrict", "\\unrestrict")))

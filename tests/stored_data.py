@@ -51,3 +51,14 @@ def query(pg_server, dbname, sql, params=(), **kwargs) -> list[tuple]:
     """The rows of one statement on the database ``dbname``, as the superuser (or as ``kwargs`` say: user=…)."""
     with psycopg.connect(pg_server.conninfo(dbname, **kwargs), autocommit=True) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+# Every table's rows of user A in conftest's world (users A and B, each with a task, a conversation, messages
+# and a turn), by the key that finds them: what B must never see or touch.
+ROWS_OF_A = [
+    ("users", "id = %(a)s"),
+    ("tasks", "user_id = %(a)s or id = %(task)s"),
+    ("conversations", "user_id = %(a)s or id = %(conversation)s"),
+    ("messages", "user_id = %(a)s or conversation_id = %(conversation)s"),
+    ("turns", "user_id = %(a)s or conversation_id = %(conversation)s"),
+]

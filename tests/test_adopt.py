@@ -19,7 +19,7 @@ from sqlmodel import Field, SQLModel
 
 from as_user import call
 from conftest import ROOT, sqitch_env
-from test_lifecycle import schema_dump
+from sqitch_plan import schema_dump
 
 PHASE2 = MetaData(schema="chat")
 

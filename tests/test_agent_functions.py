@@ -21,7 +21,7 @@ from audit_scripts import run_integrity
 from conftest import ROOT
 from races import run_together, wait_for_lock_waiters
 from stored_data import MESSAGE_FIELDS, stored_messages
-from test_constraints import padded
+from sizes import padded
 
 
 def append_many(conn, user, conversation, messages):

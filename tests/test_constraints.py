@@ -4,7 +4,6 @@ themselves (constraints that nothing can get around), as the runtime role.
 
 from __future__ import annotations
 
-import json
 
 import psycopg
 import pytest
@@ -13,6 +12,7 @@ from psycopg.types.json import Jsonb
 from app.models import MAX_MESSAGE_METADATA, MAX_TASK_DESCRIPTION, MAX_TASK_TITLE
 from app.settings import MAX_TURN_LEASE
 from as_user import acting_as, append_message, call
+from sizes import padded
 
 
 def stored_count(db, conversation):
@@ -101,12 +101,6 @@ def test_rename_to_201_characters_is_refused_and_keeps_the_title(app_conn, user_
     with pytest.raises(psycopg.errors.StringDataRightTruncation):
         call(app_conn, user_a, "select chat.rename_conversation(%s, %s)", [conversation, "t" * 201])
     assert call(app_conn, user_a, "select title from chat.get_conversation(%s)", [conversation]) == [("kept",)]
-
-
-def padded(size: int) -> dict:
-    """A JSON object whose text form (as jsonb prints it) is exactly size bytes."""
-    base = len(json.dumps({"k": ""}))
-    return {"k": "x" * (size - base)}
 
 
 @pytest.mark.parametrize("sql, limit", [

@@ -16,6 +16,7 @@ from psycopg import errors
 
 from as_user import acting_as, call
 from conftest import TABLES
+from stored_data import ROWS_OF_A
 
 
 def rowcount(conn, user, sql, params=()) -> int:
@@ -26,13 +27,6 @@ def rowcount(conn, user, sql, params=()) -> int:
 # select: nothing of A's is visible to B
 
 # Each table, and what picks A's rows in it.
-ROWS_OF_A = [
-    ("users", "id = %(a)s"),
-    ("tasks", "user_id = %(a)s or id = %(task)s"),
-    ("conversations", "user_id = %(a)s or id = %(conversation)s"),
-    ("messages", "user_id = %(a)s or conversation_id = %(conversation)s"),
-    ("turns", "user_id = %(a)s or conversation_id = %(conversation)s"),
-]
 
 
 @pytest.mark.parametrize("table, key", ROWS_OF_A)

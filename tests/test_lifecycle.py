@@ -17,30 +17,13 @@ from psycopg.types.json import Jsonb
 
 from as_user import call
 from conftest import ROOT, sqitch_env
-from sqitch_plan import PLAN, run_scripts
+from sqitch_plan import PLAN, run_scripts, schema_dump
 from stored_data import query
 
 ROLES_SQL = """
 select rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolbypassrls
   from pg_roles where rolname in ('chat_app', 'chat_auditor') order by rolname
 """
-
-
-def schema_dump(pg_server, dbname) -> str:
-    """The chat schemas (the API and its helpers) as pg_dump sees them: tables, functions, policies, grants,
-    comments."""
-    if query(pg_server, dbname, "select count(*) from pg_namespace where nspname = 'chat'") == [(0,)]:
-        return ""
-    pg_dump = shutil.which("pg_dump")
-    assert pg_dump, "pg_dump is needed to compare schemas"
-    result = subprocess.run(
-        [pg_dump, "--schema-only", "--schema=chat", "--schema=chat_private", "--no-owner",
-         pg_server.conninfo(dbname)],
-        capture_output=True, text=True, check=True,
-    )
-    # pg_dump brackets its output with \restrict/\unrestrict and a random key
-    return "\n".join(line for line in result.stdout.splitlines()
-                     if not line.startswith(("\\restrict", "\\unrestrict")))
 
 
 def test_deploy_verify_revert_deploy_leaves_an_identical_schema(pg_server, sqitch, empty_db):

@@ -28,7 +28,7 @@ from app.models import (
     Role, TaskDescription, TaskTitle, Title,
 )
 from as_user import call
-from test_constraints import padded
+from sizes import padded
 
 
 def python_accepts(annotated, value) -> bool:

@@ -13,6 +13,7 @@ import re
 import pytest
 
 from as_user import acting_as
+from query_plans import function_plans, nodes
 
 HISTORY = 10_000
 
@@ -51,12 +52,6 @@ def total_buffers(plan: dict) -> int:
     return plan.get("Shared Hit Blocks", 0) + plan.get("Shared Read Blocks", 0)
 
 
-def nodes(plan: dict):
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from nodes(child)
-
-
 def explain(conn, sql, params):
     return conn.execute("explain (analyze, buffers, format json) " + sql, params).fetchone()[0][0]["Plan"]
 
@@ -73,24 +68,6 @@ def test_fetch_recent_reads_a_few_hundred_buffers_at_most(app_conn, user_a, big_
     assert total_buffers(plan) <= 300, plan
 
 
-def function_plans(db, user, sql, params, role="chat_test_app") -> list[dict]:
-    """The plans of the statements a function runs, as ``role`` (the runtime role), from auto_explain."""
-    logged = []
-    db.add_notice_handler(lambda diag: logged.append(diag.message_primary))
-    db.execute("load 'auto_explain'")
-    for setting, value in [("auto_explain.log_min_duration", "0"), ("auto_explain.log_analyze", "on"),
-                           ("auto_explain.log_buffers", "on"), ("auto_explain.log_nested_statements", "on"),
-                           ("auto_explain.log_format", "json"), ("client_min_messages", "log")]:
-        db.execute(f"set {setting} = '{value}'")
-    db.execute(f"set role {role}")
-    try:
-        with acting_as(db, user):
-            db.execute(sql, params).fetchall()
-    finally:
-        db.execute("reset role")
-        db.execute("set client_min_messages = notice")
-    # each auto_explain message is "duration: … ms  plan:" followed by the JSON plan
-    return [json.loads(m[m.index("{"):])["Plan"] for m in logged if "plan:" in m]
 
 
 def test_fetch_recent_plan_inside_the_function_is_a_bounded_backward_index_scan(db, user_a, big_conversation):

@@ -27,7 +27,7 @@ from app.replica import Replica, written_position
 from app.store import ChatStore
 from as_user import call
 from conftest import TABLES
-from test_isolation import ROWS_OF_A
+from stored_data import ROWS_OF_A
 
 RUNTIME = "chat_test_app"
 

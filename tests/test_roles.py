@@ -19,7 +19,7 @@ from psycopg import errors, sql
 
 from as_user import acting_as
 from conftest import TABLE_KEYS, TABLES
-from test_plans import function_plans, nodes
+from query_plans import function_plans, nodes
 
 GROUPS = ("chat_app", "chat_auditor", "chat_operator")
 COMBINATIONS = [combo for n in range(1, len(GROUPS) + 1) for combo in itertools.combinations(GROUPS, n)]
