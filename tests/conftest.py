@@ -418,10 +418,21 @@ SLOW_FILES = {"test_lifecycle.py", "test_verify_scripts.py", "test_bench.py", "t
               "test_concurrency.py"}
 
 
+# What make test runs alone, after the rest, which it runs on two pytest-xdist workers (scripts/test): the files
+# that act on the whole test cluster or need it quiet while they run: restarting it, freezing or terminating its
+# backends (faults); counting its server connections (pooler); a standby replaying everything the cluster writes,
+# whose lag a parallel worker's writes would stretch (replica, bench); the benchmark's load. And the HTTP API's
+# schema tests, which schemathesis generates under one node id: pytest-xdist's file-by-file scheduling would run
+# one of the thirteen. (A test that alters a shared role is marked serial by itself.)
+SERIAL_FILES = {"test_faults.py", "test_pooler.py", "test_replica.py", "test_bench.py", "test_schema.py"}
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.path.name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
+        if item.path.name in SERIAL_FILES:
+            item.add_marker(pytest.mark.serial)
 
 
 def pytest_terminal_summary(terminalreporter):

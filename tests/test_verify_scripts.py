@@ -139,6 +139,7 @@ def test_verify_fails_when_an_object_is_missing_or_wrong(pg_server, deployed_cop
     assert result.returncode != 0, f"{change}'s verify passes after: {sabotage}"
 
 
+@pytest.mark.serial  # the role is the cluster's: every other test acts as it
 def test_verify_fails_when_the_runtime_role_could_bypass_rls(db, sqitch, chat_db):
     db.execute("alter role chat_app bypassrls")
     try:
