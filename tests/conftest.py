@@ -17,6 +17,8 @@ import secrets
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,15 +190,28 @@ def chat_db(db) -> str:
     return db.info.dbname
 
 
+@contextmanager
+def scratch_database(pg_server: Server, prefix: str, template: str | None = None) -> Iterator[str]:
+    """The name of a database of its own, ``prefix`` and a random part, empty or a copy of ``template``; dropped
+    afterwards, whoever is still connected to it."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    create = sql.SQL("create database {}").format(sql.Identifier(name))
+    if template is not None:
+        create = sql.SQL("{} template {}").format(create, sql.Identifier(template))
+    with pg_server.connect("postgres") as conn:
+        conn.execute(create)
+    try:
+        yield name
+    finally:
+        with pg_server.connect("postgres") as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
 @pytest.fixture
 def empty_db(pg_server):
     """A database with nothing deployed in it, dropped afterwards."""
-    name = f"chat_test_empty_{uuid.uuid4().hex[:12]}"
-    with pg_server.connect("postgres") as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    yield name
-    with pg_server.connect("postgres") as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    with scratch_database(pg_server, "chat_test_empty") as name:
+        yield name
 
 
 @pytest.fixture

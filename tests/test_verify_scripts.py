@@ -14,11 +14,11 @@ the whole plan's verify in test_lifecycle.py.
 from __future__ import annotations
 
 import subprocess
-import uuid
 from dataclasses import dataclass
 
 import pytest
 
+from conftest import scratch_database
 from sqitch_plan import PLAN, SABOTAGED, Change, run_scripts
 from stored_data import query
 
@@ -120,12 +120,8 @@ SABOTAGE = [
 @pytest.fixture(scope="module")
 def deployed_copy(pg_server, postgresql_server) -> str:
     """A copy of the deployed database for this module's checks, each of which leaves it as it found it."""
-    name = f"chat_test_verify_{uuid.uuid4().hex[:8]}"
-    with pg_server.connect("postgres") as conn:
-        conn.execute(f"create database {name} template {postgresql_server.template_dbname}")
-    yield name
-    with pg_server.connect("postgres") as conn:
-        conn.execute(f"drop database {name} with (force)")
+    with scratch_database(pg_server, "chat_test_verify", template=postgresql_server.template_dbname) as name:
+        yield name
 
 
 @pytest.mark.parametrize("sabotage, change", SABOTAGE, ids=[c for _, c in SABOTAGE])
@@ -163,10 +159,7 @@ def verify_once_undone(pg_server, postgresql_server) -> dict[Change, subprocess.
     """A copy of the deployed database, every change undone in turn, the latest first (its revert script run
     as Sqitch runs it), its verify script run right after: what each said. When a change is undone, every
     change after it is too, as a revert --to leaves it."""
-    name = f"chat_test_undo_{uuid.uuid4().hex[:8]}"
-    with pg_server.connect("postgres") as conn:
-        conn.execute(f"create database {name} template {postgresql_server.template_dbname}")
-    try:
+    with scratch_database(pg_server, "chat_test_undo", template=postgresql_server.template_dbname) as name:
         said = {}
         for change in reversed(PLAN):
             if change.name == "roles":
@@ -175,9 +168,6 @@ def verify_once_undone(pg_server, postgresql_server) -> dict[Change, subprocess.
             assert undone.returncode == 0, (change, undone.stderr)
             said[change] = run_scripts(pg_server.conninfo(name), change.script("verify"))
         yield said
-    finally:
-        with pg_server.connect("postgres") as conn:
-            conn.execute(f"drop database {name} with (force)")
 
 
 @pytest.mark.parametrize("change", [c for c in PLAN if c.name != "roles" and not c.tag
@@ -269,10 +259,7 @@ def sabotaged(pg_server) -> dict[Change, Sabotaged]:
     """The plan deployed change by change on an empty database. After each change: the privileges it
     granted (each revoked in turn), those it took away (each given back) and the functions it created
     (each made callable by PUBLIC), every one of them followed by the change's verify script."""
-    name = f"chat_test_acl_{uuid.uuid4().hex[:8]}"
-    with pg_server.connect("postgres") as conn:
-        conn.execute(f"create database {name}")
-    try:
+    with scratch_database(pg_server, "chat_test_acl") as name:
         found, before, before_functions = {}, set(), set()
         for change in PLAN:
             deployed = run_scripts(pg_server.conninfo(name), change.script("deploy"))
@@ -290,9 +277,6 @@ def sabotaged(pg_server) -> dict[Change, Sabotaged]:
                 passed=[s for s in sabotages if verify_passes_after(pg_server, name, change, s)])
             before, before_functions = after, after_functions
         yield found
-    finally:
-        with pg_server.connect("postgres") as conn:
-            conn.execute(f"drop database {name} with (force)")
 
 
 def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
