@@ -25,6 +25,8 @@ MAX_MESSAGE_METADATA = 1024 * 1024
 MAX_TASK_TITLE = 200
 MAX_TASK_DESCRIPTION = 10_000
 MAX_LIMIT = 500
+# A token count (db/deploy/message_tokens.sql: chat_private.tokens_problem).
+MAX_TOKENS = 2_147_483_647
 MAX_QUERY = 1000
 # Nesting of metadata: PostgreSQL's JSON parser runs out of stack (SQLSTATE
 # 54001) some ten thousand levels down, Python's well before that; tool calls
@@ -80,6 +82,7 @@ Content = Annotated[str, Field(max_length=MAX_CONTENT), AfterValidator(storable)
 ClientMsgId = Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_MSG_ID), AfterValidator(storable)]
 ConversationMetadata = Annotated[dict[str, Any], bounded_metadata(MAX_CONVERSATION_METADATA)]
 MessageMetadata = Annotated[dict[str, Any], bounded_metadata(MAX_MESSAGE_METADATA)]
+Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 
 
 class Request(BaseModel):
@@ -100,6 +103,8 @@ class MessageCreate(Request):
     content: Content
     metadata: MessageMetadata = Field(default_factory=dict)
     client_msg_id: ClientMsgId | None = None
+    # the writer's count of the message's tokens; without it the database estimates it
+    tokens: Tokens | None = None
 
 
 class ChatRequest(Request):
@@ -127,6 +132,18 @@ class Message(BaseModel):
     metadata: dict[str, Any]
     client_msg_id: str | None
     created_at: datetime
+    # the writer's count, or the database's estimate
+    tokens: int
+    # on a summary's rows: the messages it stands in for in the model's view (fetch_context); else None
+    summary_from: int | None = None
+    summary_through: int | None = None
+
+
+class ContextMessage(Message):
+    """A message as fetch_context returns it: over_budget when the budget does not hold it (the newest message, or
+    the call of a newest tool output, come back whatever their size)."""
+
+    over_budget: bool = False
 
 
 class AppendedMessage(Message):

@@ -133,7 +133,7 @@ async def delete_conversation(conversation_id: UUID, user: CurrentUser, store: S
 async def append_message(conversation_id: UUID, body: MessageCreate, response: Response,
                          user: CurrentUser, store: Store):
     message = await store.append_message(user, conversation_id, body.role, body.content,
-                                         body.metadata, body.client_msg_id)
+                                         body.metadata, body.client_msg_id, body.tokens)
     if message.replayed:
         response.status_code = status.HTTP_200_OK
     return message

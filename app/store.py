@@ -23,7 +23,7 @@ from psycopg.rows import dict_row, scalar_row
 from psycopg.types.json import Jsonb
 
 from app.identity import User
-from app.models import AppendedMessage, Conversation, Message, Role, Task
+from app.models import AppendedMessage, ContextMessage, Conversation, Message, Role, Task
 from app.replica import Replica
 from app.transport import Statement, Transport, model_row
 
@@ -121,14 +121,16 @@ class ChatStore(Transport):
 
     async def append_message(self, user: User, conversation_id: UUID, role: Role, content: str,
                              metadata: dict[str, Any] | None = None,
-                             client_msg_id: str | None = None) -> AppendedMessage:
+                             client_msg_id: str | None = None, tokens: int | None = None) -> AppendedMessage:
+        """Appends a message; ``tokens`` is the writer's count of its tokens (None: the database estimates it)."""
         return await self._one(user, Statement(
-            "select * from chat.append_message(%s, %s, %s, %s, %s)",
-            [conversation_id, role, content, Jsonb(metadata or {}), client_msg_id], model_row(AppendedMessage)))
+            "select * from chat.append_message(%s, %s, %s, %s, %s, %s)",
+            [conversation_id, role, content, Jsonb(metadata or {}), client_msg_id, tokens],
+            model_row(AppendedMessage)))
 
     async def append_messages(self, user: User, conversation_id: UUID,
                               messages: Sequence[Mapping[str, Any]]) -> list[AppendedMessage]:
-        """Appends ``messages`` (each ``{role, content, metadata?, client_msg_id?}``) with consecutive seq,
+        """Appends ``messages`` (each ``{role, content, metadata?, client_msg_id?, tokens?}``) with consecutive seq,
         all or none, in one statement; one row per message, in order. An error names the message
         (``messages[3].content``), counted from 0."""
         (rows,) = await self._run(user, Statement(
@@ -157,6 +159,29 @@ class ChatStore(Transport):
         return await self._read(user, Statement(
             "select * from chat.fetch_recent(%s, %s)", [conversation_id, limit], model_row(Message)), replica)
 
+    async def fetch_context(self, user: User, conversation_id: UUID, max_tokens: int | None, limit: int = 1000,
+                            before_seq: int | None = None, *,
+                            replica: Replica | None = None) -> list[ContextMessage]:
+        """The model's context: the newest messages of the model's view (a summary stands in for what it covers)
+        whose tokens fit ``max_tokens``, at most ``limit``, ascending; never starting with a tool output whose call
+        is left out; the newest always there (``over_budget`` when it does not fit). ``max_tokens`` None: the
+        latest ``limit`` of the view, no cut rule; ``before_seq``: the view before that message."""
+        return await self._read(user, Statement(
+            "select * from chat.fetch_context(%s, %s, %s, %s)", [conversation_id, max_tokens, limit, before_seq],
+            model_row(ContextMessage)), replica)
+
+    async def compact_messages(self, user: User, conversation_id: UUID, from_seq: int,
+                               messages: Sequence[Mapping[str, Any]],
+                               through_id: UUID | None = None) -> list[Message]:
+        """Writes a summary: ``messages`` (each ``{role, content, metadata?, tokens?}``) appended after the last
+        message, standing in for the messages from ``from_seq`` on in the model's view; every message stays for
+        people. With ``through_id`` (the last message when the caller read it), nothing is written, and [] is
+        returned, when that is no longer the last."""
+        (rows,) = await self._run(user, Statement(
+            "select * from chat.compact_messages(%s, %s, %s, %s)",
+            [conversation_id, from_seq, Jsonb(list(messages)), through_id], model_row(Message)))
+        return rows
+
     async def search_messages(self, user: User, query: str, limit: int = 20, *,
                               replica: Replica | None = None) -> list[Message]:
         """The user's messages matching ``query`` (web-search syntax), best match first."""
@@ -174,24 +199,26 @@ class ChatStore(Transport):
 
     async def begin_turn(self, user: User, conversation_id: UUID | None, content: str,
                          client_msg_id: str | None = None, history: int = 50,
-                         lease: timedelta = timedelta(seconds=150)) -> TurnStart:
-        """Stores the user's message (in a new conversation, titled by it, when none is given) and claims its
-        turn, in one transaction and one round trip: ``run`` with the last ``history`` messages, ``done`` with
-        the stored reply (a retry of a finished turn), or ``running`` (a retry while another attempt answers,
-        for up to ``lease``)."""
+                         lease: timedelta = timedelta(seconds=150), *, tokens: int | None = None,
+                         history_tokens: int | None = None) -> TurnStart:
+        """Stores the user's message (in a new conversation, titled by it, when none is given; ``tokens`` its
+        count) and claims its turn, in one transaction and one round trip: ``run`` with the history (the model's
+        view as ``fetch_context`` reads it: at most ``history`` messages, within ``history_tokens`` when given),
+        ``done`` with the stored reply (a retry of a finished turn), or ``running`` (a retry while another
+        attempt answers, for up to ``lease``)."""
         (rows,) = await self._run(user, Statement(
-            "select * from chat.begin_turn(%s, %s, %s, %s, %s)",
-            [conversation_id, content, client_msg_id, history, lease], dict_row),
+            "select * from chat.begin_turn(%s, %s, %s, %s, %s, %s, %s)",
+            [conversation_id, content, client_msg_id, history, lease, tokens, history_tokens], dict_row),
             provision=self.provision if conversation_id is None else None)
         return TurnStart.from_rows(rows)
 
     async def finish_turn(self, user: User, conversation_id: UUID, seq: int, content: str,
-                          metadata: dict[str, Any] | None = None) -> AppendedMessage:
-        """Stores the reply to the turn of the user message ``seq``; when the turn has one already, that one,
-        replayed."""
+                          metadata: dict[str, Any] | None = None, tokens: int | None = None) -> AppendedMessage:
+        """Stores the reply to the turn of the user message ``seq`` (``tokens`` its count, when the responder
+        knows it); when the turn has one already, that one, replayed."""
         return await self._one(user, Statement(
-            "select * from chat.finish_turn(%s, %s, %s, %s)", [conversation_id, seq, content, Jsonb(metadata or {})],
-            model_row(AppendedMessage)))
+            "select * from chat.finish_turn(%s, %s, %s, %s, %s)",
+            [conversation_id, seq, content, Jsonb(metadata or {}), tokens], model_row(AppendedMessage)))
 
     async def settle_turn(self, user: User, conversation_id: UUID, seq: int, reply_seq: int) -> AppendedMessage:
         """Makes the stored assistant message ``reply_seq`` the reply to the turn of the user message ``seq``."""

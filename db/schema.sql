@@ -202,6 +202,37 @@ COMMENT ON DOMAIN chat.message_role IS 'A message''s role, as chat_private.role_
 
 
 --
+-- Name: tokens_problem(bigint); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.tokens_problem(tokens bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN ((tokens < 0) OR (tokens > 2147483647)) THEN 'must be a whole number from 0 to 2147483647'::text ELSE NULL::text END;
+
+
+--
+-- Name: FUNCTION tokens_problem(tokens bigint); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.tokens_problem(tokens bigint) IS 'The one definition of a token count (tokens): NULL when it is 0 to 2147483647 or NULL; otherwise what is wrong.';
+
+
+--
+-- Name: token_count; Type: DOMAIN; Schema: chat; Owner: -
+--
+
+CREATE DOMAIN chat.token_count AS integer
+	CONSTRAINT token_count_range CHECK ((chat_private.tokens_problem((VALUE)::bigint) IS NULL));
+
+
+--
+-- Name: DOMAIN token_count; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON DOMAIN chat.token_count IS 'A number of tokens, as chat_private.tokens_problem allows: 0 or more.';
+
+
+--
 -- Name: appended_message; Type: TYPE; Schema: chat; Owner: -
 --
 
@@ -215,6 +246,10 @@ CREATE TYPE chat.appended_message AS (
 	metadata chat.message_metadata,
 	client_msg_id chat.client_msg_id,
 	created_at timestamp with time zone,
+	tokens_given chat.token_count,
+	tokens chat.token_count,
+	summary_from bigint,
+	summary_through bigint,
 	replayed boolean
 );
 
@@ -224,6 +259,35 @@ CREATE TYPE chat.appended_message AS (
 --
 
 COMMENT ON TYPE chat.appended_message IS 'Result of chat.append_message: the columns of chat.messages, and replayed (true when an earlier identical append was returned).';
+
+
+--
+-- Name: context_message; Type: TYPE; Schema: chat; Owner: -
+--
+
+CREATE TYPE chat.context_message AS (
+	id uuid,
+	conversation_id uuid,
+	user_id uuid,
+	seq bigint,
+	role chat.message_role,
+	content chat.message_content,
+	metadata chat.message_metadata,
+	client_msg_id chat.client_msg_id,
+	created_at timestamp with time zone,
+	tokens_given chat.token_count,
+	tokens chat.token_count,
+	summary_from bigint,
+	summary_through bigint,
+	over_budget boolean
+);
+
+
+--
+-- Name: TYPE context_message; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON TYPE chat.context_message IS 'Result of chat.fetch_context: the columns of chat.messages, and over_budget (true for a message returned although the budget did not hold it: the newest one, or the call of a newest tool output).';
 
 
 --
@@ -368,6 +432,10 @@ CREATE TYPE chat.turn_part AS (
 	metadata chat.message_metadata,
 	client_msg_id chat.client_msg_id,
 	created_at timestamp with time zone,
+	tokens_given chat.token_count,
+	tokens chat.token_count,
+	summary_from bigint,
+	summary_through bigint,
 	replayed boolean
 );
 
@@ -380,10 +448,10 @@ COMMENT ON TYPE chat.turn_part IS 'A row of chat.begin_turn: part (user: the tur
 
 
 --
--- Name: append_message(uuid, text, text, jsonb, text); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: append_message(uuid, text, text, jsonb, text, integer); Type: FUNCTION; Schema: chat; Owner: -
 --
 
-CREATE FUNCTION chat.append_message(conversation_id uuid, role text, content text, metadata jsonb DEFAULT '{}'::jsonb, client_msg_id text DEFAULT NULL::text) RETURNS chat.appended_message
+CREATE FUNCTION chat.append_message(conversation_id uuid, role text, content text, metadata jsonb DEFAULT '{}'::jsonb, client_msg_id text DEFAULT NULL::text, tokens integer DEFAULT NULL::integer) RETURNS chat.appended_message
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -393,7 +461,13 @@ declare
   v_metadata jsonb := chat_private.check_message(append_message.role, append_message.content,
                                          append_message.metadata, append_message.client_msg_id);
   v_stored chat.messages;
+  v_problem text := chat_private.tokens_problem(append_message.tokens);
 begin
+  if v_problem is not null then
+    raise exception 'tokens %, not %', v_problem, append_message.tokens
+      using errcode = '22003', column = 'tokens';
+  end if;
+
   -- With a client_msg_id: queue behind other appends to this conversation
   -- (lock its row) before looking for an earlier append with that key.
   if append_message.client_msg_id is not null then
@@ -435,9 +509,11 @@ begin
        and c.id = append_message.conversation_id
     returning c.message_count, c.updated_at
   )
-  insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, created_at)
+  insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
+                             created_at)
   select append_message.conversation_id, v_user_id, bumped.message_count,
-         append_message.role, append_message.content, v_metadata, append_message.client_msg_id, bumped.updated_at
+         append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
+         append_message.tokens, bumped.updated_at
     from bumped
   returning * into v_stored;
 
@@ -451,10 +527,10 @@ $$;
 
 
 --
--- Name: FUNCTION append_message(conversation_id uuid, role text, content text, metadata jsonb, client_msg_id text); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION append_message(conversation_id uuid, role text, content text, metadata jsonb, client_msg_id text, tokens integer); Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON FUNCTION chat.append_message(conversation_id uuid, role text, content text, metadata jsonb, client_msg_id text) IS 'Appends a message to the current user''s conversation with the next seq; idempotent on client_msg_id (replayed = true). P0002 when the conversation is missing or someone else''s; 23505 when client_msg_id was used for another message.';
+COMMENT ON FUNCTION chat.append_message(conversation_id uuid, role text, content text, metadata jsonb, client_msg_id text, tokens integer) IS 'Appends a message to the current user''s conversation with the next seq; tokens is the writer''s count of its tokens (NULL: the database''s estimate). Idempotent on client_msg_id (replayed = true; role, content and metadata make the message, the count does not). P0002 when the conversation is missing or someone else''s; 23505 when client_msg_id was used for another message.';
 
 
 --
@@ -469,8 +545,6 @@ declare
   v_user_id uuid := chat_private.require_user_id();
   v_element jsonb;
   v_position integer;  -- from 0, as the errors name the elements
-  v_field text;
-  v_name text;
   v_keyed boolean := false;  -- whether any element has a client_msg_id
   v_total integer;     -- how many elements
   v_key text;
@@ -502,28 +576,8 @@ begin
     select e.value, e.position - 1
       from pg_catalog.jsonb_array_elements(append_messages.messages) with ordinality as e (value, position)
   loop
-    v_field := 'messages[' || v_position || ']';
-    if pg_catalog.jsonb_typeof(v_element) <> 'object' then
-      raise exception '% must be a JSON object with role, content, metadata and client_msg_id, not %',
-                      v_field, pg_catalog.jsonb_typeof(v_element)
-        using errcode = '22023', column = v_field;
-    end if;
-    if v_element - '{role,content,metadata,client_msg_id}'::text[] <> '{}' then
-      select pg_catalog.min(k.name) into v_name
-        from pg_catalog.jsonb_object_keys(v_element - '{role,content,metadata,client_msg_id}'::text[]) as k (name);
-      raise exception '%.% is not a field of a message (role, content, metadata, client_msg_id)', v_field, v_name
-        using errcode = '22023', column = v_field || '.' || v_name;
-    end if;
-    foreach v_name in array array['role', 'content', 'client_msg_id'] loop
-      if pg_catalog.jsonb_typeof(v_element -> v_name) not in ('string', 'null') then
-        raise exception '%.% must be a JSON string, not %', v_field, v_name, pg_catalog.jsonb_typeof(v_element -> v_name)
-          using errcode = '22023', column = v_field || '.' || v_name;
-      end if;
-    end loop;
     -- (an assignment, not a perform: an expression runs without a query of its own)
-    v_metadata := chat_private.check_message(v_element ->> 'role', v_element ->> 'content',
-                                     nullif(v_element -> 'metadata', 'null'), v_element ->> 'client_msg_id',
-                                     v_field || '.');
+    v_metadata := chat_private.check_message_element(v_element, 'messages[' || v_position || ']');
     v_keyed := v_keyed or v_element ->> 'client_msg_id' is not null;
     v_total := v_position + 1;
   end loop;
@@ -545,10 +599,11 @@ begin
 
     return query
       with stored as (
-        insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, created_at)
+        insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id,
+                                   tokens_given, created_at)
         select append_messages.conversation_id, v_user_id, v_count + e.position,
                e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
-               null, v_created
+               null, (e.value ->> 'tokens')::integer, v_created
           from pg_catalog.jsonb_array_elements(append_messages.messages) with ordinality as e (value, position)
         returning *
       )
@@ -624,10 +679,11 @@ begin
        and c.id = append_messages.conversation_id
     returning c.updated_at into v_created;
 
-    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, created_at)
+    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
+                               created_at)
     select append_messages.conversation_id, v_user_id, v_count + n.ordinal,
            e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
-           e.value ->> 'client_msg_id', v_created
+           e.value ->> 'client_msg_id', (e.value ->> 'tokens')::integer, v_created
       from pg_catalog.unnest(v_new) with ordinality as n (position, ordinal)
      cross join lateral (select append_messages.messages -> n.position) as e (value);
   end if;
@@ -654,14 +710,14 @@ $$;
 -- Name: FUNCTION append_messages(conversation_id uuid, messages jsonb); Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON FUNCTION chat.append_messages(conversation_id uuid, messages jsonb) IS 'Appends the elements of messages (a JSON array of 1..1000 {role, content, metadata?, client_msg_id?}) to the current user''s conversation with consecutive seq, all or none; returns one row per element, in order, replayed as append_message says. Errors name the element (messages[3].content). P0002 when the conversation is missing or someone else''s.';
+COMMENT ON FUNCTION chat.append_messages(conversation_id uuid, messages jsonb) IS 'Appends the elements of messages (a JSON array of 1..1000 {role, content, metadata?, client_msg_id?, tokens?}) to the current user''s conversation with consecutive seq, all or none; returns one row per element, in order, replayed as append_message says. tokens is the writer''s count (NULL: the database''s estimate). Errors name the element (messages[3].content). P0002 when the conversation is missing or someone else''s.';
 
 
 --
--- Name: begin_turn(uuid, text, text, integer, interval); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: begin_turn(uuid, text, text, integer, interval, integer, integer); Type: FUNCTION; Schema: chat; Owner: -
 --
 
-CREATE FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text DEFAULT NULL::text, max_count integer DEFAULT 50, lease interval DEFAULT '00:02:30'::interval) RETURNS SETOF chat.turn_part
+CREATE FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text DEFAULT NULL::text, max_count integer DEFAULT 50, lease interval DEFAULT '00:02:30'::interval, tokens integer DEFAULT NULL::integer, max_tokens integer DEFAULT NULL::integer) RETURNS SETOF chat.turn_part
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -679,6 +735,11 @@ begin
   if v_problem is not null then
     raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
+  end if;
+  v_problem := chat_private.tokens_problem(begin_turn.max_tokens);
+  if v_problem is not null then
+    raise exception 'max_tokens %, not %', v_problem, begin_turn.max_tokens
+      using errcode = '22003', column = 'max_tokens';
   end if;
   if begin_turn.lease is null or begin_turn.lease <= interval '0' or begin_turn.lease > interval '1 day' then
     raise exception 'lease must be more than 0 and at most 1 day, not %', coalesce(begin_turn.lease::text, 'NULL')
@@ -703,7 +764,8 @@ begin
   end if;
 
   -- Stored, or found again; either way the conversation's row is locked now.
-  v_message := chat.append_message(v_conversation_id, 'user', begin_turn.content, '{}', begin_turn.client_msg_id);
+  v_message := chat.append_message(v_conversation_id, 'user', begin_turn.content, '{}', begin_turn.client_msg_id,
+                                   begin_turn.tokens);
 
   select t.* into v_turn
     from chat.turns t
@@ -746,28 +808,23 @@ begin
          and m.conversation_id = v_conversation_id
          and m.seq = v_turn.reply_seq;
   elsif v_state = 'run' then
-    -- as fetch_recent reads it: messages_conversation_seq_key backwards,
-    -- max_count rows, filtered by the policies' own expression (planned as
-    -- without them)
+    -- the model's view, as fetch_context reads it: the last max_count
+    -- messages, within max_tokens when it is given
     return query
-      select 'history', v_state, null::uuid, null::interval, recent.*, false
-        from (select m.*
-                from chat.messages m
-               where m.user_id = chat_private.current_user_id()
-                 and m.conversation_id = v_conversation_id
-               order by m.seq desc
-               limit begin_turn.max_count) recent
-       order by recent.seq;
+      select 'history', v_state, null::uuid, null::interval,
+             h.id, h.conversation_id, h.user_id, h.seq, h.role, h.content, h.metadata, h.client_msg_id,
+             h.created_at, h.tokens_given, h.tokens, h.summary_from, h.summary_through, false
+        from chat.fetch_context(v_conversation_id, begin_turn.max_tokens, begin_turn.max_count) h;
   end if;
 end
 $$;
 
 
 --
--- Name: FUNCTION begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer); Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval) IS 'Stores the current user''s message (in a new conversation, titled by it, when conversation_id is NULL) and claims its turn: state run (with an attempt, a lease, and the last max_count messages as history), done (a retry of a turn whose reply is stored: the reply) or running (a retry while another attempt answers: retry_after). A retry is the same client_msg_id; with another content it raises 23505. P0002 when the conversation is missing or someone else''s.';
+COMMENT ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer) IS 'Stores the current user''s message (in a new conversation, titled by it, when conversation_id is NULL; tokens its count, NULL for the database''s estimate) and claims its turn: state run (with an attempt, a lease, and as history the model''s view as fetch_context reads it: at most max_count messages, within max_tokens when given), done (a retry of a turn whose reply is stored: the reply) or running (a retry while another attempt answers: retry_after). A retry is the same client_msg_id; with another content it raises 23505. P0002 when the conversation is missing or someone else''s.';
 
 
 --
@@ -854,6 +911,239 @@ CREATE FUNCTION chat_private.current_user_id() RETURNS uuid
 --
 
 COMMENT ON FUNCTION chat_private.current_user_id() IS 'The current user: the transaction-local setting app.user_id as a uuid, NULL when unset or empty.';
+
+
+--
+-- Name: estimated_tokens(text); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.estimated_tokens(content text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (((char_length(content) + 3) / 4) + 4);
+
+
+--
+-- Name: FUNCTION estimated_tokens(content text); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.estimated_tokens(content text) IS 'The database''s estimate of a message''s tokens when its writer gave none: ceil(characters / 4) + 4. Defined once; chat.messages.tokens is generated from it.';
+
+
+--
+-- Name: messages; Type: TABLE; Schema: chat; Owner: -
+--
+
+CREATE TABLE chat.messages (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    conversation_id uuid NOT NULL,
+    user_id uuid DEFAULT chat_private.current_user_id() NOT NULL,
+    seq bigint NOT NULL,
+    role chat.message_role NOT NULL,
+    content chat.message_content NOT NULL,
+    metadata chat.message_metadata DEFAULT '{}'::jsonb NOT NULL,
+    client_msg_id chat.client_msg_id,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tokens_given chat.token_count,
+    tokens chat.token_count GENERATED ALWAYS AS (COALESCE((tokens_given)::integer, chat_private.estimated_tokens((content)::text))) STORED NOT NULL,
+    summary_from bigint,
+    summary_through bigint,
+    CONSTRAINT messages_seq_positive CHECK ((seq > 0)),
+    CONSTRAINT messages_summary_range CHECK ((((summary_from IS NULL) = (summary_through IS NULL)) AND (summary_from >= 1) AND (summary_from <= summary_through) AND (summary_through < seq)))
+);
+
+ALTER TABLE ONLY chat.messages FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: TABLE messages; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON TABLE chat.messages IS 'Chat messages. Each user sees only their own (RLS on app.user_id); written only by chat.append_message.';
+
+
+--
+-- Name: COLUMN messages.user_id; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.messages.user_id IS 'Owner; always the conversation''s user (composite foreign key).';
+
+
+--
+-- Name: COLUMN messages.seq; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.messages.seq IS 'Position in the conversation: 1, 2, 3, … without gap or duplicate.';
+
+
+--
+-- Name: COLUMN messages.role; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.messages.role IS 'system, user, assistant or tool.';
+
+
+--
+-- Name: COLUMN messages.content; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.messages.content IS 'Text of the message, at most 10,000 characters; may be empty.';
+
+
+--
+-- Name: COLUMN messages.metadata; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.messages.metadata IS 'Tool calls, agent items and the like: a JSON object, at most 1 MiB as text (chat_private.message_metadata_problem).';
+
+
+--
+-- Name: COLUMN messages.client_msg_id; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.messages.client_msg_id IS 'Client-chosen idempotency key, unique within the conversation; a retry with it returns the stored message.';
+
+
+--
+-- Name: COLUMN messages.tokens_given; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.messages.tokens_given IS 'The token count its writer gave (a model''s usage, a tokenizer''s count); NULL when none was given.';
+
+
+--
+-- Name: COLUMN messages.tokens; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.messages.tokens IS 'The message''s tokens: tokens_given when its writer gave one, otherwise chat_private.estimated_tokens(content). Generated: never written directly.';
+
+
+--
+-- Name: COLUMN messages.summary_from; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.messages.summary_from IS 'On a summary''s rows: the first message it stands in for in the model''s view; NULL on every other message.';
+
+
+--
+-- Name: COLUMN messages.summary_through; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.messages.summary_through IS 'On a summary''s rows: the last message it stands in for (the one before the summary''s first row); NULL on every other message.';
+
+
+--
+-- Name: compact_messages(uuid, bigint, jsonb, uuid); Type: FUNCTION; Schema: chat; Owner: -
+--
+
+CREATE FUNCTION chat.compact_messages(conversation_id uuid, from_seq bigint, messages jsonb, through_id uuid DEFAULT NULL::uuid) RETURNS SETOF chat.messages
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := chat_private.require_user_id();
+  v_problem text;
+  v_element jsonb;
+  v_position integer;
+  v_total integer;
+  v_head bigint;
+  v_head_id uuid;
+  v_from bigint := compact_messages.from_seq;
+  v_start chat.messages;
+  v_cover bigint;
+  v_created timestamptz;
+begin
+  v_problem := chat_private.message_batch_problem(compact_messages.messages);
+  if v_problem is not null then
+    raise exception 'messages %', v_problem
+      using errcode = '22023', column = 'messages';
+  end if;
+  for v_element, v_position in
+    select e.value, e.position - 1
+      from pg_catalog.jsonb_array_elements(compact_messages.messages) with ordinality as e (value, position)
+  loop
+    perform chat_private.check_message_element(v_element, 'messages[' || v_position || ']');
+    if v_element ->> 'client_msg_id' is not null then
+      raise exception 'messages[%].client_msg_id: a summary''s messages take none', v_position
+        using errcode = '22023', column = 'messages[' || v_position || '].client_msg_id';
+    end if;
+    v_total := v_position + 1;
+  end loop;
+
+  -- Queue behind the appends to this conversation; its last message is the
+  -- head the summary follows.
+  select c.message_count into v_head
+    from chat.conversations c
+   where c.user_id = v_user_id
+     and c.id = compact_messages.conversation_id
+     for update;
+  if not found then
+    perform chat_private.raise_conversation_not_found(compact_messages.conversation_id);
+  end if;
+
+  -- Stale: the caller summarized up to a message that is no longer the last.
+  if compact_messages.through_id is not null then
+    select m.id into v_head_id
+      from chat.messages m
+     where m.user_id = v_user_id
+       and m.conversation_id = compact_messages.conversation_id
+       and m.seq = v_head;
+    if v_head_id is distinct from compact_messages.through_id then
+      return;
+    end if;
+  end if;
+
+  if v_from is null or v_from < 1 or v_from > v_head then
+    raise exception 'from_seq must be a message of the conversation (1 to %), not %', v_head, coalesce(v_from::text, 'NULL')
+      using errcode = '22023', column = 'from_seq';
+  end if;
+
+  -- The model must still see from_seq: no summary covers it.
+  select s.seq into v_cover
+    from chat.messages s
+   where s.user_id = v_user_id
+     and s.conversation_id = compact_messages.conversation_id
+     and s.summary_from is not null
+     and v_from between s.summary_from and s.summary_through
+   limit 1;
+  if found then
+    raise exception 'from_seq % is covered by the summary at seq %: the model no longer sees it', v_from, v_cover
+      using errcode = '22023', column = 'from_seq';
+  end if;
+
+  -- Starting at an earlier summary's first row covers what it covered.
+  select m.* into v_start
+    from chat.messages m
+   where m.user_id = v_user_id
+     and m.conversation_id = compact_messages.conversation_id
+     and m.seq = v_from;
+  if v_start.summary_through = v_from - 1 then
+    v_from := v_start.summary_from;
+  end if;
+
+  update chat.conversations c
+     set message_count = c.message_count + v_total,
+         updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
+   where c.user_id = v_user_id
+     and c.id = compact_messages.conversation_id
+  returning c.updated_at into v_created;
+
+  return query
+    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, tokens_given,
+                               summary_from, summary_through, created_at)
+    select compact_messages.conversation_id, v_user_id, v_head + e.position,
+           e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
+           (e.value ->> 'tokens')::integer, v_from, v_head, v_created
+      from pg_catalog.jsonb_array_elements(compact_messages.messages) with ordinality as e (value, position)
+    returning *;
+end
+$$;
+
+
+--
+-- Name: FUNCTION compact_messages(conversation_id uuid, from_seq bigint, messages jsonb, through_id uuid); Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON FUNCTION chat.compact_messages(conversation_id uuid, from_seq bigint, messages jsonb, through_id uuid) IS 'Writes a summary: appends messages (a JSON array of 1..1000 {role, content, metadata?, tokens?}) after the current user''s conversation''s last message, standing in for the messages from from_seq through that last one in the model''s view (fetch_context); every message stays. With through_id (the last message when the caller read it), nothing is written, and no row returned, when that is no longer the last. from_seq must be a message the model still sees. P0002 when the conversation is missing or someone else''s.';
 
 
 --
@@ -1087,72 +1377,137 @@ COMMENT ON FUNCTION chat.fail_turn(conversation_id uuid, seq bigint, attempt uui
 
 
 --
--- Name: messages; Type: TABLE; Schema: chat; Owner: -
+-- Name: fetch_context(uuid, integer, integer, bigint); Type: FUNCTION; Schema: chat; Owner: -
 --
 
-CREATE TABLE chat.messages (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    conversation_id uuid NOT NULL,
-    user_id uuid DEFAULT chat_private.current_user_id() NOT NULL,
-    seq bigint NOT NULL,
-    role chat.message_role NOT NULL,
-    content chat.message_content NOT NULL,
-    metadata chat.message_metadata DEFAULT '{}'::jsonb NOT NULL,
-    client_msg_id chat.client_msg_id,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT messages_seq_positive CHECK ((seq > 0))
-);
+CREATE FUNCTION chat.fetch_context(conversation_id uuid, max_tokens integer, max_count integer DEFAULT 1000, before_seq bigint DEFAULT NULL::bigint) RETURNS SETOF chat.context_message
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := chat_private.require_user_id();
+  v_problem text;
+  v_hi bigint;             -- the next message the walk reads, downward
+  v_next bigint;
+  v_row record;
+  v_total bigint := 0;     -- tokens taken
+  v_count integer := 0;    -- messages taken
+  v_only_outputs boolean := true;  -- every message taken is a tool's output
+  v_stopped boolean := false;      -- the walk stopped before the view's first message
+  -- what the walk took, newest first: the segments of seq (from, through), and
+  -- per message its seq and role
+  v_froms bigint[] := '{}';
+  v_throughs bigint[] := '{}';
+  v_seqs bigint[] := '{}';
+  v_roles text[] := '{}';
+  v_over bigint[] := '{}'; -- the messages taken over the budget
+  v_segment_from bigint;
+  v_first integer;         -- (1-based) the oldest message kept, in v_seqs
+begin
+  v_problem := chat_private.max_count_problem(fetch_context.max_count);
+  if v_problem is not null then
+    raise exception 'max_count %', v_problem
+      using errcode = '22023', column = 'max_count';
+  end if;
+  v_problem := chat_private.tokens_problem(fetch_context.max_tokens);
+  if v_problem is not null then
+    raise exception 'max_tokens %, not %', v_problem, fetch_context.max_tokens
+      using errcode = '22003', column = 'max_tokens';
+  end if;
+  if fetch_context.before_seq < 1 then
+    raise exception 'before_seq must be 1 or more, not %', fetch_context.before_seq
+      using errcode = '22003', column = 'before_seq';
+  end if;
 
-ALTER TABLE ONLY chat.messages FORCE ROW LEVEL SECURITY;
+  select c.message_count into v_hi
+    from chat.conversations c
+   where c.user_id = chat_private.current_user_id() and c.id = fetch_context.conversation_id;
+  if not found then
+    perform chat_private.raise_conversation_not_found(fetch_context.conversation_id);
+  end if;
+  v_hi := least(v_hi, fetch_context.before_seq - 1);
+
+  -- The walk: one index range scan per stretch of the view, newest first.
+  <<walk>>
+  while v_hi >= 1 loop
+    v_segment_from := null;
+    v_next := 0;
+    for v_row in
+      select m.seq, m.tokens, m.role, m.summary_from, m.summary_through
+        from chat.messages m
+       where m.user_id = chat_private.current_user_id()
+         and m.conversation_id = fetch_context.conversation_id
+         and m.seq <= v_hi
+       order by m.seq desc
+    loop
+      -- Stop at the count, or at the budget (a budget of NULL has none). But
+      -- the newest message is taken whatever its size, and with a budget the
+      -- walk never stops with only tool outputs taken: it goes on to their
+      -- call. What it takes so is over the budget.
+      if v_count >= fetch_context.max_count
+         or v_total + v_row.tokens > fetch_context.max_tokens then
+        if v_count > 0 and (not v_only_outputs or fetch_context.max_tokens is null) then
+          v_stopped := true;
+          exit;
+        end if;
+        v_over := v_over || v_row.seq;
+      end if;
+      v_total := v_total + v_row.tokens;
+      v_count := v_count + 1;
+      v_only_outputs := v_only_outputs and v_row.role = 'tool';
+      v_seqs := v_seqs || v_row.seq;
+      v_roles := v_roles || v_row.role::text;
+      v_segment_from := v_row.seq;
+      -- A summary's first row: the view goes on before the range it covers.
+      if v_row.summary_from is not null and v_row.seq = v_row.summary_through + 1 then
+        v_next := v_row.summary_from - 1;
+        exit;
+      end if;
+      v_next := v_row.seq - 1;
+    end loop;
+    if v_segment_from is not null then
+      v_froms := v_froms || v_segment_from;
+      v_throughs := v_throughs || v_hi;
+    end if;
+    exit walk when v_stopped or v_segment_from is null;
+    v_hi := v_next;
+  end loop;
+
+  -- A cut (with a budget) never leaves a tool's output first: drop the
+  -- oldest ones taken until a message that is not one (there is one: the
+  -- walk went on to it).
+  v_first := pg_catalog.cardinality(v_seqs);
+  if v_stopped and fetch_context.max_tokens is not null then
+    while v_first > 1 and v_roles[v_first] = 'tool' loop
+      v_first := v_first - 1;
+    end loop;
+  end if;
+  if v_first = 0 then
+    return;
+  end if;
+
+  return query
+    select m.id, m.conversation_id, m.user_id, m.seq, m.role, m.content, m.metadata, m.client_msg_id,
+           m.created_at, m.tokens_given, m.tokens, m.summary_from, m.summary_through,
+           m.seq = any (v_over)
+      from rows from (pg_catalog.unnest(v_froms), pg_catalog.unnest(v_throughs)) as s (seq_from, seq_through)
+     cross join lateral (
+       select m.*
+         from chat.messages m
+        where m.user_id = chat_private.current_user_id()
+          and m.conversation_id = fetch_context.conversation_id
+          and m.seq between greatest(s.seq_from, v_seqs[v_first]) and s.seq_through
+     ) m
+     order by m.seq;
+end
+$$;
 
 
 --
--- Name: TABLE messages; Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION fetch_context(conversation_id uuid, max_tokens integer, max_count integer, before_seq bigint); Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON TABLE chat.messages IS 'Chat messages. Each user sees only their own (RLS on app.user_id); written only by chat.append_message.';
-
-
---
--- Name: COLUMN messages.user_id; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON COLUMN chat.messages.user_id IS 'Owner; always the conversation''s user (composite foreign key).';
-
-
---
--- Name: COLUMN messages.seq; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON COLUMN chat.messages.seq IS 'Position in the conversation: 1, 2, 3, … without gap or duplicate.';
-
-
---
--- Name: COLUMN messages.role; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON COLUMN chat.messages.role IS 'system, user, assistant or tool.';
-
-
---
--- Name: COLUMN messages.content; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON COLUMN chat.messages.content IS 'Text of the message, at most 10,000 characters; may be empty.';
-
-
---
--- Name: COLUMN messages.metadata; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON COLUMN chat.messages.metadata IS 'Tool calls, agent items and the like: a JSON object, at most 1 MiB as text (chat_private.message_metadata_problem).';
-
-
---
--- Name: COLUMN messages.client_msg_id; Type: COMMENT; Schema: chat; Owner: -
---
-
-COMMENT ON COLUMN chat.messages.client_msg_id IS 'Client-chosen idempotency key, unique within the conversation; a retry with it returns the stored message.';
+COMMENT ON FUNCTION chat.fetch_context(conversation_id uuid, max_tokens integer, max_count integer, before_seq bigint) IS 'The model''s context: the newest messages of the current user''s conversation, in the model''s view (a summary stands in for the messages it covers), whose tokens sum to at most max_tokens, at most max_count of them, ascending. Never starts with a tool output whose call is left out; the newest message always comes back (over_budget when the budget does not hold it). max_tokens NULL: no budget, no cut rule (a page of the view). before_seq: the view before that message (the next page back). P0002 when the conversation is missing or someone else''s.';
 
 
 --
@@ -1252,10 +1607,10 @@ COMMENT ON FUNCTION chat.fetch_recent(conversation_id uuid, max_count integer) I
 
 
 --
--- Name: finish_turn(uuid, bigint, text, jsonb); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: finish_turn(uuid, bigint, text, jsonb, integer); Type: FUNCTION; Schema: chat; Owner: -
 --
 
-CREATE FUNCTION chat.finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb DEFAULT '{}'::jsonb) RETURNS chat.appended_message
+CREATE FUNCTION chat.finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb DEFAULT '{}'::jsonb, tokens integer DEFAULT NULL::integer) RETURNS chat.appended_message
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -1273,7 +1628,7 @@ begin
   end if;
 
   v_reply := chat.append_message(finish_turn.conversation_id, 'assistant', finish_turn.content,
-                                 finish_turn.metadata);
+                                 finish_turn.metadata, null, finish_turn.tokens);
   update chat.turns t
      set reply_seq = v_reply.seq,
          running_until = null,
@@ -1287,10 +1642,10 @@ $$;
 
 
 --
--- Name: FUNCTION finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb, tokens integer); Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON FUNCTION chat.finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb) IS 'Stores the reply to the current user''s turn (the turn of the user message seq) as an assistant message and ends the turn''s claim; returns it. When the turn has a reply already, stores nothing and returns that one (replayed = true). P0002 when the turn is missing or someone else''s; content and metadata are checked as append_message checks them.';
+COMMENT ON FUNCTION chat.finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb, tokens integer) IS 'Stores the reply to the current user''s turn (the turn of the user message seq) as an assistant message, with tokens its count of tokens (NULL: the database''s estimate), and ends the turn''s claim; returns it. When the turn has a reply already, stores nothing and returns that one (replayed = true). P0002 when the turn is missing or someone else''s; content and metadata are checked as append_message checks them.';
 
 
 --
@@ -1725,6 +2080,63 @@ $$;
 --
 
 COMMENT ON FUNCTION chat_private.check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text) IS 'Checks a message to append; returns its metadata (''{}'' for NULL). Raises a class 22 error naming field_prefix || the field, with what chat_private.role_problem, chat_private.content_problem (and content NOT NULL), chat_private.client_msg_id_problem and chat_private.message_metadata_problem (its depth too) say.';
+
+
+--
+-- Name: check_message_element(jsonb, text); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.check_message_element(element jsonb, field text) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_name text;
+  v_tokens numeric;
+  v_problem text;
+begin
+  if pg_catalog.jsonb_typeof(element) is distinct from 'object' then
+    raise exception '% must be a JSON object with role, content, metadata, client_msg_id and tokens, not %',
+                    field, coalesce(pg_catalog.jsonb_typeof(element), 'NULL')
+      using errcode = '22023', column = field;
+  end if;
+  if element - '{role,content,metadata,client_msg_id,tokens}'::text[] <> '{}' then
+    select pg_catalog.min(k.name) into v_name
+      from pg_catalog.jsonb_object_keys(element - '{role,content,metadata,client_msg_id,tokens}'::text[]) as k (name);
+    raise exception '%.% is not a field of a message (role, content, metadata, client_msg_id, tokens)', field, v_name
+      using errcode = '22023', column = field || '.' || v_name;
+  end if;
+  foreach v_name in array array['role', 'content', 'client_msg_id'] loop
+    if pg_catalog.jsonb_typeof(element -> v_name) not in ('string', 'null') then
+      raise exception '%.% must be a JSON string, not %', field, v_name, pg_catalog.jsonb_typeof(element -> v_name)
+        using errcode = '22023', column = field || '.' || v_name;
+    end if;
+  end loop;
+  if pg_catalog.jsonb_typeof(element -> 'tokens') not in ('number', 'null') then
+    raise exception '%.tokens must be a JSON number, not %', field, pg_catalog.jsonb_typeof(element -> 'tokens')
+      using errcode = '22023', column = field || '.tokens';
+  end if;
+  v_tokens := (element ->> 'tokens')::numeric;
+  -- (a fraction or a number beyond bigint is out of range as -1 is)
+  v_problem := chat_private.tokens_problem(
+    case when v_tokens = pg_catalog.trunc(v_tokens) and pg_catalog.abs(v_tokens) < 1e18 then v_tokens::bigint
+         when v_tokens is not null then -1 end);
+  if v_problem is not null then
+    raise exception '%.tokens %, not %', field, v_problem, v_tokens
+      using errcode = '22003', column = field || '.tokens';
+  end if;
+  return chat_private.check_message(element ->> 'role', element ->> 'content',
+                                    nullif(element -> 'metadata', 'null'), element ->> 'client_msg_id',
+                                    field || '.');
+end
+$$;
+
+
+--
+-- Name: FUNCTION check_message_element(element jsonb, field text); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.check_message_element(element jsonb, field text) IS 'Checks one message of a batch, a JSON object {role, content, metadata?, client_msg_id?, tokens?}; returns its metadata (''{}'' for none). Raises a class 22 error naming field (messages[3]) and the field in it.';
 
 
 --
@@ -2213,6 +2625,20 @@ COMMENT ON INDEX chat.messages_search_idx IS 'search_messages: a user''s message
 
 
 --
+-- Name: messages_summaries_idx; Type: INDEX; Schema: chat; Owner: -
+--
+
+CREATE INDEX messages_summaries_idx ON chat.messages USING btree (user_id, conversation_id, seq) WHERE (summary_from IS NOT NULL);
+
+
+--
+-- Name: INDEX messages_summaries_idx; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON INDEX chat.messages_summaries_idx IS 'compact_messages: a conversation''s summary rows, without reading its other messages.';
+
+
+--
 -- Name: tasks_user_created_idx; Type: INDEX; Schema: chat; Owner: -
 --
 
@@ -2695,6 +3121,14 @@ GRANT ALL ON FUNCTION chat_private.role_problem(role text) TO chat_app;
 
 
 --
+-- Name: FUNCTION tokens_problem(tokens bigint); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.tokens_problem(tokens bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.tokens_problem(tokens bigint) TO chat_app;
+
+
+--
 -- Name: FUNCTION conversation_metadata_problem(metadata jsonb); Type: ACL; Schema: chat_private; Owner: -
 --
 
@@ -2727,11 +3161,11 @@ GRANT ALL ON FUNCTION chat_private.task_title_problem(title text) TO chat_app;
 
 
 --
--- Name: FUNCTION append_message(conversation_id uuid, role text, content text, metadata jsonb, client_msg_id text); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION append_message(conversation_id uuid, role text, content text, metadata jsonb, client_msg_id text, tokens integer); Type: ACL; Schema: chat; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.append_message(conversation_id uuid, role text, content text, metadata jsonb, client_msg_id text) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.append_message(conversation_id uuid, role text, content text, metadata jsonb, client_msg_id text) TO chat_app;
+REVOKE ALL ON FUNCTION chat.append_message(conversation_id uuid, role text, content text, metadata jsonb, client_msg_id text, tokens integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.append_message(conversation_id uuid, role text, content text, metadata jsonb, client_msg_id text, tokens integer) TO chat_app;
 
 
 --
@@ -2743,11 +3177,11 @@ GRANT ALL ON FUNCTION chat.append_messages(conversation_id uuid, messages jsonb)
 
 
 --
--- Name: FUNCTION begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer); Type: ACL; Schema: chat; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval) TO chat_app;
+REVOKE ALL ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer) TO chat_app;
 
 
 --
@@ -2772,6 +3206,30 @@ GRANT ALL ON FUNCTION chat.clear_conversation(conversation_id uuid) TO chat_app;
 
 REVOKE ALL ON FUNCTION chat_private.current_user_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION chat_private.current_user_id() TO chat_app;
+
+
+--
+-- Name: FUNCTION estimated_tokens(content text); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.estimated_tokens(content text) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.estimated_tokens(content text) TO chat_app;
+
+
+--
+-- Name: TABLE messages; Type: ACL; Schema: chat; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE chat.messages TO chat_app;
+GRANT SELECT ON TABLE chat.messages TO chat_auditor;
+
+
+--
+-- Name: FUNCTION compact_messages(conversation_id uuid, from_seq bigint, messages jsonb, through_id uuid); Type: ACL; Schema: chat; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat.compact_messages(conversation_id uuid, from_seq bigint, messages jsonb, through_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.compact_messages(conversation_id uuid, from_seq bigint, messages jsonb, through_id uuid) TO chat_app;
 
 
 --
@@ -2851,11 +3309,11 @@ GRANT ALL ON FUNCTION chat.fail_turn(conversation_id uuid, seq bigint, attempt u
 
 
 --
--- Name: TABLE messages; Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION fetch_context(conversation_id uuid, max_tokens integer, max_count integer, before_seq bigint); Type: ACL; Schema: chat; Owner: -
 --
 
-GRANT SELECT,INSERT ON TABLE chat.messages TO chat_app;
-GRANT SELECT ON TABLE chat.messages TO chat_auditor;
+REVOKE ALL ON FUNCTION chat.fetch_context(conversation_id uuid, max_tokens integer, max_count integer, before_seq bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.fetch_context(conversation_id uuid, max_tokens integer, max_count integer, before_seq bigint) TO chat_app;
 
 
 --
@@ -2875,11 +3333,11 @@ GRANT ALL ON FUNCTION chat.fetch_recent(conversation_id uuid, max_count integer)
 
 
 --
--- Name: FUNCTION finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb, tokens integer); Type: ACL; Schema: chat; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb) TO chat_app;
+REVOKE ALL ON FUNCTION chat.finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb, tokens integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb, tokens integer) TO chat_app;
 
 
 --
@@ -2960,6 +3418,14 @@ GRANT ALL ON FUNCTION chat.settle_turn(conversation_id uuid, seq bigint, reply_s
 
 REVOKE ALL ON FUNCTION chat_private.check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text) FROM PUBLIC;
 GRANT ALL ON FUNCTION chat_private.check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text) TO chat_app;
+
+
+--
+-- Name: FUNCTION check_message_element(element jsonb, field text); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.check_message_element(element jsonb, field text) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.check_message_element(element jsonb, field text) TO chat_app;
 
 
 --

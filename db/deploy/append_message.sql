@@ -1,22 +1,26 @@
 -- Deploy chat:append_message to pg (reworked)
--- requires: append_message@v0.5.0
--- requires: current_user_id
--- requires: check_message
--- requires: conversation_not_found
+-- requires: append_message@v0.6.0
+-- requires: message_tokens
 --
--- As before, but asking the helpers where they now live, in chat_private
--- (require_user_id, check_message, raise_conversation_not_found): a plpgsql
--- body names what it calls, so it follows no move. The rows and the errors as
--- before.
+-- A writer that knows the message's token count (a model's usage, a
+-- tokenizer) gives it as tokens; without it the database estimates it
+-- (chat.messages.tokens is generated from tokens_given). An argument is a new
+-- signature: the old function is dropped and the new one granted as it was.
+-- Its callers name it by name, with the arguments they had, and find this one.
+-- An idempotent replay returns the stored message, its count included: the
+-- count is not part of what makes two appends the same message.
 
 begin;
 
-create or replace function chat.append_message(
+drop function chat.append_message(uuid, text, text, jsonb, text);
+
+create function chat.append_message(
   conversation_id uuid,
   role text,
   content text,
   metadata jsonb default '{}',
-  client_msg_id text default null
+  client_msg_id text default null,
+  tokens integer default null
 ) returns chat.appended_message as $$
 declare
   v_user_id uuid := chat_private.require_user_id();
@@ -24,7 +28,13 @@ declare
   v_metadata jsonb := chat_private.check_message(append_message.role, append_message.content,
                                          append_message.metadata, append_message.client_msg_id);
   v_stored chat.messages;
+  v_problem text := chat_private.tokens_problem(append_message.tokens);
 begin
+  if v_problem is not null then
+    raise exception 'tokens %, not %', v_problem, append_message.tokens
+      using errcode = '22003', column = 'tokens';
+  end if;
+
   -- With a client_msg_id: queue behind other appends to this conversation
   -- (lock its row) before looking for an earlier append with that key.
   if append_message.client_msg_id is not null then
@@ -66,9 +76,11 @@ begin
        and c.id = append_message.conversation_id
     returning c.message_count, c.updated_at
   )
-  insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, created_at)
+  insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
+                             created_at)
   select append_message.conversation_id, v_user_id, bumped.message_count,
-         append_message.role, append_message.content, v_metadata, append_message.client_msg_id, bumped.updated_at
+         append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
+         append_message.tokens, bumped.updated_at
     from bumped
   returning * into v_stored;
 
@@ -79,5 +91,11 @@ begin
   return row(v_stored.*, false)::chat.appended_message;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
+
+comment on function chat.append_message(uuid, text, text, jsonb, text, integer) is
+  'Appends a message to the current user''s conversation with the next seq; tokens is the writer''s count of its tokens (NULL: the database''s estimate). Idempotent on client_msg_id (replayed = true; role, content and metadata make the message, the count does not). P0002 when the conversation is missing or someone else''s; 23505 when client_msg_id was used for another message.';
+
+revoke all on function chat.append_message(uuid, text, text, jsonb, text, integer) from public;
+grant execute on function chat.append_message(uuid, text, text, jsonb, text, integer) to chat_app;
 
 commit;

@@ -1,14 +1,13 @@
 -- Deploy chat:append_messages to pg (reworked)
--- requires: append_messages@v0.5.0
--- requires: current_user_id
--- requires: argument_limits
--- requires: check_message
--- requires: conversation_not_found
+-- requires: append_messages@v0.6.0
+-- requires: message_element
 --
--- As before, both paths (a batch without keys, a batch with keys) unchanged,
--- but asking the helpers where they now live, in chat_private (require_user_id,
--- message_batch_problem, check_message, raise_conversation_not_found): a
--- plpgsql body names what it calls, so it follows no move.
+-- An element may give its token count (tokens, 0 or more), stored as
+-- tokens_given; without it the database estimates it. Each element is
+-- checked by chat_private.check_message_element, the one place that says
+-- what an element holds (and that compact_messages asks too). A replay is
+-- decided as before, by role, content and metadata: the count is not part of
+-- what makes two appends the same message.
 
 begin;
 
@@ -18,8 +17,6 @@ declare
   v_user_id uuid := chat_private.require_user_id();
   v_element jsonb;
   v_position integer;  -- from 0, as the errors name the elements
-  v_field text;
-  v_name text;
   v_keyed boolean := false;  -- whether any element has a client_msg_id
   v_total integer;     -- how many elements
   v_key text;
@@ -51,28 +48,8 @@ begin
     select e.value, e.position - 1
       from pg_catalog.jsonb_array_elements(append_messages.messages) with ordinality as e (value, position)
   loop
-    v_field := 'messages[' || v_position || ']';
-    if pg_catalog.jsonb_typeof(v_element) <> 'object' then
-      raise exception '% must be a JSON object with role, content, metadata and client_msg_id, not %',
-                      v_field, pg_catalog.jsonb_typeof(v_element)
-        using errcode = '22023', column = v_field;
-    end if;
-    if v_element - '{role,content,metadata,client_msg_id}'::text[] <> '{}' then
-      select pg_catalog.min(k.name) into v_name
-        from pg_catalog.jsonb_object_keys(v_element - '{role,content,metadata,client_msg_id}'::text[]) as k (name);
-      raise exception '%.% is not a field of a message (role, content, metadata, client_msg_id)', v_field, v_name
-        using errcode = '22023', column = v_field || '.' || v_name;
-    end if;
-    foreach v_name in array array['role', 'content', 'client_msg_id'] loop
-      if pg_catalog.jsonb_typeof(v_element -> v_name) not in ('string', 'null') then
-        raise exception '%.% must be a JSON string, not %', v_field, v_name, pg_catalog.jsonb_typeof(v_element -> v_name)
-          using errcode = '22023', column = v_field || '.' || v_name;
-      end if;
-    end loop;
     -- (an assignment, not a perform: an expression runs without a query of its own)
-    v_metadata := chat_private.check_message(v_element ->> 'role', v_element ->> 'content',
-                                     nullif(v_element -> 'metadata', 'null'), v_element ->> 'client_msg_id',
-                                     v_field || '.');
+    v_metadata := chat_private.check_message_element(v_element, 'messages[' || v_position || ']');
     v_keyed := v_keyed or v_element ->> 'client_msg_id' is not null;
     v_total := v_position + 1;
   end loop;
@@ -94,10 +71,11 @@ begin
 
     return query
       with stored as (
-        insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, created_at)
+        insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id,
+                                   tokens_given, created_at)
         select append_messages.conversation_id, v_user_id, v_count + e.position,
                e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
-               null, v_created
+               null, (e.value ->> 'tokens')::integer, v_created
           from pg_catalog.jsonb_array_elements(append_messages.messages) with ordinality as e (value, position)
         returning *
       )
@@ -173,10 +151,11 @@ begin
        and c.id = append_messages.conversation_id
     returning c.updated_at into v_created;
 
-    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, created_at)
+    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
+                               created_at)
     select append_messages.conversation_id, v_user_id, v_count + n.ordinal,
            e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
-           e.value ->> 'client_msg_id', v_created
+           e.value ->> 'client_msg_id', (e.value ->> 'tokens')::integer, v_created
       from pg_catalog.unnest(v_new) with ordinality as n (position, ordinal)
      cross join lateral (select append_messages.messages -> n.position) as e (value);
   end if;
@@ -197,5 +176,8 @@ begin
      order by r.position;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
+
+comment on function chat.append_messages(uuid, jsonb) is
+  'Appends the elements of messages (a JSON array of 1..1000 {role, content, metadata?, client_msg_id?, tokens?}) to the current user''s conversation with consecutive seq, all or none; returns one row per element, in order, replayed as append_message says. tokens is the writer''s count (NULL: the database''s estimate). Errors name the element (messages[3].content). P0002 when the conversation is missing or someone else''s.';
 
 commit;

@@ -1,11 +1,12 @@
 -- Revert chat:append_message from pg (reworked)
 --
--- Back to the v0.5.0 body, which names the helpers in chat; their own
--- reverts, which run after this one, bring them back there.
+-- Back to the @v0.6.0 signature and body, without tokens, granted as before.
 
 begin;
 
-create or replace function chat.append_message(
+drop function chat.append_message(uuid, text, text, jsonb, text, integer);
+
+create function chat.append_message(
   conversation_id uuid,
   role text,
   content text,
@@ -13,9 +14,9 @@ create or replace function chat.append_message(
   client_msg_id text default null
 ) returns chat.appended_message as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   -- input first, with errors that name the argument
-  v_metadata jsonb := chat.check_message(append_message.role, append_message.content,
+  v_metadata jsonb := chat_private.check_message(append_message.role, append_message.content,
                                          append_message.metadata, append_message.client_msg_id);
   v_stored chat.messages;
 begin
@@ -28,7 +29,7 @@ begin
        and c.id = append_message.conversation_id
        for update;
     if not found then
-      perform chat.conversation_not_found(append_message.conversation_id);
+      perform chat_private.raise_conversation_not_found(append_message.conversation_id);
     end if;
 
     select m.* into v_stored
@@ -67,11 +68,17 @@ begin
   returning * into v_stored;
 
   if not found then
-    perform chat.conversation_not_found(append_message.conversation_id);
+    perform chat_private.raise_conversation_not_found(append_message.conversation_id);
   end if;
 
   return row(v_stored.*, false)::chat.appended_message;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
+
+comment on function chat.append_message(uuid, text, text, jsonb, text) is
+  'Appends a message to the current user''s conversation with the next seq; idempotent on client_msg_id (replayed = true). P0002 when the conversation is missing or someone else''s; 23505 when client_msg_id was used for another message.';
+
+revoke all on function chat.append_message(uuid, text, text, jsonb, text) from public;
+grant execute on function chat.append_message(uuid, text, text, jsonb, text) to chat_app;
 
 commit;

@@ -1,14 +1,13 @@
 -- Revert chat:append_messages from pg (reworked)
 --
--- Back to the v0.5.0 body, which names the helpers in chat; their own
--- reverts, which run after this one, bring them back there.
+-- Back to the @v0.6.0 body and comment: elements without tokens.
 
 begin;
 
 create or replace function chat.append_messages(conversation_id uuid, messages jsonb)
 returns setof chat.appended_message as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_element jsonb;
   v_position integer;  -- from 0, as the errors name the elements
   v_field text;
@@ -33,7 +32,7 @@ declare
   v_new integer[] := '{}';
   v_problem text;
 begin
-  v_problem := chat.message_batch_problem(append_messages.messages);
+  v_problem := chat_private.message_batch_problem(append_messages.messages);
   if v_problem is not null then
     raise exception 'messages %', v_problem
       using errcode = '22023', column = 'messages';
@@ -63,7 +62,7 @@ begin
       end if;
     end loop;
     -- (an assignment, not a perform: an expression runs without a query of its own)
-    v_metadata := chat.check_message(v_element ->> 'role', v_element ->> 'content',
+    v_metadata := chat_private.check_message(v_element ->> 'role', v_element ->> 'content',
                                      nullif(v_element -> 'metadata', 'null'), v_element ->> 'client_msg_id',
                                      v_field || '.');
     v_keyed := v_keyed or v_element ->> 'client_msg_id' is not null;
@@ -82,7 +81,7 @@ begin
     returning c.message_count - v_total, c.updated_at
       into v_count, v_created;
     if not found then
-      perform chat.conversation_not_found(append_messages.conversation_id);
+      perform chat_private.raise_conversation_not_found(append_messages.conversation_id);
     end if;
 
     return query
@@ -105,7 +104,7 @@ begin
      and c.id = append_messages.conversation_id
      for update;
   if not found then
-    perform chat.conversation_not_found(append_messages.conversation_id);
+    perform chat_private.raise_conversation_not_found(append_messages.conversation_id);
   end if;
 
   -- Which elements are new, which replay a stored message or an earlier element.
@@ -190,5 +189,8 @@ begin
      order by r.position;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
+
+comment on function chat.append_messages(uuid, jsonb) is
+  'Appends the elements of messages (a JSON array of 1..1000 {role, content, metadata?, client_msg_id?}) to the current user''s conversation with consecutive seq, all or none; returns one row per element, in order, replayed as append_message says. Errors name the element (messages[3].content). P0002 when the conversation is missing or someone else''s.';
 
 commit;

@@ -1,11 +1,13 @@
 -- Revert chat:begin_turn from pg (reworked)
 --
--- Back to the v0.5.0 body, which names the helpers in chat; their own
--- reverts, which run after this one, bring them back there.
+-- Back to the @v0.6.0 signature and body (the last max_count messages as
+-- history), granted as before.
 
 begin;
 
-create or replace function chat.begin_turn(
+drop function chat.begin_turn(uuid, text, text, integer, interval, integer, integer);
+
+create function chat.begin_turn(
   conversation_id uuid,
   content text,
   client_msg_id text default null,
@@ -13,7 +15,7 @@ create or replace function chat.begin_turn(
   lease interval default '150 seconds'
 ) returns setof chat.turn_part as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_conversation_id uuid := begin_turn.conversation_id;
   v_opening_key text;
   v_message chat.appended_message;
@@ -22,7 +24,7 @@ declare
   v_now timestamptz;
   v_problem text;
 begin
-  v_problem := chat.max_count_problem(begin_turn.max_count);
+  v_problem := chat_private.max_count_problem(begin_turn.max_count);
   if v_problem is not null then
     raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
@@ -100,7 +102,7 @@ begin
       select 'history', v_state, null::uuid, null::interval, recent.*, false
         from (select m.*
                 from chat.messages m
-               where m.user_id = chat.current_user_id()
+               where m.user_id = chat_private.current_user_id()
                  and m.conversation_id = v_conversation_id
                order by m.seq desc
                limit begin_turn.max_count) recent
@@ -108,5 +110,11 @@ begin
   end if;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
+
+comment on function chat.begin_turn(uuid, text, text, integer, interval) is
+  'Stores the current user''s message (in a new conversation, titled by it, when conversation_id is NULL) and claims its turn: state run (with an attempt, a lease, and the last max_count messages as history), done (a retry of a turn whose reply is stored: the reply) or running (a retry while another attempt answers: retry_after). A retry is the same client_msg_id; with another content it raises 23505. P0002 when the conversation is missing or someone else''s.';
+
+revoke all on function chat.begin_turn(uuid, text, text, integer, interval) from public;
+grant execute on function chat.begin_turn(uuid, text, text, integer, interval) to chat_app;
 
 commit;

@@ -15,11 +15,16 @@ select 1 / count(*) from pg_catalog.pg_proc
  where oid = 'chat.append_messages(uuid, jsonb)'::regprocedure
    and prosrc like '%chat_private.require_user_id()%'
    and prosrc like '%chat_private.message_batch_problem(%'
-   and prosrc like '%chat_private.check_message(%'
    and prosrc like '%chat_private.raise_conversation_not_found(%'
    and prosrc not like '%chat.require_user_id(%' and prosrc not like '%chat.message_batch_problem(%'
-   and prosrc not like '%chat.check_message(%' and prosrc not like '%chat.conversation_not_found(%'
+   and prosrc not like '%chat.conversation_not_found(%'
    and prosrc not like '%1000%' and prosrc not like '%P0002%';
+
+-- each element checked by chat_private.check_message_element; its count stored as tokens_given
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.append_messages(uuid, jsonb)'::regprocedure
+   and prosrc like '%chat_private.check_message_element(%'
+   and prosrc like '%tokens_given%';
 
 -- a batch without keys is stored by one insert that returns its rows
 select 1 / count(*) from pg_catalog.pg_proc

@@ -1,0 +1,175 @@
+-- Deploy chat:fetch_context to pg
+-- requires: message_summaries
+-- requires: current_user_id
+-- requires: argument_limits
+-- requires: conversation_not_found
+--
+-- A model's context is a number of tokens, not of messages: fifty long tool
+-- outputs overflow any model, fifty short messages waste most of it. This
+-- reads the newest messages of the model's view whose counts fit a budget.
+-- The model's view is the conversation without what a summary stands in
+-- for: walking back from the last message, a summary's first row leads to
+-- the message before the range it covers. The walk reads the messages it
+-- returns and no other (the one that does not fit, and at most one batch of
+-- the cursor's read-ahead, besides), so a budget costs what its messages
+-- cost, however long the conversation.
+--
+-- The Responses API refuses an input that starts with a tool's output whose
+-- call is not in it: a cut never leaves one at the front. The newest message
+-- always comes back, even alone over the budget (over_budget says so); so
+-- does the call of a newest tool output, over the budget too.
+
+begin;
+
+-- The rows of fetch_context: a message, and whether it stands over the budget.
+create type chat.context_message as (
+  id uuid,
+  conversation_id uuid,
+  user_id uuid,
+  seq bigint,
+  role chat.message_role,
+  content chat.message_content,
+  metadata chat.message_metadata,
+  client_msg_id chat.client_msg_id,
+  created_at timestamptz,
+  tokens_given chat.token_count,
+  tokens chat.token_count,
+  summary_from bigint,
+  summary_through bigint,
+  over_budget boolean
+);
+
+comment on type chat.context_message is
+  'Result of chat.fetch_context: the columns of chat.messages, and over_budget (true for a message returned although the budget did not hold it: the newest one, or the call of a newest tool output).';
+
+create function chat.fetch_context(
+  conversation_id uuid,
+  max_tokens integer,
+  max_count integer default 1000,
+  before_seq bigint default null
+) returns setof chat.context_message as $$
+declare
+  v_user_id uuid := chat_private.require_user_id();
+  v_problem text;
+  v_hi bigint;             -- the next message the walk reads, downward
+  v_next bigint;
+  v_row record;
+  v_total bigint := 0;     -- tokens taken
+  v_count integer := 0;    -- messages taken
+  v_only_outputs boolean := true;  -- every message taken is a tool's output
+  v_stopped boolean := false;      -- the walk stopped before the view's first message
+  -- what the walk took, newest first: the segments of seq (from, through), and
+  -- per message its seq and role
+  v_froms bigint[] := '{}';
+  v_throughs bigint[] := '{}';
+  v_seqs bigint[] := '{}';
+  v_roles text[] := '{}';
+  v_over bigint[] := '{}'; -- the messages taken over the budget
+  v_segment_from bigint;
+  v_first integer;         -- (1-based) the oldest message kept, in v_seqs
+begin
+  v_problem := chat_private.max_count_problem(fetch_context.max_count);
+  if v_problem is not null then
+    raise exception 'max_count %', v_problem
+      using errcode = '22023', column = 'max_count';
+  end if;
+  v_problem := chat_private.tokens_problem(fetch_context.max_tokens);
+  if v_problem is not null then
+    raise exception 'max_tokens %, not %', v_problem, fetch_context.max_tokens
+      using errcode = '22003', column = 'max_tokens';
+  end if;
+  if fetch_context.before_seq < 1 then
+    raise exception 'before_seq must be 1 or more, not %', fetch_context.before_seq
+      using errcode = '22003', column = 'before_seq';
+  end if;
+
+  select c.message_count into v_hi
+    from chat.conversations c
+   where c.user_id = chat_private.current_user_id() and c.id = fetch_context.conversation_id;
+  if not found then
+    perform chat_private.raise_conversation_not_found(fetch_context.conversation_id);
+  end if;
+  v_hi := least(v_hi, fetch_context.before_seq - 1);
+
+  -- The walk: one index range scan per stretch of the view, newest first.
+  <<walk>>
+  while v_hi >= 1 loop
+    v_segment_from := null;
+    v_next := 0;
+    for v_row in
+      select m.seq, m.tokens, m.role, m.summary_from, m.summary_through
+        from chat.messages m
+       where m.user_id = chat_private.current_user_id()
+         and m.conversation_id = fetch_context.conversation_id
+         and m.seq <= v_hi
+       order by m.seq desc
+    loop
+      -- Stop at the count, or at the budget (a budget of NULL has none). But
+      -- the newest message is taken whatever its size, and with a budget the
+      -- walk never stops with only tool outputs taken: it goes on to their
+      -- call. What it takes so is over the budget.
+      if v_count >= fetch_context.max_count
+         or v_total + v_row.tokens > fetch_context.max_tokens then
+        if v_count > 0 and (not v_only_outputs or fetch_context.max_tokens is null) then
+          v_stopped := true;
+          exit;
+        end if;
+        v_over := v_over || v_row.seq;
+      end if;
+      v_total := v_total + v_row.tokens;
+      v_count := v_count + 1;
+      v_only_outputs := v_only_outputs and v_row.role = 'tool';
+      v_seqs := v_seqs || v_row.seq;
+      v_roles := v_roles || v_row.role::text;
+      v_segment_from := v_row.seq;
+      -- A summary's first row: the view goes on before the range it covers.
+      if v_row.summary_from is not null and v_row.seq = v_row.summary_through + 1 then
+        v_next := v_row.summary_from - 1;
+        exit;
+      end if;
+      v_next := v_row.seq - 1;
+    end loop;
+    if v_segment_from is not null then
+      v_froms := v_froms || v_segment_from;
+      v_throughs := v_throughs || v_hi;
+    end if;
+    exit walk when v_stopped or v_segment_from is null;
+    v_hi := v_next;
+  end loop;
+
+  -- A cut (with a budget) never leaves a tool's output first: drop the
+  -- oldest ones taken until a message that is not one (there is one: the
+  -- walk went on to it).
+  v_first := pg_catalog.cardinality(v_seqs);
+  if v_stopped and fetch_context.max_tokens is not null then
+    while v_first > 1 and v_roles[v_first] = 'tool' loop
+      v_first := v_first - 1;
+    end loop;
+  end if;
+  if v_first = 0 then
+    return;
+  end if;
+
+  return query
+    select m.id, m.conversation_id, m.user_id, m.seq, m.role, m.content, m.metadata, m.client_msg_id,
+           m.created_at, m.tokens_given, m.tokens, m.summary_from, m.summary_through,
+           m.seq = any (v_over)
+      from rows from (pg_catalog.unnest(v_froms), pg_catalog.unnest(v_throughs)) as s (seq_from, seq_through)
+     cross join lateral (
+       select m.*
+         from chat.messages m
+        where m.user_id = chat_private.current_user_id()
+          and m.conversation_id = fetch_context.conversation_id
+          and m.seq between greatest(s.seq_from, v_seqs[v_first]) and s.seq_through
+     ) m
+     order by m.seq;
+end
+$$ language plpgsql stable security invoker set search_path = pg_catalog, pg_temp;
+
+comment on function chat.fetch_context(uuid, integer, integer, bigint) is
+  'The model''s context: the newest messages of the current user''s conversation, in the model''s view (a summary stands in for the messages it covers), whose tokens sum to at most max_tokens, at most max_count of them, ascending. Never starts with a tool output whose call is left out; the newest message always comes back (over_budget when the budget does not hold it). max_tokens NULL: no budget, no cut rule (a page of the view). before_seq: the view before that message (the next page back). P0002 when the conversation is missing or someone else''s.';
+
+revoke all on function chat.fetch_context(uuid, integer, integer, bigint) from public;
+grant execute on function chat.fetch_context(uuid, integer, integer, bigint) to chat_app;
+
+commit;

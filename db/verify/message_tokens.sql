@@ -1,0 +1,30 @@
+-- Verify chat:message_tokens on pg
+
+begin;
+
+-- the estimate, by its rule
+select 1 / (chat_private.estimated_tokens('') = 4)::int;
+select 1 / (chat_private.estimated_tokens('abcde') = 6)::int;
+
+-- the columns, tokens generated from them
+select tokens_given, tokens from chat.messages where false;
+select 1 / pg_catalog.count(*)::int
+  from pg_catalog.pg_attribute a
+ where a.attrelid = 'chat.messages'::regclass
+   and a.attname = 'tokens'
+   and a.attgenerated = 's';
+
+-- the row types carry them, replayed last
+select 1 / (pg_catalog.count(*) = 2)::int
+  from pg_catalog.pg_attribute a
+ where a.attrelid in ('chat.appended_message'::regclass, 'chat.turn_part'::regclass)
+   and a.attname = 'replayed'
+   and not a.attisdropped
+   and a.attnum > (select b.attnum from pg_catalog.pg_attribute b
+                    where b.attrelid = a.attrelid and b.attname = 'tokens');
+
+-- a count is 0 or more
+select 1 / (chat_private.tokens_problem(-1) is not null)::int;
+select 1 / (chat_private.tokens_problem(0) is null)::int;
+
+rollback;
