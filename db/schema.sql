@@ -1097,13 +1097,16 @@ begin
       using errcode = '22023', column = 'from_seq';
   end if;
 
-  -- The model must still see from_seq: no summary covers it.
+  -- The model must still see from_seq: no summary covers it. (From the
+  -- first message, the summary stands in for everything: nothing can show
+  -- again.)
   select s.seq into v_cover
     from chat.messages s
    where s.user_id = v_user_id
      and s.conversation_id = compact_messages.conversation_id
      and s.summary_from is not null
      and v_from between s.summary_from and s.summary_through
+     and v_from > 1
    limit 1;
   if found then
     raise exception 'from_seq % is covered by the summary at seq %: the model no longer sees it', v_from, v_cover
@@ -1143,7 +1146,7 @@ $$;
 -- Name: FUNCTION compact_messages(conversation_id uuid, from_seq bigint, messages jsonb, through_id uuid); Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON FUNCTION chat.compact_messages(conversation_id uuid, from_seq bigint, messages jsonb, through_id uuid) IS 'Writes a summary: appends messages (a JSON array of 1..1000 {role, content, metadata?, tokens?}) after the current user''s conversation''s last message, standing in for the messages from from_seq through that last one in the model''s view (fetch_context); every message stays. With through_id (the last message when the caller read it), nothing is written, and no row returned, when that is no longer the last. from_seq must be a message the model still sees. P0002 when the conversation is missing or someone else''s.';
+COMMENT ON FUNCTION chat.compact_messages(conversation_id uuid, from_seq bigint, messages jsonb, through_id uuid) IS 'Writes a summary: appends messages (a JSON array of 1..1000 {role, content, metadata?, tokens?}) after the current user''s conversation''s last message, standing in for the messages from from_seq through that last one in the model''s view (fetch_context); every message stays. With through_id (the last message when the caller read it), nothing is written, and no row returned, when that is no longer the last. from_seq must be a message the model still sees, or 1 (everything). P0002 when the conversation is missing or someone else''s.';
 
 
 --
@@ -1403,6 +1406,7 @@ declare
   v_over bigint[] := '{}'; -- the messages taken over the budget
   v_segment_from bigint;
   v_first integer;         -- (1-based) the oldest message kept, in v_seqs
+  v_stretch integer;
 begin
   v_problem := chat_private.max_count_problem(fetch_context.max_count);
   if v_problem is not null then
@@ -1427,7 +1431,10 @@ begin
   end if;
   v_hi := least(v_hi, fetch_context.before_seq - 1);
 
-  -- The walk: one index range scan per stretch of the view, newest first.
+  -- The walk: index range scans of at most 32 rows, newest first, each from
+  -- where the last one ended or from where a summary leads. (A chunk keeps
+  -- the read bounded whatever the plan: a scan without a limit is planned to
+  -- read every row, and may be a sort of them all.)
   <<walk>>
   while v_hi >= 1 loop
     v_segment_from := null;
@@ -1439,6 +1446,7 @@ begin
          and m.conversation_id = fetch_context.conversation_id
          and m.seq <= v_hi
        order by m.seq desc
+       limit 32  -- a chunk: the next one starts where it ends
     loop
       -- Stop at the count, or at the budget (a budget of NULL has none). But
       -- the newest message is taken whatever its size, and with a budget the
@@ -1486,19 +1494,18 @@ begin
     return;
   end if;
 
-  return query
-    select m.id, m.conversation_id, m.user_id, m.seq, m.role, m.content, m.metadata, m.client_msg_id,
-           m.created_at, m.tokens_given, m.tokens, m.summary_from, m.summary_through,
-           m.seq = any (v_over)
-      from rows from (pg_catalog.unnest(v_froms), pg_catalog.unnest(v_throughs)) as s (seq_from, seq_through)
-     cross join lateral (
-       select m.*
-         from chat.messages m
-        where m.user_id = chat_private.current_user_id()
-          and m.conversation_id = fetch_context.conversation_id
-          and m.seq between greatest(s.seq_from, v_seqs[v_first]) and s.seq_through
-     ) m
-     order by m.seq;
+  -- The messages, oldest stretch first, each read by its range.
+  for v_stretch in reverse pg_catalog.cardinality(v_froms) .. 1 loop
+    return query
+      select m.id, m.conversation_id, m.user_id, m.seq, m.role, m.content, m.metadata, m.client_msg_id,
+             m.created_at, m.tokens_given, m.tokens, m.summary_from, m.summary_through,
+             m.seq = any (v_over)
+        from chat.messages m
+       where m.user_id = chat_private.current_user_id()
+         and m.conversation_id = fetch_context.conversation_id
+         and m.seq between greatest(v_froms[v_stretch], v_seqs[v_first]) and v_throughs[v_stretch]
+       order by m.seq;
+  end loop;
 end
 $$;
 

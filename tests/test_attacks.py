@@ -215,19 +215,21 @@ def test_public_holds_no_privilege_on_anything_of_chat(db):
 # The API, schema chat: what \df chat.* lists, every function other programs call (SPEC.md's tables, the
 # chat turn's, the account's and the operators'), and nothing else.
 API_FUNCTIONS = {
-    "chat.append_message(uuid,text,text,jsonb,text)",
+    "chat.append_message(uuid,text,text,jsonb,text,integer)",
     "chat.append_messages(uuid,jsonb)",
-    "chat.begin_turn(uuid,text,text,integer,interval)",
+    "chat.begin_turn(uuid,text,text,integer,interval,integer,integer)",
     "chat.check_token(timestamp with time zone)",
     "chat.clear_conversation(uuid)",
+    "chat.compact_messages(uuid,bigint,jsonb,uuid)",
     "chat.create_conversation(text,jsonb)",
     "chat.delete_conversation(uuid)",
     "chat.delete_user()",
     "chat.export_user_data()",
     "chat.fail_turn(uuid,bigint,uuid)",
+    "chat.fetch_context(uuid,integer,integer,bigint)",
     "chat.fetch_messages(uuid,bigint,integer)",
     "chat.fetch_recent(uuid,integer)",
-    "chat.finish_turn(uuid,bigint,text,jsonb)",
+    "chat.finish_turn(uuid,bigint,text,jsonb,integer)",
     "chat.get_conversation(uuid)",
     "chat.list_conversations(integer,timestamp with time zone,uuid)",
     "chat.pop_message(uuid)",
@@ -242,10 +244,12 @@ API_FUNCTIONS = {
 # The helpers, schema chat_private: validators (*_problem), checks and raisers, identity, locks.
 HELPER_FUNCTIONS = {
     "chat_private.check_message(text,text,jsonb,text,text)",
+    "chat_private.check_message_element(jsonb,text)",
     "chat_private.client_msg_id_problem(text)",
     "chat_private.content_problem(text)",
     "chat_private.conversation_metadata_problem(jsonb)",
     "chat_private.current_user_id()",
+    "chat_private.estimated_tokens(text)",
     "chat_private.lock_turn(uuid,bigint)",
     "chat_private.max_count_problem(integer)",
     "chat_private.message_batch_problem(jsonb)",
@@ -260,6 +264,7 @@ HELPER_FUNCTIONS = {
     "chat_private.task_title_problem(text)",
     "chat_private.tasks_touch_updated_at()",
     "chat_private.title_problem(text)",
+    "chat_private.tokens_problem(bigint)",
 }
 
 FUNCTIONS_OF = """

@@ -52,7 +52,7 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
     shutil.copytree(ROOT / "db", released / "db")
     shutil.copy(ROOT / "sqitch.conf", released)
     # the changes reworked since, as they were released: a script's earliest tagged copy
-    for tag in ("@v0.5.0", "@v0.4.0", "@v0.3.0", "@v0.2.0", "@v0.1.0"):
+    for tag in ("@v0.6.0", "@v0.5.0", "@v0.4.0", "@v0.3.0", "@v0.2.0", "@v0.1.0"):
         for script in (ROOT / "db").glob(f"*/*{tag}.sql"):
             shutil.copy(script, released / "db" / script.parent.name / script.name.replace(tag, ""))
     plan = (ROOT / "sqitch.plan").read_text().splitlines()
@@ -67,7 +67,7 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
     sqitch("deploy", dbname=empty_db)
     sqitch("verify", dbname=empty_db)
     assert query(pg_server, empty_db, "select tag from sqitch.tags order by tag") == [
-        ("@v0.1.0",), ("@v0.2.0",), ("@v0.3.0",), ("@v0.4.0",), ("@v0.5.0",)]
+        ("@v0.1.0",), ("@v0.2.0",), ("@v0.3.0",), ("@v0.4.0",), ("@v0.5.0",), ("@v0.6.0",)]
     upgraded = schema_dump(pg_server, empty_db)
     sqitch("revert", "-y", "--to", "@v0.1.0", dbname=empty_db)
     assert schema_dump(pg_server, empty_db) == released_schema
@@ -76,22 +76,26 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
     assert schema_dump(pg_server, empty_db) == upgraded
 
 
-# Every row a database holds, as JSON, in a stable order: what an upgrade and its revert must keep.
+# Every row a database holds, as JSON, in a stable order: what an upgrade and its revert must keep. The
+# messages without the columns an upgrade adds (what they hold is checked on its own).
 ROWS = """
 select t, pg_catalog.jsonb_agg(r order by r::text)
   from (select 'users' as t, to_jsonb(x) as r from chat.users x
         union all select 'conversations', to_jsonb(x) from chat.conversations x
-        union all select 'messages', to_jsonb(x) from chat.messages x
+        union all select 'messages', to_jsonb(x) - '{tokens_given,tokens,summary_from,summary_through}'::text[]
+                    from chat.messages x
         union all select 'turns', to_jsonb(x) from chat.turns x
         union all select 'tasks', to_jsonb(x) from chat.tasks x) rows
  group by t order by t
 """
 
+LAST_TAG = "@v0.6.0"
+
 RELEASED_WRITES = """
 select set_config('app.user_id', %(user)s, true);
 select chat.provision_user('reader@example.com');
 select chat.create_conversation('Groceries', '{"pinned": true}');
-insert into chat.tasks (user_id, title, description) values (chat.current_user_id(), 'milk', 'two litres');
+insert into chat.tasks (user_id, title, description) values (chat_private.current_user_id(), 'milk', 'two litres');
 select chat.append_message(c.id, 'user', 'Add milk, please.', '{}', 'k-1') from chat.conversations c;
 select chat.append_messages(c.id, %(items)s) from chat.conversations c;
 select chat.begin_turn(c.id, 'And eggs?', 'k-2') from chat.conversations c;
@@ -99,10 +103,10 @@ select chat.begin_turn(c.id, 'And eggs?', 'k-2') from chat.conversations c;
 
 
 def test_a_database_with_data_at_the_last_tag_upgrades_keeping_every_row(pg_server, sqitch, empty_db):
-    """Rows written by the plan as tagged @v0.5.0 (users, a conversation, messages with and without keys and an
-    agent item's metadata, a turn, a task) pass the upgrade's checks, come out unchanged, and the API works on
-    them; revert --to @v0.5.0 keeps them too."""
-    sqitch("deploy", "--to", "@v0.5.0", dbname=empty_db)
+    """Rows written by the plan as tagged last (users, a conversation, messages with and without keys and an
+    agent item's metadata, a turn, a task) pass the upgrade's checks, come out unchanged, each message with the
+    database's estimate of its tokens, and the API works on them; revert --to the tag keeps them too."""
+    sqitch("deploy", "--to", LAST_TAG, dbname=empty_db)
     user = str(uuid.uuid4())
     items = Jsonb([
         {"role": "assistant", "content": 'add_task({"title": "eggs"})',
@@ -121,6 +125,12 @@ def test_a_database_with_data_at_the_last_tag_upgrades_keeping_every_row(pg_serv
     sqitch("deploy", dbname=empty_db)
     sqitch("verify", dbname=empty_db)
     assert query(pg_server, empty_db, ROWS) == before
+    # ceil(characters / 4) + 4 for each, nobody having given a count; no summary
+    assert query(pg_server, empty_db, """
+        select seq, char_length(content), tokens_given, tokens, summary_from, summary_through
+          from chat.messages order by seq""") == [
+        (1, 17, None, 9, None, None), (2, 27, None, 11, None, None), (3, 2, None, 5, None, None),
+        (4, 9, None, 7, None, None)]
     with psycopg.connect(pg_server.conninfo(empty_db), autocommit=True) as conn:
         conn.execute("select set_config('app.user_id', %s, false)", [user])
         (conversation,) = conn.execute("select id from chat.conversations").fetchone()
@@ -129,11 +139,14 @@ def test_a_database_with_data_at_the_last_tag_upgrades_keeping_every_row(pg_serv
         appended = conn.execute("select seq, replayed from chat.append_messages(%s, %s)",
                                 [conversation, items]).fetchall()
         assert (replayed, appended) == ((1, True), [(5, False), (6, False)])
+        assert conn.execute("select pg_catalog.array_agg(seq order by seq) from chat.fetch_context(%s, 100000)",
+                            [conversation]).fetchone() == ([1, 2, 3, 4, 5, 6],)
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("update chat.tasks set title = ''")
 
-    sqitch("revert", "-y", "--to", "@v0.5.0", dbname=empty_db)
-    after_revert = query(pg_server, empty_db, ROWS)
+    sqitch("revert", "-y", "--to", LAST_TAG, dbname=empty_db)
+    after_revert = query(pg_server, empty_db, ROWS.replace(
+        " - '{tokens_given,tokens,summary_from,summary_through}'::text[]", ""))
     assert [(table, len(rows)) for table, rows in after_revert] == [
         ("conversations", 1), ("messages", 6), ("tasks", 1), ("turns", 1), ("users", 1)]
 

@@ -38,7 +38,7 @@ SABOTAGE = [
     ("grant execute on function chat_private.search_message_hits(tsquery, integer) to public", "search_messages"),
     ("revoke execute on function chat.purge_inactive(interval, integer) from chat_operator", "purge_inactive"),
     ("drop function chat.export_user_data()", "export_user_data"),
-    ("grant execute on function chat.append_message(uuid, text, text, jsonb, text) to public", "append_message"),
+    ("grant execute on function chat.append_message(uuid, text, text, jsonb, text, integer) to public", "append_message"),
     ("revoke execute on function chat.list_conversations(integer, timestamptz, uuid) from chat_app",
      "list_conversations"),
     ("revoke usage on schema chat from chat_auditor", "chat_schema"),
@@ -56,8 +56,8 @@ SABOTAGE = [
     ("grant delete on chat.turns to chat_app", "turns"),
     ("drop policy turns_update on chat.turns", "turns_rls"),
     ("alter function chat_private.lock_turn(uuid, bigint) security definer", "lock_turn"),
-    ("drop function chat.begin_turn(uuid, text, text, integer, interval)", "begin_turn"),
-    ("revoke execute on function chat.finish_turn(uuid, bigint, text, jsonb) from chat_app", "finish_turn"),
+    ("drop function chat.begin_turn(uuid, text, text, integer, interval, integer, integer)", "begin_turn"),
+    ("revoke execute on function chat.finish_turn(uuid, bigint, text, jsonb, integer) from chat_app", "finish_turn"),
     ("grant execute on function chat.settle_turn(uuid, bigint, bigint) to public", "settle_turn"),
     ("drop function chat.fail_turn(uuid, bigint, uuid)", "fail_turn"),
     ("grant execute on function chat.provision_user(text, timestamptz) to public", "provision_user"),
@@ -114,6 +114,20 @@ SABOTAGE = [
     ("create function chat.check_metadata(metadata jsonb, max_bytes integer, field text default 'metadata')"
      " returns jsonb language sql immutable return metadata", "check_metadata"),
     ("alter function chat_private.tasks_touch_updated_at() set schema chat", "tasks"),
+    # token counts, the model's context, compaction
+    ("alter table chat.messages alter column tokens drop expression", "message_tokens"),
+    ("create or replace function chat_private.estimated_tokens(content text) returns integer language sql"
+     " immutable return char_length(content) / 3", "message_tokens"),
+    ("alter type chat.appended_message drop attribute tokens", "message_tokens"),
+    ("drop index chat.messages_summaries_idx", "message_summaries"),
+    ("alter table chat.messages drop constraint messages_summary_range", "message_summaries"),
+    ("grant execute on function chat_private.check_message_element(jsonb, text) to public", "message_element"),
+    ("create or replace function chat.append_messages(conversation_id uuid, messages jsonb)"
+     " returns setof chat.appended_message language plpgsql as $$ begin return; end $$", "append_messages"),
+    ("revoke execute on function chat.fetch_context(uuid, integer, integer, bigint) from chat_app", "fetch_context"),
+    ("drop function chat.fetch_context(uuid, integer, integer, bigint)", "fetch_context"),
+    ("grant execute on function chat.compact_messages(uuid, bigint, jsonb, uuid) to public", "compact_messages"),
+    ("drop function chat.compact_messages(uuid, bigint, jsonb, uuid)", "compact_messages"),
 ]
 
 
@@ -292,7 +306,10 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
             # the helpers apart: the schema, and each helper moved there with its grants
             "private_schema", "current_user_id", "limits", "message_metadata_limit", "argument_limits",
             "metadata_depth", "check_message", "conversation_not_found", "lock_turn", "search_messages",
-            "tasks"} <= touching
+            "tasks",
+            # token counts, the model's context, compaction: new helpers and new signatures, granted
+            "message_tokens", "message_element", "append_message", "finish_turn", "begin_turn", "fetch_context",
+            "compact_messages"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

@@ -13,7 +13,8 @@
 -- or, with through_id, the summary is refused as stale) or after (and the
 -- model sees it after the summary): none is lost.
 --
--- from_seq must be a message the model still sees. A summary that starts
+-- from_seq must be a message the model still sees, or 1 (a summary of
+-- everything, whatever earlier summaries covered). A summary that starts
 -- at the first row of an earlier summary stands in for what that one
 -- covered too, so that the view never shows again what a summary hid.
 
@@ -83,13 +84,16 @@ begin
       using errcode = '22023', column = 'from_seq';
   end if;
 
-  -- The model must still see from_seq: no summary covers it.
+  -- The model must still see from_seq: no summary covers it. (From the
+  -- first message, the summary stands in for everything: nothing can show
+  -- again.)
   select s.seq into v_cover
     from chat.messages s
    where s.user_id = v_user_id
      and s.conversation_id = compact_messages.conversation_id
      and s.summary_from is not null
      and v_from between s.summary_from and s.summary_through
+     and v_from > 1
    limit 1;
   if found then
     raise exception 'from_seq % is covered by the summary at seq %: the model no longer sees it', v_from, v_cover
@@ -125,7 +129,7 @@ end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
 
 comment on function chat.compact_messages(uuid, bigint, jsonb, uuid) is
-  'Writes a summary: appends messages (a JSON array of 1..1000 {role, content, metadata?, tokens?}) after the current user''s conversation''s last message, standing in for the messages from from_seq through that last one in the model''s view (fetch_context); every message stays. With through_id (the last message when the caller read it), nothing is written, and no row returned, when that is no longer the last. from_seq must be a message the model still sees. P0002 when the conversation is missing or someone else''s.';
+  'Writes a summary: appends messages (a JSON array of 1..1000 {role, content, metadata?, tokens?}) after the current user''s conversation''s last message, standing in for the messages from from_seq through that last one in the model''s view (fetch_context); every message stays. With through_id (the last message when the caller read it), nothing is written, and no row returned, when that is no longer the last. from_seq must be a message the model still sees, or 1 (everything). P0002 when the conversation is missing or someone else''s.';
 
 revoke all on function chat.compact_messages(uuid, bigint, jsonb, uuid) from public;
 grant execute on function chat.compact_messages(uuid, bigint, jsonb, uuid) to chat_app;

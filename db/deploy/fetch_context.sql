@@ -10,9 +10,9 @@
 -- The model's view is the conversation without what a summary stands in
 -- for: walking back from the last message, a summary's first row leads to
 -- the message before the range it covers. The walk reads the messages it
--- returns and no other (the one that does not fit, and at most one batch of
--- the cursor's read-ahead, besides), so a budget costs what its messages
--- cost, however long the conversation.
+-- returns and at most one chunk (32 rows) more, then reads again, by their
+-- ranges, those it returns: a budget costs what its messages cost, however
+-- long the conversation.
 --
 -- The Responses API refuses an input that starts with a tool's output whose
 -- call is not in it: a cut never leaves one at the front. The newest message
@@ -67,6 +67,7 @@ declare
   v_over bigint[] := '{}'; -- the messages taken over the budget
   v_segment_from bigint;
   v_first integer;         -- (1-based) the oldest message kept, in v_seqs
+  v_stretch integer;
 begin
   v_problem := chat_private.max_count_problem(fetch_context.max_count);
   if v_problem is not null then
@@ -91,7 +92,10 @@ begin
   end if;
   v_hi := least(v_hi, fetch_context.before_seq - 1);
 
-  -- The walk: one index range scan per stretch of the view, newest first.
+  -- The walk: index range scans of at most 32 rows, newest first, each from
+  -- where the last one ended or from where a summary leads. (A chunk keeps
+  -- the read bounded whatever the plan: a scan without a limit is planned to
+  -- read every row, and may be a sort of them all.)
   <<walk>>
   while v_hi >= 1 loop
     v_segment_from := null;
@@ -103,6 +107,7 @@ begin
          and m.conversation_id = fetch_context.conversation_id
          and m.seq <= v_hi
        order by m.seq desc
+       limit 32  -- a chunk: the next one starts where it ends
     loop
       -- Stop at the count, or at the budget (a budget of NULL has none). But
       -- the newest message is taken whatever its size, and with a budget the
@@ -150,19 +155,18 @@ begin
     return;
   end if;
 
-  return query
-    select m.id, m.conversation_id, m.user_id, m.seq, m.role, m.content, m.metadata, m.client_msg_id,
-           m.created_at, m.tokens_given, m.tokens, m.summary_from, m.summary_through,
-           m.seq = any (v_over)
-      from rows from (pg_catalog.unnest(v_froms), pg_catalog.unnest(v_throughs)) as s (seq_from, seq_through)
-     cross join lateral (
-       select m.*
-         from chat.messages m
-        where m.user_id = chat_private.current_user_id()
-          and m.conversation_id = fetch_context.conversation_id
-          and m.seq between greatest(s.seq_from, v_seqs[v_first]) and s.seq_through
-     ) m
-     order by m.seq;
+  -- The messages, oldest stretch first, each read by its range.
+  for v_stretch in reverse pg_catalog.cardinality(v_froms) .. 1 loop
+    return query
+      select m.id, m.conversation_id, m.user_id, m.seq, m.role, m.content, m.metadata, m.client_msg_id,
+             m.created_at, m.tokens_given, m.tokens, m.summary_from, m.summary_through,
+             m.seq = any (v_over)
+        from chat.messages m
+       where m.user_id = chat_private.current_user_id()
+         and m.conversation_id = fetch_context.conversation_id
+         and m.seq between greatest(v_froms[v_stretch], v_seqs[v_first]) and v_throughs[v_stretch]
+       order by m.seq;
+  end loop;
 end
 $$ language plpgsql stable security invoker set search_path = pg_catalog, pg_temp;
 

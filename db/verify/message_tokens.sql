@@ -27,4 +27,10 @@ select 1 / (pg_catalog.count(*) = 2)::int
 select 1 / (chat_private.tokens_problem(-1) is not null)::int;
 select 1 / (chat_private.tokens_problem(0) is null)::int;
 
+-- the runtime role writes messages, so it asks both; PUBLIC neither
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.estimated_tokens(text)', 'execute')::int;
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.tokens_problem(bigint)', 'execute')::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.estimated_tokens(text)', 'execute'))::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.tokens_problem(bigint)', 'execute'))::int;
+
 rollback;
