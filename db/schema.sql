@@ -914,19 +914,19 @@ COMMENT ON FUNCTION chat_private.current_user_id() IS 'The current user: the tra
 
 
 --
--- Name: estimated_tokens(text); Type: FUNCTION; Schema: chat_private; Owner: -
+-- Name: estimated_tokens(text, jsonb); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
-CREATE FUNCTION chat_private.estimated_tokens(content text) RETURNS integer
+CREATE FUNCTION chat_private.estimated_tokens(content text, metadata jsonb) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN (((char_length(content) + 3) / 4) + 4);
+    RETURN (((GREATEST(char_length(content), CASE WHEN (metadata = '{}'::jsonb) THEN 0 ELSE char_length((metadata)::text) END) + 3) / 4) + 4);
 
 
 --
--- Name: FUNCTION estimated_tokens(content text); Type: COMMENT; Schema: chat_private; Owner: -
+-- Name: FUNCTION estimated_tokens(content text, metadata jsonb); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat_private.estimated_tokens(content text) IS 'The database''s estimate of a message''s tokens when its writer gave none: ceil(characters / 4) + 4. Defined once; chat.messages.tokens is generated from it.';
+COMMENT ON FUNCTION chat_private.estimated_tokens(content text, metadata jsonb) IS 'The database''s estimate of a message''s tokens when its writer gave none: ceil(characters / 4) + 4, of the larger of its content and its metadata as JSON text (an agent''s item). Defined once; chat.messages.tokens is generated from it.';
 
 
 --
@@ -944,7 +944,7 @@ CREATE TABLE chat.messages (
     client_msg_id chat.client_msg_id,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     tokens_given chat.token_count,
-    tokens chat.token_count GENERATED ALWAYS AS (COALESCE((tokens_given)::integer, chat_private.estimated_tokens((content)::text))) STORED NOT NULL,
+    tokens chat.token_count GENERATED ALWAYS AS (COALESCE((tokens_given)::integer, chat_private.estimated_tokens((content)::text, (metadata)::jsonb))) STORED NOT NULL,
     summary_from bigint,
     summary_through bigint,
     CONSTRAINT messages_seq_positive CHECK ((seq > 0)),
@@ -1014,7 +1014,7 @@ COMMENT ON COLUMN chat.messages.tokens_given IS 'The token count its writer gave
 -- Name: COLUMN messages.tokens; Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON COLUMN chat.messages.tokens IS 'The message''s tokens: tokens_given when its writer gave one, otherwise chat_private.estimated_tokens(content). Generated: never written directly.';
+COMMENT ON COLUMN chat.messages.tokens IS 'The message''s tokens: tokens_given when its writer gave one, otherwise chat_private.estimated_tokens(content, metadata). Generated: never written directly.';
 
 
 --
@@ -1390,22 +1390,19 @@ CREATE FUNCTION chat.fetch_context(conversation_id uuid, max_tokens integer, max
 declare
   v_user_id uuid := chat_private.require_user_id();
   v_problem text;
-  v_hi bigint;             -- the next message the walk reads, downward
-  v_next bigint;
+  v_hi bigint;              -- the newest message of the next chunk, downward
   v_row record;
-  v_total bigint := 0;     -- tokens taken
-  v_count integer := 0;    -- messages taken
-  v_only_outputs boolean := true;  -- every message taken is a tool's output
-  v_stopped boolean := false;      -- the walk stopped before the view's first message
-  -- what the walk took, newest first: the segments of seq (from, through), and
-  -- per message its seq and role
+  v_total bigint := 0;      -- tokens taken
+  v_count integer := 0;     -- messages taken
+  v_low bigint;             -- the oldest message taken so far
+  v_jump bigint;            -- where a summary's first row leads the walk
+  v_stopped boolean := false;  -- the walk stopped before the view's first message
+  v_oldest_call bigint;     -- the oldest message taken that is not a tool's output
+  v_over_from bigint;       -- the messages taken over the budget: from this one up
+  -- the stretches of the view taken, newest first: (from, through) of seq
   v_froms bigint[] := '{}';
   v_throughs bigint[] := '{}';
-  v_seqs bigint[] := '{}';
-  v_roles text[] := '{}';
-  v_over bigint[] := '{}'; -- the messages taken over the budget
-  v_segment_from bigint;
-  v_first integer;         -- (1-based) the oldest message kept, in v_seqs
+  v_cut bigint := 0;        -- nothing older than this comes back
   v_stretch integer;
 begin
   v_problem := chat_private.max_count_problem(fetch_context.max_count);
@@ -1429,7 +1426,15 @@ begin
   if not found then
     perform chat_private.raise_conversation_not_found(fetch_context.conversation_id);
   end if;
-  v_hi := least(v_hi, fetch_context.before_seq - 1);
+  -- Before a message of the view: the one the walk would read after it (when
+  -- it is a summary's first row, the message before the range it covers).
+  if fetch_context.before_seq <= v_hi then
+    select case when m.seq = m.summary_through + 1 then m.summary_from else m.seq end - 1 into v_hi
+      from chat.messages m
+     where m.user_id = chat_private.current_user_id()
+       and m.conversation_id = fetch_context.conversation_id
+       and m.seq = fetch_context.before_seq;
+  end if;
 
   -- The walk: index range scans of at most 32 rows, newest first, each from
   -- where the last one ended or from where a summary leads. (A chunk keeps
@@ -1437,16 +1442,17 @@ begin
   -- read every row, and may be a sort of them all.)
   <<walk>>
   while v_hi >= 1 loop
-    v_segment_from := null;
-    v_next := 0;
+    v_low := null;
+    v_jump := null;
     for v_row in
-      select m.seq, m.tokens, m.role, m.summary_from, m.summary_through
+      select m.seq, m.tokens, m.role = 'tool' as output,
+             m.seq = m.summary_through + 1 as summary_start, m.summary_from
         from chat.messages m
        where m.user_id = chat_private.current_user_id()
          and m.conversation_id = fetch_context.conversation_id
          and m.seq <= v_hi
        order by m.seq desc
-       limit 32  -- a chunk: the next one starts where it ends
+       limit 32
     loop
       -- Stop at the count, or at the budget (a budget of NULL has none). But
       -- the newest message is taken whatever its size, and with a budget the
@@ -1454,44 +1460,36 @@ begin
       -- call. What it takes so is over the budget.
       if v_count >= fetch_context.max_count
          or v_total + v_row.tokens > fetch_context.max_tokens then
-        if v_count > 0 and (not v_only_outputs or fetch_context.max_tokens is null) then
+        if v_count > 0 and (v_oldest_call is not null or fetch_context.max_tokens is null) then
           v_stopped := true;
           exit;
         end if;
-        v_over := v_over || v_row.seq;
+        v_over_from := v_row.seq;
       end if;
       v_total := v_total + v_row.tokens;
       v_count := v_count + 1;
-      v_only_outputs := v_only_outputs and v_row.role = 'tool';
-      v_seqs := v_seqs || v_row.seq;
-      v_roles := v_roles || v_row.role::text;
-      v_segment_from := v_row.seq;
+      v_low := v_row.seq;
+      if not v_row.output then
+        v_oldest_call := v_row.seq;
+      end if;
       -- A summary's first row: the view goes on before the range it covers.
-      if v_row.summary_from is not null and v_row.seq = v_row.summary_through + 1 then
-        v_next := v_row.summary_from - 1;
+      if v_row.summary_start then
+        v_jump := v_row.summary_from - 1;
         exit;
       end if;
-      v_next := v_row.seq - 1;
     end loop;
-    if v_segment_from is not null then
-      v_froms := v_froms || v_segment_from;
-      v_throughs := v_throughs || v_hi;
-    end if;
-    exit walk when v_stopped or v_segment_from is null;
-    v_hi := v_next;
+    exit walk when v_low is null;
+    v_froms := v_froms || v_low;
+    v_throughs := v_throughs || v_hi;
+    exit walk when v_stopped;
+    v_hi := coalesce(v_jump, v_low - 1);
   end loop;
 
-  -- A cut (with a budget) never leaves a tool's output first: drop the
-  -- oldest ones taken until a message that is not one (there is one: the
-  -- walk went on to it).
-  v_first := pg_catalog.cardinality(v_seqs);
+  -- A cut (with a budget) never leaves a tool's output first: the oldest
+  -- messages taken go while they are outputs, down to the oldest that is not
+  -- (there is one: the walk went on to it).
   if v_stopped and fetch_context.max_tokens is not null then
-    while v_first > 1 and v_roles[v_first] = 'tool' loop
-      v_first := v_first - 1;
-    end loop;
-  end if;
-  if v_first = 0 then
-    return;
+    v_cut := v_oldest_call;
   end if;
 
   -- The messages, oldest stretch first, each read by its range.
@@ -1499,11 +1497,11 @@ begin
     return query
       select m.id, m.conversation_id, m.user_id, m.seq, m.role, m.content, m.metadata, m.client_msg_id,
              m.created_at, m.tokens_given, m.tokens, m.summary_from, m.summary_through,
-             m.seq = any (v_over)
+             coalesce(m.seq >= v_over_from, false)
         from chat.messages m
        where m.user_id = chat_private.current_user_id()
          and m.conversation_id = fetch_context.conversation_id
-         and m.seq between greatest(v_froms[v_stretch], v_seqs[v_first]) and v_throughs[v_stretch]
+         and m.seq between greatest(v_froms[v_stretch], v_cut) and v_throughs[v_stretch]
        order by m.seq;
   end loop;
 end
@@ -3216,11 +3214,11 @@ GRANT ALL ON FUNCTION chat_private.current_user_id() TO chat_app;
 
 
 --
--- Name: FUNCTION estimated_tokens(content text); Type: ACL; Schema: chat_private; Owner: -
+-- Name: FUNCTION estimated_tokens(content text, metadata jsonb); Type: ACL; Schema: chat_private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat_private.estimated_tokens(content text) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat_private.estimated_tokens(content text) TO chat_app;
+REVOKE ALL ON FUNCTION chat_private.estimated_tokens(content text, metadata jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.estimated_tokens(content text, metadata jsonb) TO chat_app;
 
 
 --

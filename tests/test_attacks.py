@@ -249,7 +249,7 @@ HELPER_FUNCTIONS = {
     "chat_private.content_problem(text)",
     "chat_private.conversation_metadata_problem(jsonb)",
     "chat_private.current_user_id()",
-    "chat_private.estimated_tokens(text)",
+    "chat_private.estimated_tokens(text,jsonb)",
     "chat_private.lock_turn(uuid,bigint)",
     "chat_private.max_count_problem(integer)",
     "chat_private.message_batch_problem(jsonb)",

@@ -17,10 +17,7 @@ from psycopg.types.json import Jsonb
 
 from as_user import acting_as, call
 from races import run_together
-
-
-def estimate(content: str) -> int:
-    return (len(content) + 3) // 4 + 4
+from token_counts import estimate
 
 
 def append(conn, user, conversation, role, content, tokens=None):
@@ -65,6 +62,15 @@ def test_every_writer_stores_the_given_count_or_the_estimate(app_conn, user_a, c
         (seq, given.get(seq), given.get(seq, estimate(content))) for seq, content, _, _ in rows]
     assert len(rows) == 10
     assert estimate("x" * 401) == 105 and rows[1][3] == 105
+
+
+@pytest.mark.parametrize(("content", "metadata"), [
+    ("", {}), ("abc", {}), ("abcd", {}), ("😀" * 10_000, {}), ("short", {"agents_item": {"output": "x" * 5000}}),
+    ("y" * 9000, {"k": "v"}), ("", {"é": ["ü", 1.5, None]})])
+def test_the_tests_estimate_is_the_databases(app_conn, user_a, content, metadata):
+    (tokens, text) = call(app_conn, user_a, "select chat_private.estimated_tokens(%s, %s), %s::jsonb::text",
+                          [content, Jsonb(metadata), Jsonb(metadata)])[0]
+    assert tokens == estimate(content, text if metadata else None)
 
 
 def test_a_row_written_directly_gets_the_estimate_and_cannot_set_tokens(db, user_a, conversation):
@@ -242,6 +248,15 @@ def test_a_summary_of_a_tail_that_changed_is_not_written(app_conn, user_a, five,
     assert len(people(db, five)) == 6
     (last_id,) = call(app_conn, user_a, "select id from chat.fetch_recent(%s, 1)", [five])[0]
     assert compact(app_conn, user_a, five, 2, ["current"], last_id) == [(7, 2, 6)]
+
+
+def test_a_page_before_a_summary_goes_on_before_what_it_covers(app_conn, user_a, five):
+    compact(app_conn, user_a, five, 2, ["summary"])                      # 6 stands in for 2..5
+    append(app_conn, user_a, five, "user", "next")                       # 7
+    assert seqs(context(app_conn, user_a, five, None, 1)) == [7]
+    assert seqs(context(app_conn, user_a, five, None, 1, 7)) == [6]
+    assert seqs(context(app_conn, user_a, five, None, 1, 6)) == [1]
+    assert seqs(context(app_conn, user_a, five, None, 1000, 100)) == [1, 6, 7]
 
 
 def test_popping_a_summary_brings_back_what_it_covered(app_conn, user_a, five):

@@ -125,12 +125,13 @@ def test_a_database_with_data_at_the_last_tag_upgrades_keeping_every_row(pg_serv
     sqitch("deploy", dbname=empty_db)
     sqitch("verify", dbname=empty_db)
     assert query(pg_server, empty_db, ROWS) == before
-    # ceil(characters / 4) + 4 for each, nobody having given a count; no summary
+    # nobody gave a count: ceil(characters / 4) + 4 for each, of the content or of an agent's item; no summary
     assert query(pg_server, empty_db, """
-        select seq, char_length(content), tokens_given, tokens, summary_from, summary_through
+        select seq, char_length(content), case when metadata = '{}' then 0 else char_length(metadata::text) end,
+               tokens_given, tokens, summary_from, summary_through
           from chat.messages order by seq""") == [
-        (1, 17, None, 9, None, None), (2, 27, None, 11, None, None), (3, 2, None, 5, None, None),
-        (4, 9, None, 7, None, None)]
+        (1, 17, 0, None, 9, None, None), (2, 27, 117, None, 34, None, None), (3, 2, 82, None, 25, None, None),
+        (4, 9, 0, None, 7, None, None)]
     with psycopg.connect(pg_server.conninfo(empty_db), autocommit=True) as conn:
         conn.execute("select set_config('app.user_id', %s, false)", [user])
         (conversation,) = conn.execute("select id from chat.conversations").fetchone()

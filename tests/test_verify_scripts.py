@@ -116,8 +116,8 @@ SABOTAGE = [
     ("alter function chat_private.tasks_touch_updated_at() set schema chat", "tasks"),
     # token counts, the model's context, compaction
     ("alter table chat.messages alter column tokens drop expression", "message_tokens"),
-    ("create or replace function chat_private.estimated_tokens(content text) returns integer language sql"
-     " immutable return char_length(content) / 3", "message_tokens"),
+    ("create or replace function chat_private.estimated_tokens(content text, metadata jsonb) returns integer"
+     " language sql immutable return char_length(content) / 3", "message_tokens"),
     ("alter type chat.appended_message drop attribute tokens", "message_tokens"),
     ("drop index chat.messages_summaries_idx", "message_summaries"),
     ("alter table chat.messages drop constraint messages_summary_range", "message_summaries"),

@@ -87,7 +87,15 @@ begin
   if not found then
     perform chat_private.raise_conversation_not_found(fetch_context.conversation_id);
   end if;
-  v_hi := least(v_hi, fetch_context.before_seq - 1);
+  -- Before a message of the view: the one the walk would read after it (when
+  -- it is a summary's first row, the message before the range it covers).
+  if fetch_context.before_seq <= v_hi then
+    select case when m.seq = m.summary_through + 1 then m.summary_from else m.seq end - 1 into v_hi
+      from chat.messages m
+     where m.user_id = chat_private.current_user_id()
+       and m.conversation_id = fetch_context.conversation_id
+       and m.seq = fetch_context.before_seq;
+  end if;
 
   -- The walk: index range scans of at most 32 rows, newest first, each from
   -- where the last one ended or from where a summary leads. (A chunk keeps

@@ -20,6 +20,6 @@ alter table chat.messages
 
 drop domain chat.token_count;
 drop function chat_private.tokens_problem(bigint);
-drop function chat_private.estimated_tokens(text);
+drop function chat_private.estimated_tokens(text, jsonb);
 
 commit;

@@ -3,8 +3,9 @@
 begin;
 
 -- the estimate, by its rule
-select 1 / (chat_private.estimated_tokens('') = 4)::int;
-select 1 / (chat_private.estimated_tokens('abcde') = 6)::int;
+select 1 / (chat_private.estimated_tokens('', '{}') = 4)::int;
+select 1 / (chat_private.estimated_tokens('abcde', '{}') = 6)::int;
+select 1 / (chat_private.estimated_tokens('a', '{"k": "abcdefghijklmno"}') = 10)::int;
 
 -- the columns, tokens generated from them
 select tokens_given, tokens from chat.messages where false;
@@ -28,9 +29,9 @@ select 1 / (chat_private.tokens_problem(-1) is not null)::int;
 select 1 / (chat_private.tokens_problem(0) is null)::int;
 
 -- the runtime role writes messages, so it asks both; PUBLIC neither
-select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.estimated_tokens(text)', 'execute')::int;
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.estimated_tokens(text, jsonb)', 'execute')::int;
 select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.tokens_problem(bigint)', 'execute')::int;
-select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.estimated_tokens(text)', 'execute'))::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.estimated_tokens(text, jsonb)', 'execute'))::int;
 select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.tokens_problem(bigint)', 'execute'))::int;
 
 rollback;
