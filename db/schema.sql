@@ -1403,6 +1403,7 @@ declare
   v_froms bigint[] := '{}';
   v_throughs bigint[] := '{}';
   v_cut bigint := 0;        -- nothing older than this comes back
+  v_chunk integer := 32;
   v_stretch integer;
 begin
   v_problem := chat_private.max_count_problem(fetch_context.max_count);
@@ -1436,10 +1437,10 @@ begin
        and m.seq = fetch_context.before_seq;
   end if;
 
-  -- The walk: index range scans of at most 32 rows, newest first, each from
-  -- where the last one ended or from where a summary leads. (A chunk keeps
-  -- the read bounded whatever the plan: a scan without a limit is planned to
-  -- read every row, and may be a sort of them all.)
+  -- The walk: index range scans, newest first, of 32 rows and then 64, each
+  -- from where the last one ended or from where a summary leads. (A chunk
+  -- keeps the read bounded whatever the plan: a scan without a limit is
+  -- planned to read every row, and may be a sort of them all.)
   <<walk>>
   while v_hi >= 1 loop
     v_low := null;
@@ -1452,7 +1453,7 @@ begin
          and m.conversation_id = fetch_context.conversation_id
          and m.seq <= v_hi
        order by m.seq desc
-       limit 32
+       limit v_chunk
     loop
       -- Stop at the count, or at the budget (a budget of NULL has none). But
       -- the newest message is taken whatever its size, and with a budget the
@@ -1479,10 +1480,16 @@ begin
       end if;
     end loop;
     exit walk when v_low is null;
-    v_froms := v_froms || v_low;
-    v_throughs := v_throughs || v_hi;
+    -- a chunk that goes on from the last one extends its stretch
+    if v_hi = v_froms[pg_catalog.cardinality(v_froms)] - 1 then
+      v_froms[pg_catalog.cardinality(v_froms)] := v_low;
+    else
+      v_froms := v_froms || v_low;
+      v_throughs := v_throughs || v_hi;
+    end if;
     exit walk when v_stopped;
     v_hi := coalesce(v_jump, v_low - 1);
+    v_chunk := 64;
   end loop;
 
   -- A cut (with a budget) never leaves a tool's output first: the oldest

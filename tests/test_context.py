@@ -184,7 +184,20 @@ def test_it_reads_the_messages_it_returns_and_a_few_more(app_conn, user_a, conve
         returned = app_conn.execute("select count(*) from chat.fetch_context(%s, 2000)", [conversation]).fetchone()[0]
         read = fetched() - before
     assert returned == 20
-    assert read <= 2 * returned + 32, read  # the walk, at most one chunk more, and the rows read again to return
+    assert read <= 2 * returned + 64, read  # the walk, at most one chunk more, and the rows read again to return
+
+
+def test_a_context_longer_than_a_chunk_is_whole_and_in_order(app_conn, user_a, conversation):
+    with acting_as(app_conn, user_a):
+        app_conn.execute("select chat.append_messages(%s, (select jsonb_agg(jsonb_build_object("
+                         "'role', 'user', 'content', 'message ' || g, 'tokens', 10)) from generate_series(1, 400) g))",
+                         [conversation])
+    assert seqs(context(app_conn, user_a, conversation, 1500)) == list(range(251, 401))
+    assert seqs(context(app_conn, user_a, conversation, None, 150)) == list(range(251, 401))
+    assert seqs(context(app_conn, user_a, conversation, 1500, 1000, 300)) == list(range(150, 300))
+    compact(app_conn, user_a, conversation, 101, ["summary of 101..400"])   # 401, estimated 9 tokens
+    assert seqs(context(app_conn, user_a, conversation, 1009)) == [*range(1, 101), 401]
+    assert seqs(context(app_conn, user_a, conversation, 1008)) == [*range(2, 101), 401]
 
 
 # compaction

@@ -23,9 +23,9 @@ from pydantic import Field, TypeAdapter, ValidationError
 from app.agent_session import MAX_BATCH, PAGE
 from app.chat import HISTORY
 from app.models import (
-    MAX_CLIENT_MSG_ID, MAX_CONTENT, MAX_CONVERSATION_METADATA, MAX_LIMIT, MAX_MESSAGE_METADATA, MAX_QUERY,
+    MAX_CLIENT_MSG_ID, MAX_CONTENT, MAX_CONVERSATION_METADATA, MAX_LIMIT, MAX_MESSAGE_METADATA, MAX_QUERY, MAX_TOKENS,
     MAX_TASK_DESCRIPTION, MAX_TASK_TITLE, MAX_TITLE, ClientMsgId, Content, ConversationMetadata, MessageMetadata,
-    Role, TaskDescription, TaskTitle, Title,
+    Role, TaskDescription, TaskTitle, Title, Tokens,
 )
 from as_user import call
 from sizes import padded
@@ -78,6 +78,13 @@ def test_python_and_the_schema_draw_each_metadata_limit_at_the_same_place(app_co
     assert call(app_conn, user_a, f"select chat_private.{function}(%s)", [Jsonb(padded(limit))]) == [(None,)]
     for not_an_object in ([], "text", 1):
         assert call(app_conn, user_a, f"select chat_private.{function}(%s) is not null", [Jsonb(not_an_object)]) == [(True,)]
+
+
+def test_python_and_the_schema_draw_the_token_count_at_the_same_place(app_conn, user_a):
+    for value in (-1, 0, 1, MAX_TOKENS - 1, MAX_TOKENS, MAX_TOKENS + 1):
+        schema_problem = call(app_conn, user_a, "select chat_private.tokens_problem(%s)", [value])[0][0]
+        assert python_accepts(Tokens, value) == (schema_problem is None), (value, schema_problem)
+    assert call(app_conn, user_a, "select chat_private.tokens_problem(%s)", [MAX_TOKENS]) == [(None,)]
 
 
 def test_python_and_the_schema_know_the_same_roles(app_conn, user_a):
@@ -148,6 +155,8 @@ CHECKS = {
     ("turns", "opening_key"): {"client_msg_id_length": "chat_private.client_msg_id_problem(VALUE) IS NULL"},
     ("tasks", "title"): {"tasks_title_length": "chat_private.task_title_problem(VALUE) IS NULL"},
     ("tasks", "description"): {"tasks_description_length": "chat_private.task_description_problem(VALUE) IS NULL"},
+    ("messages", "tokens_given"): {"token_count_range": "chat_private.tokens_problem((VALUE)::bigint) IS NULL"},
+    ("messages", "tokens"): {"token_count_range": "chat_private.tokens_problem((VALUE)::bigint) IS NULL"},
 }
 
 
@@ -185,9 +194,9 @@ def test_every_limit_function_is_inlined_where_it_is_asked(db):
         select p.oid::regprocedure::text, pg_catalog.format_type(p.proargtypes[0], null)
           from pg_catalog.pg_proc p
          where p.pronamespace = 'chat_private'::regnamespace and p.proname like '%\\_problem'""").fetchall()
-    assert len(functions) == 12, functions
+    assert len(functions) == 13, functions
     # an argument that depends on the row, so that the call is not folded into a constant while planning
-    arguments = {"text": "g::text", "jsonb": "pg_catalog.to_jsonb(g)", "integer": "g"}
+    arguments = {"text": "g::text", "jsonb": "pg_catalog.to_jsonb(g)", "integer": "g", "bigint": "g::bigint"}
     for function, argument in functions:
         plan = "\n".join(line for (line,) in db.execute(
             f"explain (verbose, costs off) select {function.split('(')[0]}({arguments[argument]})"
@@ -206,8 +215,12 @@ def test_every_limit_function_is_inlined_where_it_is_asked(db):
     ("chat.list_conversations(integer, timestamptz, uuid)", "chat_private.max_count_problem(", "1000"),
     ("chat.search_messages(text, integer)", "chat_private.max_count_problem(", "1000"),
     ("chat.search_messages(text, integer)", "chat_private.search_query_problem(", "char_length"),
-    ("chat.begin_turn(uuid, text, text, integer, interval)", "chat_private.max_count_problem(", "1000"),
+    ("chat.begin_turn(uuid, text, text, integer, interval, integer, integer)", "chat_private.max_count_problem(", "1000"),
+    ("chat.fetch_context(uuid, integer, integer, bigint)", "chat_private.max_count_problem(", "1000"),
+    ("chat.fetch_context(uuid, integer, integer, bigint)", "chat_private.tokens_problem(", "2147483647"),
+    ("chat_private.check_message_element(jsonb, text)", "chat_private.tokens_problem(", "2147483647"),
     ("chat.append_messages(uuid, jsonb)", "chat_private.message_batch_problem(", "jsonb_array_length"),
+    ("chat.compact_messages(uuid, bigint, jsonb, uuid)", "chat_private.message_batch_problem(", "jsonb_array_length"),
 ])
 def test_argument_checks_ask_the_same_functions(db, function, asks, literal):
     source = db.execute("select prosrc from pg_catalog.pg_proc where oid = %s::regprocedure", [function]).fetchone()[0]
@@ -233,8 +246,10 @@ def test_no_function_but_a_limits_own_writes_a_thousand_out(db):
 
 # The functions that find no conversation of the current user: each raises the one not-found error.
 NOT_FOUND_RAISERS = {
-    "chat.append_message(uuid,text,text,jsonb,text)", "chat.append_messages(uuid,jsonb)",
-    "chat.clear_conversation(uuid)", "chat.fetch_messages(uuid,bigint,integer)", "chat.fetch_recent(uuid,integer)",
+    "chat.append_message(uuid,text,text,jsonb,text,integer)", "chat.append_messages(uuid,jsonb)",
+    "chat.clear_conversation(uuid)", "chat.compact_messages(uuid,bigint,jsonb,uuid)",
+    "chat.fetch_context(uuid,integer,integer,bigint)", "chat.fetch_messages(uuid,bigint,integer)",
+    "chat.fetch_recent(uuid,integer)",
     "chat.pop_message(uuid)", "chat.rename_conversation(uuid,text)",
 }
 
@@ -268,6 +283,8 @@ def test_every_missing_conversation_is_the_same_error_as_before(app_conn, user_a
         "select chat.pop_message(%s)",
         "select chat.rename_conversation(%s, 'x')",
         "select chat.begin_turn(%s, 'x')",
+        "select chat.fetch_context(%s, 8000)",
+        "select chat.compact_messages(%s, 1, '[{\"role\": \"user\", \"content\": \"x\"}]')",
     ]
     for target in (uuid.uuid4(), others):
         for sql in calls:

@@ -129,18 +129,25 @@ def test_search_reads_the_current_users_matches_only(db, user_a, haystacks):
     assert fetch and sum(n["Actual Rows"] * n.get("Actual Loops", 1) for n in fetch) == 20
 
 
-def test_a_chat_turn_reads_its_history_as_fetch_recent_does(db, user_a, big_conversation):
-    """begin_turn stores the message, claims the turn by its key, and reads the last 50 messages by the index,
-    backwards, stopping there: the 9,951 others are not read. (The six conversations of the data set fit one
-    page, which the planner rightly scans.)"""
-    plans = function_plans(db, user_a, "select * from chat.begin_turn(%s, 'the next one', 'k-1', 50)",
-                           [big_conversation])
-    message_scans = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "messages"]
-    assert message_scans and not any(n["Node Type"] == "Seq Scan" for n in message_scans), message_scans
-    (history,) = [n for n in message_scans if n.get("Scan Direction") == "Backward"]
-    assert history["Index Name"] == "messages_conversation_seq_key"
-    assert history["Actual Rows"] == 50 and history.get("Rows Removed by Filter", 0) == 0
-    assert total_buffers(history) <= 100
+def test_a_chat_turn_reads_its_history_by_the_index_and_no_more(db, user_a, big_conversation):
+    """begin_turn stores the message, claims the turn by its key, and reads the last 50 messages of the model's view
+    (fetch_context, within a budget or not) by the index: backwards in chunks, then the ones it keeps by their range;
+    the 9,950 others are not read. (The six conversations of the data set fit one page, which the planner rightly
+    scans.)"""
+    for budget in (None, 100_000):
+        plans = function_plans(db, user_a, "select * from chat.begin_turn(%s, 'the next one', %s, 50, '1 minute',"
+                               " null, %s)", [big_conversation, f"k-{budget}", budget])
+        message_scans = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "messages"]
+        assert message_scans and not any(n["Node Type"] == "Seq Scan" for n in message_scans), message_scans
+        history = [n for n in message_scans if n.get("Index Name") == "messages_conversation_seq_key"
+                   and "Scan" in n["Node Type"]]
+        walk = [n for n in history if n.get("Scan Direction") == "Backward"]
+        # (the turn's key checks its message by another forward scan, of that one row)
+        kept = [n for n in history if n.get("Scan Direction") == "Forward" and ">=" in n.get("Index Cond", "")]
+        assert sum(n["Actual Rows"] for n in kept) == 50, kept
+        assert 50 <= sum(n["Actual Rows"] for n in walk) <= 50 + 64, walk
+        assert all(n.get("Rows Removed by Filter", 0) == 0 for n in history)
+        assert sum(total_buffers(n) for n in history) <= 200
     # the turn: looked up by its key, then inserted
     turn_reads = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "turns" and "Scan" in n["Node Type"]]
     assert [(n["Node Type"], n["Index Name"]) for n in turn_reads] == [("Index Scan", "turns_pkey")]
@@ -191,7 +198,7 @@ def test_no_check_of_a_table_or_domain_calls_a_function(db):
           from pg_catalog.pg_constraint c
           left join pg_catalog.pg_type t on t.oid = c.contypid
          where c.contype = 'c' and c.connamespace = 'chat'::regnamespace""").fetchall()
-    assert sum(1 for *_, of_domain, _ in checks if of_domain) == 8, checks
+    assert sum(1 for *_, of_domain, _ in checks if of_domain) == 9, checks
     for owner, name, expression, of_domain, base in checks:
         if of_domain:
             # a domain's check of VALUE, asked of a value that depends on the row, so that it is not folded

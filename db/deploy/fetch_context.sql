@@ -10,7 +10,7 @@
 -- The model's view is the conversation without what a summary stands in
 -- for: walking back from the last message, a summary's first row leads to
 -- the message before the range it covers. The walk reads the messages it
--- returns and at most one chunk (32 rows) more, then reads again, by their
+-- returns and at most one chunk (64 rows) more, then reads again, by their
 -- ranges, those it returns: a budget costs what its messages cost, however
 -- long the conversation.
 --
@@ -64,6 +64,7 @@ declare
   v_froms bigint[] := '{}';
   v_throughs bigint[] := '{}';
   v_cut bigint := 0;        -- nothing older than this comes back
+  v_chunk integer := 32;
   v_stretch integer;
 begin
   v_problem := chat_private.max_count_problem(fetch_context.max_count);
@@ -97,10 +98,10 @@ begin
        and m.seq = fetch_context.before_seq;
   end if;
 
-  -- The walk: index range scans of at most 32 rows, newest first, each from
-  -- where the last one ended or from where a summary leads. (A chunk keeps
-  -- the read bounded whatever the plan: a scan without a limit is planned to
-  -- read every row, and may be a sort of them all.)
+  -- The walk: index range scans, newest first, of 32 rows and then 64, each
+  -- from where the last one ended or from where a summary leads. (A chunk
+  -- keeps the read bounded whatever the plan: a scan without a limit is
+  -- planned to read every row, and may be a sort of them all.)
   <<walk>>
   while v_hi >= 1 loop
     v_low := null;
@@ -113,7 +114,7 @@ begin
          and m.conversation_id = fetch_context.conversation_id
          and m.seq <= v_hi
        order by m.seq desc
-       limit 32
+       limit v_chunk
     loop
       -- Stop at the count, or at the budget (a budget of NULL has none). But
       -- the newest message is taken whatever its size, and with a budget the
@@ -140,10 +141,16 @@ begin
       end if;
     end loop;
     exit walk when v_low is null;
-    v_froms := v_froms || v_low;
-    v_throughs := v_throughs || v_hi;
+    -- a chunk that goes on from the last one extends its stretch
+    if v_hi = v_froms[pg_catalog.cardinality(v_froms)] - 1 then
+      v_froms[pg_catalog.cardinality(v_froms)] := v_low;
+    else
+      v_froms := v_froms || v_low;
+      v_throughs := v_throughs || v_hi;
+    end if;
     exit walk when v_stopped;
     v_hi := coalesce(v_jump, v_low - 1);
+    v_chunk := 64;
   end loop;
 
   -- A cut (with a budget) never leaves a tool's output first: the oldest
