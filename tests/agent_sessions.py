@@ -1,6 +1,7 @@
 """Agent sessions as their tests use them (a plugin of the suite, registered by conftest.py): ChatStoreSession,
 the Agents SDK's session memory over the store, as Alice, on a real PostgreSQL as the runtime role; the SDK's
-scripted model (no network, no trace); and every kind of item a session stores.
+scripted model (no network, no trace); every kind of item a session stores; the fake OpenAI client the SDK's own
+compaction tests use; a spy on the store's round trips.
 
 Fixtures: ``store`` (a ChatStore over a pool of the runtime role), ``alice`` and ``bob`` (Users),
 ``alices_conversation`` (made through the store, titled "agent"), ``session`` (Alice's, on it) and ``sound``
@@ -9,9 +10,12 @@ Fixtures: ``store`` (a ChatStore over a pool of the runtime role), ``alice`` and
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
+from unittest.mock import AsyncMock, MagicMock
 
 import pytest
 from agents import Agent, RunConfig, function_tool, set_tracing_disabled
@@ -20,6 +24,7 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from app.agent_session import ChatStoreSession
 from app.database import create_pool
 from app.identity import User
+from app.models import Message
 from app.store import ChatStore
 from audit_scripts import run_integrity
 
@@ -72,6 +77,64 @@ ITEMS: list[dict[str, Any]] = [
                                    "start_index": 0, "end_index": 12}]},
                  {"type": "refusal", "refusal": "Pas de prévisions à dix jours."}]},
 ]
+
+
+def summary(n: int = 1) -> dict[str, Any]:
+    """A compaction item as ``responses.compact`` returns it (the SDK's tests' synthetic one)."""
+    return {"type": "compaction", "id": f"cmp_{n}", "encrypted_content": f"synthetic-summary-{n}"}
+
+
+def compaction_client(*output: dict[str, Any], side_effect: Any = None) -> MagicMock:
+    """The fake OpenAI client of the SDK's own compaction tests: ``responses.compact`` an ``AsyncMock`` that
+    answers ``SimpleNamespace(output=[...])`` (or runs ``side_effect``). No network."""
+    client = MagicMock()
+    client.responses.compact = AsyncMock(return_value=SimpleNamespace(output=list(output)), side_effect=side_effect)
+    return client
+
+
+async def peoples_view(store: ChatStore, user: User, conversation) -> list[Message]:
+    """Every message of the conversation as people read it (the HTTP API's ``fetch_messages``), oldest first:
+    what compaction must never take away."""
+    messages: list[Message] = []
+    while page := await store.fetch_messages(user, conversation, messages[-1].seq if messages else 0, 500):
+        messages.extend(page)
+    return messages
+
+
+class Spy:
+    """Counts the store's round trips for a session, and in them the API functions it calls, with the max_count
+    each ``fetch_context`` asks for (``calls``) and its parameters whole (``params``)."""
+
+    def __init__(self, store: ChatStore, monkeypatch) -> None:
+        self.calls: list[tuple[str, int | None]] = []
+        self.params: list[tuple[str, list[Any]]] = []
+        self.round_trips = 0
+        for name in ("append_messages", "clear_conversation", "compact_messages"):
+            original = getattr(store, name)
+            monkeypatch.setattr(store, name, self._wrap(name, original))
+        run = store.run
+
+        async def spied_run(user, *statements):
+            self.round_trips += 1
+            for statement in statements:
+                text = statement.sql if isinstance(statement.sql, str) else statement.sql.as_string()
+                name = re.search(r"chat\.(\w+)\(%s", text).group(1)
+                # the limit: fetch_context(conversation, max_tokens, max_count, before_seq)
+                limit = {"fetch_context": 2}.get(name)
+                self.calls.append((name, None if limit is None else statement.params[limit]))
+                self.params.append((name, list(statement.params)))
+            return await run(user, *statements)
+
+        monkeypatch.setattr(store, "run", spied_run)
+
+    def _wrap(self, name, original):
+        async def call(user, conversation_id, *args, **kwargs):
+            self.round_trips += 1
+            self.calls.append((name, None))
+            self.params.append((name, [conversation_id, *args, *kwargs.values()]))
+            return await original(user, conversation_id, *args, **kwargs)
+
+        return call
 
 
 @pytest.fixture

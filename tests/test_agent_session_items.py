@@ -3,15 +3,14 @@ in agent_sessions.py) on a real PostgreSQL as the runtime role.
 
 What is proven: every kind of item comes back exactly as it was added, one message row each, and rows the
 HTTP API wrote come back as plain messages; ``limit`` and ``SessionSettings`` give the latest items, long
-histories read in pages; a batch is stored whole or not at all, its oversize item named, concurrent batches
-each adjacent; pop and clear keep ``seq`` gapless and ``message_count`` exact; the SDK's own session cases.
+histories read in pages back from the newest (chat.fetch_context); a batch is stored whole or not at all, its
+oversize item named, concurrent batches each adjacent; pop and clear keep ``seq`` gapless and ``message_count`` exact; the SDK's own session cases.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 from typing import Any
 
 import psycopg
@@ -21,10 +20,9 @@ from agents.memory import Session, SessionSettings
 from agents.memory.session import _session_accepts_wrapper
 from agents.testing import ScriptedModel, assistant_message
 
-from agent_sessions import ITEMS, RUN
+from agent_sessions import ITEMS, RUN, Spy
 from app.agent_session import ITEM_KEY, MAX_BATCH, ChatStoreSession, ItemNotStorable, TooManyItems
 from app.models import MAX_CONTENT, MAX_MESSAGE_METADATA
-from app.store import ChatStore
 from stored_data import MESSAGE_FIELDS, stored_messages
 
 KIB = 1024
@@ -32,39 +30,6 @@ KIB = 1024
 
 def json_round_trip(value: Any) -> Any:
     return json.loads(json.dumps(value))
-
-
-class Spy:
-    """Counts the store's round trips for the session, and in them the API functions it calls, with the limit
-    each fetch asks for."""
-
-    def __init__(self, store: ChatStore, monkeypatch) -> None:
-        self.calls: list[tuple[str, int | None]] = []
-        self.round_trips = 0
-        for name in ("append_messages", "clear_conversation"):
-            original = getattr(store, name)
-            monkeypatch.setattr(store, name, self._wrap(name, original))
-        run = store.run
-
-        async def spied_run(user, *statements):
-            self.round_trips += 1
-            for statement in statements:
-                text = statement.sql if isinstance(statement.sql, str) else statement.sql.as_string()
-                name = re.search(r"chat\.(\w+)\(%s", text).group(1)
-                # the limit: fetch_recent(conversation, max_count), fetch_messages(conversation, after, max_count)
-                limit = {"fetch_recent": 1, "fetch_messages": 2}.get(name)
-                self.calls.append((name, None if limit is None else statement.params[limit]))
-            return await run(user, *statements)
-
-        monkeypatch.setattr(store, "run", spied_run)
-
-    def _wrap(self, name, original):
-        async def call(user, conversation_id, *args, **kwargs):
-            self.round_trips += 1
-            self.calls.append((name, None))
-            return await original(user, conversation_id, *args, **kwargs)
-
-        return call
 
 
 # every kind of item
@@ -144,37 +109,38 @@ async def test_session_settings_limit_is_the_default(store, alices_conversation,
 
 
 async def test_a_history_of_one_page_is_read_in_one_round_trip(session, alices_conversation, monkeypatch):
-    """1,000 items, a page exactly: the whole history, and the latest 50, each in one call, the count of the
-    conversation's messages telling that nothing follows the page."""
+    """1,000 items, a page exactly: the whole history, and the latest 50, each in one call, the page's first
+    message, seq 1, telling that nothing comes before it."""
     items = [{"type": "function_call_output", "call_id": f"call_{n}", "output": f"result {n}"} for n in range(1000)]
     await session.add_items(items)
     spy = Spy(session.store, monkeypatch)
     assert await session.get_items() == items
-    assert (spy.round_trips, spy.calls) == (1, [("fetch_messages", 1000), ("get_conversation", None)])
+    assert (spy.round_trips, spy.calls) == (1, [("fetch_context", 1000)])
     spy.calls.clear()
     spy.round_trips = 0
     assert await session.get_items(50) == items[-50:]
-    assert (spy.round_trips, spy.calls) == (1, [("fetch_recent", 50)])
+    assert (spy.round_trips, spy.calls) == (1, [("fetch_context", 50)])
 
 
 async def test_long_history_is_read_in_pages(session, alices_conversation, monkeypatch, sound):
-    """2,500 items: read whole, and with limit 1,500, 1,000 and 3,000, in pages of at most 1,000 rows."""
+    """2,500 items: read whole, and with limit 1,500, 1,000 and 3,000, in pages of at most 1,000 rows, back
+    from the newest."""
     items = [{"type": "function_call_output", "call_id": f"call_{n}", "output": f"result {n}"} for n in range(2500)]
     for start in range(0, len(items), 1000):
         await session.add_items(items[start:start + 1000])
     spy = Spy(session.store, monkeypatch)
 
     assert await session.get_items() == items
-    assert spy.calls == [("fetch_messages", 1000), ("get_conversation", None)] + [("fetch_messages", 1000)] * 2
+    assert spy.calls == [("fetch_context", 1000)] * 3
     assert spy.round_trips == 3
     spy.calls.clear()
 
     assert await session.get_items(1500) == items[-1500:]
-    assert spy.calls == [("fetch_recent", 1000), ("fetch_messages", 500)]
+    assert spy.calls == [("fetch_context", 1000), ("fetch_context", 500)]
     spy.calls.clear()
 
     assert await session.get_items(1000) == items[-1000:]
-    assert spy.calls == [("fetch_recent", 1000)]
+    assert spy.calls == [("fetch_context", 1000)]
     spy.calls.clear()
 
     assert await session.get_items(3000) == items

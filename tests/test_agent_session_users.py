@@ -1,8 +1,8 @@
 """Agent sessions and their users: ``ChatStoreSession`` (its fixtures in agent_sessions.py) on a real
 PostgreSQL as the runtime role.
 
-What is proven: another user's session, given or from the run's context, sees, writes, pops and clears
-nothing, refused as a conversation that does not exist; no user is an error before any SQL; the user the
+What is proven: another user's session, given or from the run's context, sees, writes, pops, clears and
+compacts nothing, with a budget or without, refused as a conversation that does not exist; no user is an error before any SQL; the user the
 session was made for wins over the run's context.
 """
 
@@ -13,9 +13,10 @@ import uuid
 import psycopg
 import pytest
 from agents import Agent, RunContextWrapper, Runner
+from agents.memory import OpenAIResponsesCompactionSession
 from agents.testing import ScriptedModel, assistant_message
 
-from agent_sessions import ITEMS, RUN, RequestContext, weather_agent
+from agent_sessions import ITEMS, RUN, RequestContext, compaction_client, summary, weather_agent
 from app.agent_session import ChatStoreSession, NoSessionUser
 from app.database import create_pool
 from app.store import ChatStore
@@ -43,16 +44,28 @@ async def assert_not_found(operation) -> str:
 
 async def test_another_users_session_sees_and_changes_nothing(store, alices_conversation, bob, alices_history):
     """Bob's session on Alice's conversation: every method is refused with the store's not-found error,
-    the same as for a conversation that does not exist; nothing of Alice's changes."""
+    the same as for a conversation that does not exist: the reads of the model's view, with a budget too, and the
+    SDK's compaction hooks, directly or through its compaction session (which never reaches responses.compact);
+    nothing of Alice's changes."""
     missing = uuid.uuid4()
     for target in (alices_conversation, missing):
         intruder = ChatStoreSession(store, target, bob)
+        budgeted = ChatStoreSession(store, target, bob, max_tokens=100)
+        client = compaction_client(summary())
+        compacting = OpenAIResponsesCompactionSession(intruder.session_id, intruder, client=client,
+                                                      compaction_mode="input")
         messages = [await assert_not_found(intruder.get_items()),
                     await assert_not_found(intruder.get_items(5000)),
+                    await assert_not_found(budgeted.get_items()),
+                    await assert_not_found(budgeted.get_items(3)),
                     await assert_not_found(intruder.add_items([{"role": "user", "content": "mine now"}])),
                     await assert_not_found(intruder.pop_item()),
-                    await assert_not_found(intruder.clear_session())]
+                    await assert_not_found(intruder.clear_session()),
+                    await assert_not_found(intruder._get_compaction_snapshot(10)),
+                    await assert_not_found(intruder._atomic_replace_items([summary()])),
+                    await assert_not_found(compacting.run_compaction({"force": True}))]
         assert all(messages)
+        client.responses.compact.assert_not_called()
         if target == alices_conversation:
             seen = [message.replace(str(alices_conversation), "<id>") for message in messages]
         else:
@@ -89,6 +102,12 @@ async def test_no_user_is_an_error_before_any_sql(settings, alices_conversation)
                           session.pop_item(wrapper=wrapper), session.clear_session(wrapper=wrapper)):
             with pytest.raises(NoSessionUser, match=r"pass user=User\(\.\.\.\).*context="):
                 await operation
+    # the budget's read; the compaction hooks, which the SDK calls without a run context: only the session's user
+    budgeted = ChatStoreSession(never_opened, alices_conversation, max_tokens=100)
+    for operation in (budgeted.get_items(), session._get_compaction_snapshot(3),
+                      session._atomic_replace_items(ITEMS)):
+        with pytest.raises(NoSessionUser):
+            await operation
 
     model = ScriptedModel([[assistant_message("never")]])
     with pytest.raises(NoSessionUser):
