@@ -2,9 +2,20 @@
 
 ``RESPONDER=app.agent:AgentResponder`` (with ``OPENAI_API_KEY``, and ``AGENT_MODEL`` to choose the model)
 answers each turn by running an agent whose memory is the conversation itself (``ChatStoreSession``: the
-last 50 items), and whose tools keep the user's task list in ``chat.tasks``. Every tool call, its output
-and the final message are stored as items of the conversation as the run goes, so that the next turn, on
-any instance, finds them; the final message is the turn's reply (``TurnContext.reply_message``).
+newest items within the turn's token budget, ``CONTEXT_TOKENS``, as the chat turn reads its history), and
+whose tools keep the user's task list in ``chat.tasks``. Every tool call, its output and the final message
+are stored as items of the conversation as the run goes, so that the next turn, on any instance, finds them;
+the final message is the turn's reply (``TurnContext.reply_message``).
+
+Token counts: what the budget adds up is each message's ``tokens``, the writer's count where it gave one, the
+database's estimate (4 characters a token) where not. The model reports what it wrote, and that is stored: the
+output tokens of each response go on the items it produced (its messages, tool calls and reasoning), as a real
+count (``tokens_given``). A response's reasoning tokens go on its reasoning items (when it stored none, its
+reasoning is not in the model's view, nor are they); the rest of its output tokens on its other items, shared
+in proportion to their text's length when there are several (a message and a tool call, two tool calls), so
+that they add up to what the model reported. What the model did not write keeps the estimate: the user's
+message, the tools' outputs (the model reads them, but the SDK reports only the input tokens of a whole
+request), and every item of a model that reports no usage.
 
 The tools act as the turn's user and no one else: each is one store call, one transaction that sets
 ``app.user_id`` to that user, under row-level security, and filtered by the user as well. A task id the
@@ -20,14 +31,17 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from agents import Agent, RunContextWrapper, Runner, function_tool
+from agents.items import TResponseInputItem
 from agents.memory import SessionSettings
 from agents.models.default_models import get_default_model
 from agents.models.interface import Model
 from agents.models.openai_provider import OpenAIProvider
+from agents.usage import Usage
 from pydantic import Field, SecretStr, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -76,7 +90,7 @@ class AgentResponder:
 
     async def reply(self, history: Sequence[Message], *, turn: TurnContext) -> str:
         """Runs the agent to its final output. ``history`` is not needed: the agent's session reads the same
-        last 50 items, as items."""
+        messages, within the same budget, as items."""
         session = TurnSession(turn)
         result = await Runner.run(self.agent, [], session=session, context=turn, max_turns=self.max_turns)
         turn.reply_message = session.final_message()
@@ -97,16 +111,34 @@ class AgentResponder:
 
 
 class TurnSession(ChatStoreSession):
-    """The agent's memory during one turn: the turn's conversation as the turn's user, the last 50 items,
-    remembering the rows it stores, so that the run's final message is known without reading it back."""
+    """The agent's memory during one turn: the turn's conversation as the turn's user, read within the turn's
+    token budget (at most ``HISTORY`` items, as the chat turn reads its history). It stores on the items the
+    model produced the output tokens the model reported for them (see the module's docstring), and remembers the
+    rows it stores, so that the run's final message is known without reading it back."""
 
     def __init__(self, turn: TurnContext):
         super().__init__(turn.store, turn.conversation_id, turn.user,
-                         session_settings=SessionSettings(limit=HISTORY))
+                         session_settings=SessionSettings(limit=HISTORY), max_tokens=turn.context_tokens)
         self.stored: list[AppendedMessage] = []
+        # The run's output tokens put on stored items so far; and, while add_items stores a batch, the run's
+        # usage then (cumulative: the responses that produced the batch are what it has more than ``_counted``).
+        self._counted = _OutputTokens()
+        self._usage: Usage | None = None
+
+    async def add_items(self, items: list[TResponseInputItem], *,
+                        wrapper: RunContextWrapper[Any] | None = None) -> None:
+        self._usage = getattr(wrapper, "usage", None)
+        try:
+            await super().add_items(items, wrapper=wrapper)
+        finally:
+            self._usage = None
 
     async def _append(self, user: User, rows: list[dict[str, Any]]) -> list[AppendedMessage]:
+        reported = _OutputTokens.of(self._usage) if isinstance(self._usage, Usage) else self._counted
+        rows, counted = _with_output_tokens(rows, reported - self._counted)
         stored = await super()._append(user, rows)
+        if counted:
+            self._counted = reported
         self.stored.extend(stored)
         return stored
 
@@ -118,6 +150,64 @@ class TurnSession(ChatStoreSession):
         if isinstance(item, dict) and item.get("role") == "assistant" and item.get("type", "message") == "message":
             return last
         return None
+
+
+# the model's token counts on the items it produced
+
+@dataclass(frozen=True)
+class _OutputTokens:
+    """Output tokens a model reported: all of them, and those of them it reasoned with."""
+
+    output: int = 0
+    reasoning: int = 0
+
+    @classmethod
+    def of(cls, usage: Usage) -> _OutputTokens:
+        details = usage.output_tokens_details
+        return cls(usage.output_tokens or 0, (details.reasoning_tokens if details is not None else 0) or 0)
+
+    def __sub__(self, other: _OutputTokens) -> _OutputTokens:
+        return _OutputTokens(self.output - other.output, self.reasoning - other.reasoning)
+
+
+def _with_output_tokens(rows: list[dict[str, Any]], new: _OutputTokens) -> tuple[list[dict[str, Any]], bool]:
+    """The rows of a batch, those the model produced given its ``new`` output tokens as their count; and whether
+    the batch held any (when not, the tokens are those of a batch still to come). The model's rows are the
+    assistant's (its messages, tool calls, reasoning: ``app.agent_session``'s roles); the reasoning ones share
+    the reasoning tokens, the others the rest; a row that has a count already keeps it."""
+    produced = [i for i, row in enumerate(rows) if row["role"] == "assistant" and row.get("tokens") is None]
+    if not produced:
+        return rows, False
+    if new.output <= 0:
+        return rows, True
+    reasoning = [i for i in produced if _item_type(rows[i]) == "reasoning"]
+    others = [i for i in produced if _item_type(rows[i]) != "reasoning"]
+    reasoning_tokens = min(max(new.reasoning, 0), new.output)
+    counts: list[int | None] = [None] * len(rows)
+    for group, total in ((reasoning, reasoning_tokens), (others, new.output - reasoning_tokens)):
+        # in proportion to what the model wrote of each, its text (4 characters a token), and 4 tokens of framing
+        weights = [len(rows[i]["content"]) + 16 for i in group]
+        for i, share in zip(group, _shares(total, weights)):
+            counts[i] = share
+    return [row if count is None else {**row, "tokens": count} for row, count in zip(rows, counts)], True
+
+
+def _item_type(row: dict[str, Any]) -> str | None:
+    item = row["metadata"].get(ITEM_KEY)
+    return item.get("type") if isinstance(item, dict) else None
+
+
+def _shares(total: int, weights: list[int]) -> list[int]:
+    """``total`` in whole parts in proportion to ``weights`` (each more than 0) that add up to it exactly: each
+    part rounded down, and what that leaves one each to the largest remainders, the earliest first."""
+    if not weights:
+        return []
+    whole = sum(weights)
+    parts = [total * weight // whole for weight in weights]
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
+    for i in by_remainder[:total - sum(parts)]:
+        parts[i] += 1
+    return parts
 
 
 def todo_agent(model: Model | str) -> Agent[TurnContext]:

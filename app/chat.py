@@ -18,12 +18,21 @@ keeps its user message and releases its claim, so that a retry runs it again.
 
 A responder has ``async def reply(history) -> str`` and may have
 ``stream(history)``, an async iterator of text pieces, used when the client
-asks for a stream. ``history`` is the conversation's last 50 messages, oldest
-first, the user's new message last. A responder that acts for the user (the
+asks for a stream. ``history`` is what the model is to see of the
+conversation, oldest first, the user's new message last, within a budget of
+tokens (``CONTEXT_TOKENS``) rather than of messages: the newest messages of
+the model's view (a compaction summary stands in for the messages it covers)
+whose token counts add up to at most the budget, read by ``chat.begin_turn``
+with ``chat.fetch_context``; never starting with a tool's output whose call is
+left out, the user's message always there even alone over the budget, and at
+most ``HISTORY`` messages. A responder that acts for the user (the
 agent of ``app.agent``) takes the keyword ``turn`` as well: a ``TurnContext``
-with the store, the user and the conversation; one that stores its reply
-itself (an agent's session stores every item of its run) says so in
-``turn.reply_message``, and that message is the turn's reply.
+with the store, the user, the conversation and the budget; one that stores
+its reply itself (an agent's session stores every item of its run) says so
+in ``turn.reply_message``, and that message is the turn's reply; one that
+knows its reply's token count (the model's output tokens) says so in
+``turn.reply_tokens``, and the reply is stored with it rather than with the
+database's estimate.
 """
 
 from __future__ import annotations
@@ -43,19 +52,21 @@ from uuid import UUID
 import psycopg
 
 from app.identity import User
-from app.models import MAX_CONTENT, Message
-from app.settings import TURN_LEASE_GRACE, ConfigurationError
+from app.models import MAX_CONTENT, MAX_TOKENS, Message
+from app.settings import CONTEXT_TOKENS, TURN_LEASE_GRACE, ConfigurationError
 from app.replica import written_position
 from app.store import ChatStore, TurnStart
 from app.transport import to_the_end
 
 logger = logging.getLogger("app.chat")
 
-HISTORY = 50
+# The most messages of history a turn reads, whatever their tokens: as many as one chat.fetch_context returns.
+HISTORY = 1000
 
 
 class Responder(Protocol):
-    """Writes the assistant's reply to a conversation: history in (oldest first, at most 50), reply out.
+    """Writes the assistant's reply to a conversation: history in (oldest first, within the turn's token budget),
+    reply out.
 
     Optional: ``stream(history)``, an async iterator of the reply's pieces, for streamed turns; and the
     keyword ``turn`` (a ``TurnContext``) on either, for a responder that acts for the user."""
@@ -65,14 +76,19 @@ class Responder(Protocol):
 
 @dataclass
 class TurnContext:
-    """What a responder that takes the keyword ``turn`` is given: whom it acts for, where, and for which
-    message. It may set ``reply_message`` to a message it stored itself, after the user's, as the reply."""
+    """What a responder that takes the keyword ``turn`` is given: whom it acts for, where, for which message, and
+    the history's budget (``context_tokens``, what ``history`` was read within: a responder that reads the
+    conversation itself reads it within the same). It may set ``reply_message`` to a message it stored itself,
+    after the user's, as the reply; or, replying with text, ``reply_tokens`` to the reply's token count (0 to
+    MAX_TOKENS; anything else is left out, and logged), which the reply is stored with."""
 
     store: ChatStore
     user: User
     conversation_id: UUID
     user_message: Message
+    context_tokens: int = CONTEXT_TOKENS
     reply_message: Message | None = None
+    reply_tokens: int | None = None
 
 
 class EchoResponder:
@@ -202,6 +218,21 @@ async def _pieces(responder: Responder, history: Sequence[Message], context: Tur
             yield piece
 
 
+def _reply_tokens(context: TurnContext, reply: _Reply) -> int | None:
+    """The reply's token count as its responder gave it; None (the database estimates it) when it gave none, or
+    one that is no count (logged: a responder's bug, which is no reason to lose its reply), or when the reply
+    reached MAX_CONTENT characters: it may have been cut there, and the count is of the whole."""
+    tokens = context.reply_tokens
+    if tokens is None or reply.full:
+        return None
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or not 0 <= tokens <= MAX_TOKENS:
+        logger.warning("responder gave the reply in conversation %s a token count of %r, not a whole number from 0 "
+                       "to %d: the reply is stored with the database's estimate", context.conversation_id, tokens,
+                       MAX_TOKENS)
+        return None
+    return tokens
+
+
 # a turn in flight, as its request sees it
 
 class TurnHandle:
@@ -259,14 +290,15 @@ class Turns:
 
     ``responder_timeout``: the most a responder may take (then the turn fails, 502); a turn's claim in the
     database lasts that and ``lease_grace`` more, after which a retry may run it again (its process is taken
-    for dead).
+    for dead). ``context_tokens``: the history's token budget (``CONTEXT_TOKENS``).
     """
 
     def __init__(self, store: ChatStore, responder: Responder, *, responder_timeout: float = 120.0,
-                 lease_grace: float = TURN_LEASE_GRACE):
+                 lease_grace: float = TURN_LEASE_GRACE, context_tokens: int = CONTEXT_TOKENS):
         self.store = store
         self.responder = responder
         self.responder_timeout = responder_timeout
+        self.context_tokens = context_tokens
         self.lease = timedelta(seconds=responder_timeout + lease_grace)
         self._tasks: set[asyncio.Task[Turn]] = set()
         self._closing = False
@@ -282,7 +314,8 @@ class Turns:
         for a retry while another attempt answers, ``ShuttingDown``."""
         if self._closing:
             raise ShuttingDown
-        start = await self.store.begin_turn(user, conversation_id, content, client_msg_id, HISTORY, self.lease)
+        start = await self.store.begin_turn(user, conversation_id, content, client_msg_id, HISTORY, self.lease,
+                                            history_tokens=self.context_tokens)
         if start.state == "running":
             raise TurnInProgress(start.conversation_id, start.retry_after)
         handle = TurnHandle(start, streamed)
@@ -328,12 +361,12 @@ class Turns:
 
     async def _run(self, user: User, handle: TurnHandle) -> Turn:
         start = handle.start
-        context = TurnContext(self.store, user, start.conversation_id, start.user_message)
+        context = TurnContext(self.store, user, start.conversation_id, start.user_message, self.context_tokens)
         reply = _Reply()
         try:
             try:
                 async with asyncio.timeout(self.responder_timeout):
-                    async with aclosing(_pieces(self.responder, start.history[-HISTORY:], context,
+                    async with aclosing(_pieces(self.responder, start.history, context,
                                                 handle.streamed)) as pieces:
                         async for piece in pieces:
                             handle.delta(reply.add(piece))
@@ -352,7 +385,8 @@ class Turns:
                                  exc_info=error)
                     raise ResponderFailed(start.conversation_id) from error
             else:
-                message = await to_the_end(self.store.finish_turn(user, start.conversation_id, seq, reply.text))
+                message = await to_the_end(self.store.finish_turn(user, start.conversation_id, seq, reply.text,
+                                                                  tokens=_reply_tokens(context, reply)))
         except BaseException:
             await self._release(user, start)
             raise

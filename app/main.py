@@ -46,7 +46,8 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
             await read_pool.open(wait=False)
         app.state.store = ChatStore(pool, statement_timeout_ms=config.statement_timeout_ms, read_pool=read_pool,
                                     read_max_lag=config.read_max_lag)
-        app.state.turns = Turns(app.state.store, app.state.responder, responder_timeout=config.responder_timeout)
+        app.state.turns = Turns(app.state.store, app.state.responder, responder_timeout=config.responder_timeout,
+                                context_tokens=config.context_tokens)
         try:
             yield
         finally:

@@ -82,7 +82,7 @@ Content = Annotated[str, Field(max_length=MAX_CONTENT), AfterValidator(storable)
 ClientMsgId = Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_MSG_ID), AfterValidator(storable)]
 ConversationMetadata = Annotated[dict[str, Any], bounded_metadata(MAX_CONVERSATION_METADATA)]
 MessageMetadata = Annotated[dict[str, Any], bounded_metadata(MAX_MESSAGE_METADATA)]
-Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
+Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS, strict=True)]
 
 
 class Request(BaseModel):

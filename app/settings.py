@@ -16,12 +16,25 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.models import MAX_TOKENS
+
 # The least length of an HS256 key, in UTF-8 bytes: as many as the hash has (RFC 7518, 3.2).
 MIN_SECRET_BYTES = 32
 # How long a chat turn's claim outlasts RESPONDER_TIMEOUT, in seconds: the time to store the reply, and
 # the clocks' drift between the instance and the database. chat.begin_turn takes a lease of a day at most.
 TURN_LEASE_GRACE = 30.0
 MAX_TURN_LEASE = 86_400.0
+# The chat turn's history, in tokens (CONTEXT_TOKENS), sized for the Agents SDK's default model, gpt-5.6-luna
+# (AGENT_MODEL chooses another). Its window holds 1,050,000 tokens, 128,000 of them output at most; but a request
+# of more than 272,000 input tokens is billed at twice the price, all of it, so a request stays under that. A
+# request holds more than the history: the instructions and the tools' schemas (about 1,000 tokens), and what the
+# turn adds as it runs (each of up to AGENT_MAX_TURNS model calls reads the tool calls and outputs before it: a
+# list of a hundred tasks is some 10,000 tokens). And the history is counted by the database's estimate where no
+# writer gave a count: 4 characters a token, right for English, while Chinese or Japanese text takes up to a
+# token a character, 4 times the estimate. 50,000 tokens of history are 200,000 at worst, which leaves room for
+# the rest under 272,000; a reply of 128,000 fits the window beside them. A model call then reads some 50,000
+# tokens of a long conversation ($0.01 at gpt-5.6-luna's $0.20 a million).
+CONTEXT_TOKENS = 50_000
 
 
 class ConfigurationError(Exception):
@@ -90,6 +103,15 @@ class Settings(BaseSettings):
     # even when its client went away) before it cancels them; a cancelled turn
     # keeps its user message, and a retry runs it again.
     shutdown_timeout: float = Field(30.0, ge=0)
+    # The chat turn's history, as a number of tokens (not of messages): the
+    # responder, the agent of app.agent included, sees the newest messages
+    # of the conversation whose token counts (the writer's, or the
+    # database's estimate) add up to at most this, never starting with a
+    # tool's output whose call is left out; the newest, the user's message,
+    # always; a compaction summary standing in for the messages it covers
+    # (chat.fetch_context), and at most 1,000 messages. Sized for the default
+    # model (see CONTEXT_TOKENS above); set it for another one.
+    context_tokens: int = Field(CONTEXT_TOKENS, ge=1, le=MAX_TOKENS)
 
     @field_validator("responder")
     @classmethod

@@ -2,7 +2,9 @@
 memory and the todo app's task tools, run offline with the SDK's scripted model. Its tool calls and their
 outputs are stored as items of the conversation, its final message is the turn's reply (stored once), and
 its tools act as the turn's user under row-level security: a task id of another user's is not found, and
-nothing of theirs changes. Without OPENAI_API_KEY it cannot be selected, and says why.
+nothing of theirs changes. It reads the conversation within the turn's token budget (CONTEXT_TOKENS), and stores
+the output tokens the model reports on the items the model wrote. Without OPENAI_API_KEY it cannot be selected,
+and says why.
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ import subprocess
 
 import pytest
 from agents import set_tracing_disabled
-from agents.testing import ScriptedModel, assistant_message, function_call
+from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
+from agents.usage import Usage
+from openai.types.responses import ResponseReasoningItem
+from openai.types.responses.response_reasoning_item import Summary
+from openai.types.responses.response_usage import OutputTokensDetails
 
 from app.agent import AgentResponder, AgentSettings
 from app.agent_session import ITEM_KEY
@@ -22,6 +28,7 @@ from conftest import ROOT
 from http_api import STREAM, events_of
 from ports import free_port
 from serving import UNREACHABLE_DATABASE, serve, service_env, uvicorn_command
+from token_counts import estimate
 
 set_tracing_disabled(True)
 
@@ -32,6 +39,16 @@ def item_rows(db, conversation_id) -> list[tuple]:
             for seq, role, content, metadata in db.execute(
                 "select seq, role, content, metadata from chat.messages where conversation_id = %s order by seq",
                 [conversation_id])]
+
+
+def counted_rows(db, conversation_id) -> list[tuple]:
+    """(seq, the item's type, tokens_given) of every message of the conversation; and checks that the tokens of
+    each one given a count are that count."""
+    rows = db.execute("select seq, metadata, tokens_given, tokens from chat.messages"
+                      " where conversation_id = %s order by seq", [conversation_id]).fetchall()
+    for seq, _, given, tokens in rows:
+        assert given is None or tokens == given, seq
+    return [(seq, (metadata.get(ITEM_KEY) or {}).get("type", "message"), given) for seq, metadata, given, _ in rows]
 
 
 def tasks_of(db, user) -> list[tuple]:
@@ -145,18 +162,31 @@ async def test_the_next_turn_finds_the_items_of_the_one_before(settings, db, aut
     assert model.calls[2].input[-1] == {"role": "user", "content": "what did I add?"}
 
 
-async def test_the_agent_sees_at_most_the_last_50_messages(settings, db, auth, user_a, app_conn):
+async def test_the_agent_sees_the_newest_messages_within_the_turns_budget(settings, db, auth, user_a, app_conn):
+    """The budget of the chat turn's history, the same messages: 'message N' and 'the 71st one' count 7 tokens each
+    (the database's estimate), so 20 of them and the user's fit 147 tokens, and no more."""
     conversation_id = call(app_conn, user_a, "select id from chat.create_conversation('long')")[0][0]
     seed_messages(app_conn, user_a, conversation_id, 70)
-    model = ScriptedModel([[assistant_message("ok")]])
-    async with serve(settings, AgentResponder(model)) as client:
+    assert {estimate("message 10"), estimate("message 1"), estimate("the 71st one")} == {7}
+    model = ScriptedModel([[assistant_message("ok")], [assistant_message("ok")]])
+    async with serve(settings, AgentResponder(model), context_tokens=21 * 7) as client:
         response = await client.post("/api/chat", json={"conversation_id": str(conversation_id),
-                                                        "message": "the 71st"}, headers=auth(user_a))
+                                                        "message": "the 71st one"}, headers=auth(user_a))
     assert response.status_code == 200, response.text
     seen = model.calls[0].input
-    assert len(seen) == 50
-    assert seen[0] == {"role": "assistant", "content": "message 22"}
-    assert seen[-1] == {"role": "user", "content": "the 71st"}
+    assert len(seen) == 21
+    assert seen[0] == {"role": "user", "content": "message 51"}
+    assert seen[-1] == {"role": "user", "content": "the 71st one"}
+
+    # with the default budget, all of them: no count of 50
+    async with serve(settings, AgentResponder(model)) as client:
+        response = await client.post("/api/chat", json={"conversation_id": str(conversation_id),
+                                                        "message": "the 73rd"}, headers=auth(user_a))
+    assert response.status_code == 200, response.text
+    seen = model.calls[1].input
+    assert len(seen) == 73
+    assert seen[0] == {"role": "user", "content": "message 1"}
+    assert seen[-1] == {"role": "user", "content": "the 73rd"}
 
 
 async def test_a_streamed_agent_turn(settings, db, auth, user_a):
@@ -174,6 +204,77 @@ async def test_a_streamed_agent_turn(settings, db, auth, user_a):
     assert tasks_of(db, user_a) == [("water the plants", False)]
     assert [row[1] for row in item_rows(db, events[0][1]["conversation_id"])] == ["user", "assistant", "tool",
                                                                                   "assistant"]
+
+
+# the model's token counts
+
+def usage(output_tokens: int, reasoning_tokens: int = 0, input_tokens: int = 400) -> Usage:
+    """What a model reports of one response."""
+    return Usage(requests=1, input_tokens=input_tokens, output_tokens=output_tokens,
+                 total_tokens=input_tokens + output_tokens,
+                 output_tokens_details=OutputTokensDetails(reasoning_tokens=reasoning_tokens))
+
+
+async def agent_turn(settings, auth, user, model, message: str, streamed: bool) -> tuple[str, dict]:
+    """One chat turn answered by the agent with ``model``: its conversation and its reply as the client gets it."""
+    async with serve(settings, AgentResponder(model)) as client:
+        response = await client.post("/api/chat", json={"message": message},
+                                     headers={**auth(user), **(STREAM if streamed else {})})
+    assert response.status_code == 200, response.text
+    if streamed:
+        events = events_of(response.text)
+        assert events[-1][0] == "assistant_message", events
+        return events[0][1]["conversation_id"], events[-1][1]
+    return response.json()["conversation_id"], response.json()["assistant_message"]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["run", "streamed"])
+async def test_the_models_output_tokens_are_stored_on_the_items_it_wrote(settings, db, auth, user_a, streamed):
+    """Each response's output tokens on the item it produced; the user's message and the tool's output, which the
+    model did not write, keep the database's estimate."""
+    model = ScriptedModel([
+        ModelStep(output=[function_call("add_task", {"title": "buy milk"}, call_id="call-1")], usage=usage(23)),
+        ModelStep(output=[assistant_message("I added buy milk to your list.", item_id="msg-1")],
+                  usage=usage(11, input_tokens=470)),
+    ])
+    conversation_id, reply = await agent_turn(settings, auth, user_a, model, "Add buy milk to my list", streamed)
+    assert counted_rows(db, conversation_id) == [
+        (1, "message", None), (2, "function_call", 23), (3, "function_call_output", None), (4, "message", 11)]
+    assert (reply["seq"], reply["tokens"]) == (4, 11)
+    model.assert_complete()
+
+
+async def test_a_responses_reasoning_tokens_go_on_its_reasoning_and_the_rest_are_shared(settings, db, auth, user_a):
+    """101 output tokens, 60 of them reasoning: 60 on the reasoning item, 41 shared by two tool calls of the same
+    length (the odd one to the first), adding up to what the model reported. A response without usage leaves the
+    estimate."""
+    calls = [function_call("add_task", {"title": title}, call_id=f"call-{title}") for title in ("milk", "eggs")]
+    reasoning = ResponseReasoningItem(id="rs-1", type="reasoning",
+                                      summary=[Summary(text="Two tasks to add.", type="summary_text")])
+    model = ScriptedModel([
+        ModelStep(output=[reasoning, *calls], usage=usage(101, reasoning_tokens=60)),
+        [assistant_message("Added both.")],
+    ])
+    conversation_id, _ = await agent_turn(settings, auth, user_a, model, "add milk and eggs", False)
+    assert counted_rows(db, conversation_id) == [
+        (1, "message", None), (2, "reasoning", 60), (3, "function_call", 21), (4, "function_call", 20),
+        (5, "function_call_output", None), (6, "function_call_output", None), (7, "message", None)]
+    assert sorted(tasks_of(db, user_a)) == [("eggs", False), ("milk", False)]  # the two calls ran side by side
+
+
+async def test_a_message_and_a_call_of_one_response_share_its_tokens_by_their_length(settings, db, auth, user_a):
+    model = ScriptedModel([
+        ModelStep(output=[assistant_message("Let me look at your list first, then I will tell you.", item_id="m-1"),
+                          function_call("list_tasks", {}, call_id="call-1")], usage=usage(30)),
+        ModelStep(output=[assistant_message("Nothing on it.", item_id="m-2")], usage=usage(5)),
+    ])
+    conversation_id, reply = await agent_turn(settings, auth, user_a, model, "what is on my list?", False)
+    rows = counted_rows(db, conversation_id)
+    assert [(seq, kind) for seq, kind, _ in rows] == [(1, "message"), (2, "message"), (3, "function_call"),
+                                                     (4, "function_call_output"), (5, "message")]
+    (_, _, message), (_, _, call_) = rows[1], rows[2]
+    assert message + call_ == 30 and message > call_ > 0
+    assert (rows[4][2], reply["tokens"]) == (5, 5)
 
 
 async def test_a_failing_model_is_a_502_the_message_kept_and_a_retry_runs_again(settings, db, auth, user_a):

@@ -1,14 +1,13 @@
 """The chat turn over HTTP, POST /api/chat, through httpx against the ASGI app and a real database: it
 creates then continues a conversation, stores the user's message and the reply; the built-in responder is
-deterministic; a responder that fails is a 502 with the user's message kept; the responder sees at most the
-last 50 messages. (Retries, races and shutdown: test_chat_turns.py; streaming: test_streaming.py.)
+deterministic; a responder that fails is a 502 with the user's message kept. (What the responder sees, a token
+budget: test_chat_context.py; retries, races and shutdown: test_chat_turns.py; streaming: test_streaming.py.)
 """
 
 from __future__ import annotations
 
 import pytest
 
-from as_user import seed_messages
 from http_api import MESSAGE_KEYS, assert_refused, send_raw
 from serving import serve
 from stored_data import conversations_of, counts
@@ -87,15 +86,6 @@ class Nonsense:
         return None
 
 
-class Recorder:
-    def __init__(self):
-        self.histories: list[list] = []
-
-    async def reply(self, history):
-        self.histories.append(list(history))
-        return f"heard {len(history)}"
-
-
 @pytest.mark.parametrize("responder", [Failing(), Nonsense()], ids=["raises", "returns None"])
 async def test_a_failing_responder_is_502_and_the_user_message_is_kept(settings, db, auth, user_a, responder):
     async with serve(settings, responder) as client:
@@ -114,22 +104,3 @@ async def test_a_failing_responder_is_502_and_the_user_message_is_kept(settings,
         assert again.json()["conversation_id"] == body["conversation_id"]
     assert db.execute("select seq, role, content from chat.messages where conversation_id = %s order by seq",
                       [body["conversation_id"]]).fetchall() == [(1, "user", "remember the milk"), (2, "user", "eggs")]
-
-
-async def test_the_responder_sees_at_most_the_last_50_messages(settings, db, auth, user_a, app_conn):
-    recorder = Recorder()
-    async with serve(settings, recorder) as client:
-        first = await client.post("/api/chat", json={"message": "hello"}, headers=auth(user_a))
-        assert first.status_code == 200 and first.json()["assistant_message"]["content"] == "heard 1"
-        conversation_id = first.json()["conversation_id"]
-        assert [(m.seq, m.role, m.content) for m in recorder.histories[0]] == [(1, "user", "hello")]
-
-        seed_messages(app_conn, user_a, conversation_id, 58)  # seq 3 … 60
-        turn = await client.post("/api/chat", json={"conversation_id": conversation_id, "message": "the 61st"},
-                                 headers=auth(user_a))
-        assert turn.status_code == 200, turn.text
-    history = recorder.histories[1]
-    assert [m.seq for m in history] == list(range(12, 62))
-    assert (history[-1].role, history[-1].content) == ("user", "the 61st")
-    assert all(str(m.conversation_id) == conversation_id for m in history)
-    assert counts(db, conversation_id) == (62, 62)
