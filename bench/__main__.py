@@ -125,13 +125,13 @@ def workloads_of(subject, size: int, users: int, seconds: float, repeats: int) -
 
 def agent_workloads(subject, size: int, users: int, seconds: float, repeats: int) -> dict:
     """An agent's session, by workload: its latest 50 of 10,000 items, the whole of 1,000, and a turn's 4 items
-    stored."""
+    stored; and, where the session takes a token budget, the newest of the 10,000 items within CONTEXT_TOKENS."""
     if not hasattr(subject, "agent_items"):
         return {}
     long_session = (dataset.user_uuid(dataset.LONG_SESSION[0]), dataset.conversation_uuid(*dataset.LONG_SESSION))
     medium_session = (dataset.user_uuid(dataset.MEDIUM_SESSION[0]),
                       dataset.conversation_uuid(*dataset.MEDIUM_SESSION))
-    return {
+    found = {
         "agent_items50": lambda: workloads.latency(subject, "agent_items50", size,
                                                    lambda: subject.agent_items(*long_session, 50), repeats),
         "agent_items_all": lambda: workloads.latency(subject, "agent_items_all", size,
@@ -139,6 +139,25 @@ def agent_workloads(subject, size: int, users: int, seconds: float, repeats: int
                                                      max(5, repeats // 4)),
         "agent_turn4": lambda: workloads.agent_turn_load(subject, size, users, seconds),
     }
+    if hasattr(subject, "agent_context"):
+        found[workloads.BUDGETED_ITEMS] = lambda: workloads.latency(
+            subject, workloads.BUDGETED_ITEMS, size,
+            lambda: subject.agent_context(*long_session, workloads.CONTEXT_TOKENS), repeats)
+    return found
+
+
+async def count_context(ours: Ours) -> dict:
+    """What CONTEXT_TOKENS hold, counted once: the messages of the 10,000-message conversation's context and the
+    items of the 10,000-item session's (the same chat.fetch_context under both), with their tokens. The
+    contents are log-normal (median about 200 characters, mean about 400: about 100 tokens a message by the
+    database's estimate), so the budget holds more messages than a count of 50: the ratios per message say it."""
+    counted = {"max_tokens": workloads.CONTEXT_TOKENS}
+    for name, (user, c) in (("conversation", dataset.LONG_CONVERSATION), ("session", dataset.LONG_SESSION)):
+        rows = await ours.context(dataset.user_uuid(user), dataset.conversation_uuid(user, c),
+                                  workloads.CONTEXT_TOKENS)
+        counted[name] = {"messages": len(rows), "tokens": sum(row.tokens for row in rows),
+                         "over_budget": sum(row.over_budget for row in rows)}
+    return counted
 
 
 class PgbenchSubject:
@@ -228,11 +247,18 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
             replica_caught_up(conn, replica_port)
     pgbench_subject = PgbenchSubject(pgbench_conn, users)
     plans = [(subject.name, workloads_of(subject, size, users, seconds, repeats)) for subject in subjects]
-    # what RLS costs the server: fetch_recent(50) as the runtime role and as the role with BYPASSRLS, statement
-    # by statement in turn
+    # the server's own time, statement by statement in turn: fetch_recent(50) as the runtime role and as the role
+    # with BYPASSRLS (what RLS costs the server), and fetch_context(CONTEXT_TOKENS) as the runtime role (what a
+    # budget costs against a count)
     long_args = (dataset.user_uuid(dataset.LONG_CONVERSATION[0]), dataset.conversation_uuid(*dataset.LONG_CONVERSATION))
-    plans.append(("rls", [lambda: workloads.server_time_pair(
-        (ours, bypass), "recent50_server", size, lambda subject: subject.recent_server_ms(*long_args, 50))]))
+    context = await count_context(ours)
+    budget, in_budget = workloads.CONTEXT_TOKENS, context["conversation"]["messages"]
+    plans.append(("server", [lambda: workloads.server_times([
+        workloads.ServerTimed(ours.name, "recent50_server", lambda: ours.recent_server_ms(*long_args, 50), 50),
+        workloads.ServerTimed(bypass.name, "recent50_server", lambda: bypass.recent_server_ms(*long_args, 50), 50),
+        workloads.ServerTimed(ours.name, workloads.BUDGETED_SERVER,
+                              lambda: ours.context_server_ms(*long_args, budget), in_budget),
+    ], size)]))
     plans.append((pgbench_subject.name, pgbench_subject.workloads(size, seconds)))
     try:
         for n in range(rounds):
@@ -248,7 +274,8 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
         for subject in subjects:
             await subject.close()
 
-    data = report.collect(results, scale=scale, rounds=rounds, seconds=seconds, repeats=repeats, server=s)
+    data = report.collect(results, scale=scale, rounds=rounds, seconds=seconds, repeats=repeats, server=s,
+                          context=context)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(data, indent=2) + "\n")
     return data

@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.database import configure
 from app.identity import User
+from app.models import ContextMessage
 from app.replica import Replica
 from app.store import ChatStore
 from bench.workloads import execution_ms, server_timed
@@ -45,14 +46,28 @@ class Ours:
     async def recent(self, user: UUID, conversation: UUID, n: int) -> int:
         return len(await self.store.fetch_recent(User(user), conversation, n))
 
-    async def recent_server_ms(self, user: UUID, conversation: UUID, n: int, calls: int = 1000) -> float:
-        """The server's own time of one ``fetch_recent(n)``, without the round trip: one statement of ``calls``
-        calls, timed by the server, divided by ``calls``."""
+    async def recent_server_ms(self, user: UUID, conversation: UUID, n: int) -> float:
+        """The server's own time of one ``fetch_recent(n)``, without the round trip."""
+        return await self._server_ms(user, "chat.fetch_recent(%(conversation)s, %(n)s + 0 * g)",
+                                     {"conversation": conversation, "n": n})
+
+    async def context_server_ms(self, user: UUID, conversation: UUID, max_tokens: int) -> float:
+        """The server's own time of one ``fetch_context(max_tokens)`` (the model's context within a budget), without
+        the round trip."""
+        return await self._server_ms(user, "chat.fetch_context(%(conversation)s, %(max_tokens)s + 0 * g)",
+                                     {"conversation": conversation, "max_tokens": max_tokens})
+
+    async def _server_ms(self, user: UUID, call: str, params: dict, calls: int = 1000) -> float:
+        """One statement of ``calls`` calls of ``call`` as ``user`` (RLS as the subject's role has it), timed by the
+        server, divided by ``calls``."""
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute("select set_config('app.user_id', %s, true)", [str(user)])
-            cursor = await conn.execute(server_timed("chat.fetch_recent(%(conversation)s, %(n)s + 0 * g)"),
-                                        {"calls": calls, "conversation": conversation, "n": n})
+            cursor = await conn.execute(server_timed(call), {**params, "calls": calls})
             return execution_ms([row[0] for row in await cursor.fetchall()]) / calls
+
+    async def context(self, user: UUID, conversation: UUID, max_tokens: int) -> list[ContextMessage]:
+        """The model's context within ``max_tokens``, as ``ChatStore.fetch_context`` returns it (to count it)."""
+        return await self.store.fetch_context(User(user), conversation, max_tokens)
 
     async def page(self, user: UUID, conversation: UUID, after: int, n: int) -> int:
         return len(await self.store.fetch_messages(User(user), conversation, after, n))
@@ -78,6 +93,13 @@ class Ours:
         from app.agent_session import ChatStoreSession
 
         return len(await ChatStoreSession(self.store, conversation, User(user)).get_items(n))
+
+    async def agent_context(self, user: UUID, conversation: UUID, max_tokens: int) -> int:
+        """The agent's memory within a token budget, as a run reads it: ``ChatStoreSession(…,
+        max_tokens=…).get_items()``, one call of chat.fetch_context with the budget."""
+        from app.agent_session import ChatStoreSession
+
+        return len(await ChatStoreSession(self.store, conversation, User(user), max_tokens=max_tokens).get_items())
 
     async def agent_add(self, user: UUID, conversation: UUID, items: list[dict]) -> None:
         """An agent's turn stored as the Agents SDK stores it: ChatStoreSession.add_items(items)."""

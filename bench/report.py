@@ -13,10 +13,11 @@ from pathlib import Path
 
 import psycopg
 
-from bench.workloads import Result
+from bench.workloads import BUDGETED_ITEMS, BUDGETED_SERVER, CONTEXT_TOKENS, Result
 
 # (name, what, numerator, denominator, measure, comparison, target)
-# measure: "throughput" (higher is better) or "p50_ms" (lower is better)
+# measure: "throughput" (higher is better) or "p50_ms" (lower is better); "p50_ms_per_row", each side's p50_ms
+# divided by the rows a call returns (for two reads that return different numbers of rows)
 TARGETS = [
     ("append_vs_sqlmodel", "append throughput, ours / SQLModel design", ("ours", "append"),
      ("sqlmodel", "append"), "throughput", ">=", 4.0),
@@ -56,6 +57,15 @@ TARGETS = [
      ("ours", "turn4_batch"), ("ours", "turn4_single"), "throughput", ">=", 2.5),
     ("get_items_vs_recent", "get_items(50) of 10,000 items / fetch_recent(50) of 10,000 messages, latency "
      "(information)", ("ours", "agent_items50"), ("ours", "recent50"), "p50_ms", "info", None),
+    ("context_server", f"fetch_context({CONTEXT_TOKENS:,} tokens) / fetch_recent(50) of 10,000 messages, server "
+     "time", ("ours", BUDGETED_SERVER), ("ours", "recent50_server"), "p50_ms", "<=", 1.5),
+    ("context_server_per_message", f"fetch_context({CONTEXT_TOKENS:,} tokens) / fetch_recent(50), server time a "
+     "message (information)", ("ours", BUDGETED_SERVER), ("ours", "recent50_server"), "p50_ms_per_row",
+     "info", None),
+    ("agent_context_vs_items50", f"get_items() within {CONTEXT_TOKENS:,} tokens / get_items(50) of 10,000 items, "
+     "latency (information)", ("ours", BUDGETED_ITEMS), ("ours", "agent_items50"), "p50_ms", "info", None),
+    ("agent_context_per_item", f"get_items() within {CONTEXT_TOKENS:,} tokens / get_items(50), latency an item "
+     "(information)", ("ours", BUDGETED_ITEMS), ("ours", "agent_items50"), "p50_ms_per_row", "info", None),
 ]
 
 
@@ -97,16 +107,24 @@ def summarise(rounds: list[Result]) -> dict:
                           for r, median, throughput in zip(rounds, medians, throughputs, strict=True)]}
 
 
-def ratio_of(top: dict, bottom: dict, measure: str) -> tuple[float, list[float]]:
-    """The ratio of the two medians, and the spread of the ratios of the rounds the two share."""
-    value = top[measure] / bottom[measure]
-    below = {r["round"]: r[measure] for r in bottom["per_round"]}
-    each = [r[measure] / below[r["round"]] for r in top["per_round"] if below.get(r["round"])]
+def ratio_of(top: dict, bottom: dict, measure: str) -> tuple[float, list[float]] | None:
+    """The ratio of the two medians, and the spread of the ratios of the rounds the two share; per row returned
+    (``…_per_row``), each side divided by its rows. None when the denominator is nothing to divide by."""
+    base = measure.removesuffix("_per_row")
+    per_row = (top["rows"], bottom["rows"]) if base != measure else (1, 1)
+    if not bottom[base] or not all(per_row):
+        return None
+    rows = per_row[1] / per_row[0]  # (top / its rows) / (bottom / its rows)
+    value = top[base] / bottom[base] * rows
+    below = {r["round"]: r[base] for r in bottom["per_round"]}
+    each = [r[base] / below[r["round"]] * rows for r in top["per_round"] if below.get(r["round"])]
     return value, [min(each, default=value), max(each, default=value)]
 
 
 def collect(results: list[Result], *, scale: float, rounds: int, seconds: float, repeats: int,
-            server: dict) -> dict:
+            server: dict, context: dict | None = None) -> dict:
+    """The results summarised, and the ratios. ``context``: what the budget of the context workloads holds (see
+    ``bench.__main__.count_context``), kept as it is."""
     groups: dict[tuple, list[Result]] = {}
     for result in results:
         groups.setdefault((result.subject, result.workload, result.size), []).append(result)
@@ -114,8 +132,9 @@ def collect(results: list[Result], *, scale: float, rounds: int, seconds: float,
     by_key = {(r["subject"], r["workload"]): r for r in summaries if not r["workload"].startswith("scale_")}
     ratios = []
     for name, what, top, bottom, measure, comparison, target in TARGETS:
-        if top in by_key and bottom in by_key and by_key[bottom][measure]:
-            value, spread = ratio_of(by_key[top], by_key[bottom], measure)
+        found = ratio_of(by_key[top], by_key[bottom], measure) if top in by_key and bottom in by_key else None
+        if found:
+            value, spread = found
             met = None if comparison == "info" else (value >= target if comparison == ">=" else value <= target)
             ratios.append({"name": name, "what": what, "value": round(value, 3),
                            "spread": [round(x, 3) for x in spread], "comparison": comparison,
@@ -128,10 +147,24 @@ def collect(results: list[Result], *, scale: float, rounds: int, seconds: float,
                        "value": round(value, 3), "spread": [round(value, 3)] * 2, "comparison": "<=",
                        "target": 1.3, "met": value <= 1.3})
     return {"machine": machine(server), "scale": scale, "rounds": rounds, "seconds": seconds, "repeats": repeats,
-            "results": summaries, "ratios": ratios}
+            "context": context, "results": summaries, "ratios": ratios}
+
+
+def context_held(data: dict) -> str | None:
+    """What the budget of the context workloads holds, in words; None when the run did not count it."""
+    context = data.get("context")
+    if not context:
+        return None
+    conversation, session = context["conversation"], context["session"]
+    return (f"{context['max_tokens']:,} tokens hold the newest {conversation['messages']:,} messages of the "
+            f"10,000-message conversation ({conversation['tokens']:,} tokens; fetch_recent reads 50) and the newest "
+            f"{session['messages']:,} items of the 10,000-item agent's session ({session['tokens']:,} tokens; "
+            "get_items(50) reads 50)")
 
 
 def print_targets(data: dict) -> None:
+    if held := context_held(data):
+        print(f"\n{held}")
     print(f"\n{'ratio':<92} {'value [spread of the rounds]':>28}  target")
     for ratio in data["ratios"]:
         verdict = {True: "met", False: "MISSED", None: ""}[ratio["met"]]
@@ -232,10 +265,13 @@ def results_section(data: dict) -> list[str]:
         target = "information" if ratio["comparison"] == "info" else f"{ratio['comparison']} {ratio['target']}"
         verdict = {True: "met", False: "**missed**", None: ""}[ratio["met"]]
         lines.append(f"| {ratio['what']} | {with_spread(ratio['value'], ratio['spread'])} | {target} | {verdict} |")
+    if held := context_held(data):
+        lines += ["", f"The model's context: {held}."]
     lines += ["", "![latency, throughput and scale](benchmarks.png)", "", "## Measurements", "",
-              "`recent50_server` is the server's own time per call (one statement of 1,000 calls, timed by the",
-              "server; 7 statements a round, the runtime role's and BYPASSRLS's in turn); every other latency is",
-              "a call's, through the client.", "",
+              f"`recent50_server` and `{BUDGETED_SERVER}` are the server's own time per call (one statement of",
+              "1,000 calls, timed by the server; 7 statements a round of each, `fetch_recent(50)` as the runtime",
+              f"role and as BYPASSRLS and `fetch_context({CONTEXT_TOKENS})` as the runtime role, in turn); every",
+              "other latency is a call's, through the client.", "",
               "| subject | workload | messages | rounds | calls | median ms [rounds] | p99 ms | per second [rounds] |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in data["results"]:

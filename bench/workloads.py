@@ -2,8 +2,10 @@
 
 A latency workload calls one operation sequentially (after a short warm-up)
 and keeps every latency; the append workload runs 8 concurrent clients for a
-fixed time on random conversations and keeps every latency too. Results are
-medians and percentiles, never a lone mean.
+fixed time on random conversations and keeps every latency too. A server-time
+workload lets the server time one statement of many calls, without the round
+trip, several such measures in turn. Results are medians and percentiles,
+never a lone mean.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ import random
 import re
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from uuid import UUID
 
 from bench.dataset import CONVERSATIONS_PER_USER, conversation_uuid, user_uuid
 
 CLIENTS = 8
+# the model's context the benchmark reads, in tokens: chat.fetch_context's budget, and ChatStoreSession's max_tokens
+CONTEXT_TOKENS = 8000
+BUDGETED_SERVER = f"context{CONTEXT_TOKENS}_server"  # chat.fetch_context(…, CONTEXT_TOKENS): the server's own time
+BUDGETED_ITEMS = f"agent_context{CONTEXT_TOKENS}"  # ChatStoreSession(…, max_tokens=CONTEXT_TOKENS).get_items()
 CONTENT = ("Remind me to renew the car insurance before the end of the month, and move the dentist "
            "appointment to a morning next week if one is free; also add milk, eggs and coffee to the list.")
 
@@ -89,20 +95,31 @@ async def latency(subject, workload: str, size: int, call: Callable[[], Awaitabl
     return Result(subject.name, workload, size, time.perf_counter() - started, latencies, rows or 0)
 
 
-async def server_time_pair(subjects: tuple, workload: str, size: int,
-                           timed: Callable[[object], Awaitable[float]], repeats: int = 7) -> list[Result]:
-    """``timed(subject)`` returns the server's time of one call as that subject, in ms (from one statement of many
-    calls). The two subjects alternate, statement by statement (which goes first alternates too), so that the
-    machine's drift falls on both alike; one Result each, of ``repeats`` statements, after one each to warm up."""
-    for subject in subjects:
-        await timed(subject)
-    values: dict[str, list[float]] = {subject.name: [] for subject in subjects}
+@dataclass(frozen=True)
+class ServerTimed:
+    """One measure of the server's own time: whose and which workload, ``timed()`` returning the server's time of one
+    call in ms (from one statement of many calls), and the rows one call returns (counted once, apart)."""
+    subject: str
+    workload: str
+    timed: Callable[[], Awaitable[float]]
+    rows: int = 0
+
+
+async def server_times(measures: Sequence[ServerTimed], size: int, repeats: int = 7) -> list[Result]:
+    """The measures in turn, statement by statement, the order rotated from one statement to the next (with two,
+    which goes first alternates), so that the machine's drift falls on all alike and the ratio of any two is of
+    neighbouring statements; one Result each, of ``repeats`` statements, after one each to warm up."""
+    for measure in measures:
+        await measure.timed()
+    values: dict[int, list[float]] = {n: [] for n in range(len(measures))}
     started = time.perf_counter()
     for n in range(repeats):
-        for subject in subjects if n % 2 == 0 else subjects[::-1]:
-            values[subject.name].append(await timed(subject))
-    seconds = (time.perf_counter() - started) / len(subjects)
-    return [Result(subject.name, workload, size, seconds, values[subject.name]) for subject in subjects]
+        shift = n % len(measures)
+        for i in [*range(shift, len(measures)), *range(shift)]:
+            values[i].append(await measures[i].timed())
+    seconds = (time.perf_counter() - started) / len(measures)
+    return [Result(measure.subject, measure.workload, size, seconds, values[i], measure.rows)
+            for i, measure in enumerate(measures)]
 
 
 async def write_load(subject, workload: str, write: Callable[[UUID, UUID], Awaitable[None]], size: int, users: int,

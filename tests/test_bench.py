@@ -11,7 +11,9 @@ import os
 import subprocess
 import sys
 
-from bench import report
+import pytest
+
+from bench import report, workloads
 from conftest import ROOT
 
 
@@ -52,18 +54,44 @@ def test_the_benchmark_runs_at_a_tiny_scale(pg_server, standby, tmp_path):
     # the server's own time per call, measured as both roles
     assert rows[("ours", "recent50_server")]["p50_ms"] > 0
     assert rows[("ours-bypass-rls", "recent50_server")]["p50_ms"] > 0
+    # the model's context within the budget: counted once, in the conversation and the agent's session (each
+    # message at most 10,000 characters, so within 8,000 tokens none is over the budget), its server time in the same
+    # rounds as fetch_recent's, and ChatStoreSession's get_items within the budget reads what was counted
+    context = data["context"]
+    assert context["max_tokens"] == workloads.CONTEXT_TOKENS == 8000
+    for counted in (context["conversation"], context["session"]):
+        assert 1 < counted["messages"] <= 1000 and 0 < counted["tokens"] <= 8000, context
+        assert counted["over_budget"] == 0, context
+    assert rows[("ours", "context8000_server")]["p50_ms"] > 0
+    assert rows[("ours", "context8000_server")]["rows"] == context["conversation"]["messages"]
+    assert [r["round"] for r in rows[("ours", "context8000_server")]["per_round"]] == [
+        r["round"] for r in rows[("ours", "recent50_server")]["per_round"]]
+    for subject in ("ours", "ours-bypass-rls"):
+        assert rows[(subject, "agent_context8000")]["rows"] == context["session"]["messages"], subject
+    assert ("agents-sqlalchemy", "agent_context8000") not in rows
     assert {r["name"] for r in data["ratios"]} >= {"append_vs_sqlmodel", "append_vs_langchain", "append_vs_pgbench",
                                                    "recent50_vs_sqlmodel", "rls_server", "rls_cost", "scale",
                                                    "recent50_vs_pgbench", "recent50_vs_bare", "bare_vs_pgbench",
                                                    "replica_recent50", "replica_list20",
                                                    "turn_batch_vs_single", "get_items_vs_recent",
                                                    "turn4_vs_langchain", "agent_add_vs_sdk", "agent_items50_vs_sdk",
-                                                   "agent_items_all_vs_sdk"}
+                                                   "agent_items_all_vs_sdk", "context_server",
+                                                   "context_server_per_message", "agent_context_vs_items50",
+                                                   "agent_context_per_item"}
+    ratios = {r["name"]: r for r in data["ratios"]}
+    assert (ratios["context_server"]["comparison"], ratios["context_server"]["target"]) == ("<=", 1.5)
+    # per message: the ratio of the medians times 50 / the messages the budget holds
+    assert ratios["context_server_per_message"]["value"] == pytest.approx(
+        rows[("ours", "context8000_server")]["p50_ms"] / rows[("ours", "recent50_server")]["p50_ms"]
+        * 50 / context["conversation"]["messages"], abs=0.001)
     # a ratio of medians lies within the ratios of the rounds (the median is monotone)
     assert all(r["spread"][0] <= r["value"] <= r["spread"][1] for r in data["ratios"])
     assert "ratio" in result.stdout and "fetch_recent(50)" in result.stdout
+    assert f"8,000 tokens hold the newest {context['conversation']['messages']:,} messages" in result.stdout
 
     report.write(data, tmp_path)
     text = (tmp_path / "BENCHMARKS.md").read_text()
     assert report.START in text and "| ours | append |" in text
+    assert "| ours | context8000_server |" in text and "| ours | agent_context8000 |" in text
+    assert "| fetch_context(8,000 tokens) / fetch_recent(50) of 10,000 messages, server time" in text
     assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
