@@ -139,11 +139,11 @@ def test_a_chat_turn_reads_its_history_by_the_index_and_no_more(db, user_a, big_
                                " null, %s)", [big_conversation, f"k-{budget}", budget])
         message_scans = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "messages"]
         assert message_scans and not any(n["Node Type"] == "Seq Scan" for n in message_scans), message_scans
-        history = [n for n in message_scans if n.get("Index Name") == "messages_conversation_seq_key"
-                   and "Scan" in n["Node Type"]]
+        # (the range read again may be a bitmap scan: its index node names no relation)
+        history = [n for p in plans for n in nodes(p) if n.get("Index Name") == "messages_conversation_seq_key"]
         walk = [n for n in history if n.get("Scan Direction") == "Backward"]
         # (the turn's key checks its message by another forward scan, of that one row)
-        kept = [n for n in history if n.get("Scan Direction") == "Forward" and ">=" in n.get("Index Cond", "")]
+        kept = [n for n in history if n.get("Scan Direction") != "Backward" and ">=" in n.get("Index Cond", "")]
         assert sum(n["Actual Rows"] for n in kept) == 50, kept
         assert 50 <= sum(n["Actual Rows"] for n in walk) <= 50 + 64, walk
         assert all(n.get("Rows Removed by Filter", 0) == 0 for n in history)
