@@ -33,7 +33,7 @@ One item is one message row:
   ``mcp_approval_response`` (the application's decision)                  ``user``
   ======================================================================  ===========
 
-- ``tokens``: the database's estimate (``chat_private.estimated_tokens`` of the content), since an item
+- ``tokens``: the database's estimate (``chat_private.estimated_tokens``, of the item the metadata holds), since an item
   carries no count. A subclass that knows an item's count (a model's usage) passes it: the rows
   ``_append`` stores, and ``_row``'s, take an optional ``"tokens"``.
 

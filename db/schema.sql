@@ -510,10 +510,12 @@ begin
     returning c.message_count, c.updated_at
   )
   insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
-                             created_at)
+                             tokens, created_at)
   select append_message.conversation_id, v_user_id, bumped.message_count,
          append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
-         append_message.tokens, bumped.updated_at
+         append_message.tokens,
+         coalesce(append_message.tokens, chat_private.estimated_tokens(append_message.content, v_metadata)),
+         bumped.updated_at
     from bumped
   returning * into v_stored;
 
@@ -600,11 +602,14 @@ begin
     return query
       with stored as (
         insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id,
-                                   tokens_given, created_at)
+                                   tokens_given, tokens, created_at)
         select append_messages.conversation_id, v_user_id, v_count + e.position,
-               e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
-               null, (e.value ->> 'tokens')::integer, v_created
+               e.value ->> 'role', e.value ->> 'content', m.metadata,
+               null, (e.value ->> 'tokens')::integer,
+               coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
+               v_created
           from pg_catalog.jsonb_array_elements(append_messages.messages) with ordinality as e (value, position)
+         cross join lateral (select coalesce(nullif(e.value -> 'metadata', 'null'), '{}')) as m (metadata)
         returning *
       )
       select stored.*, false from stored order by stored.seq;
@@ -680,12 +685,15 @@ begin
     returning c.updated_at into v_created;
 
     insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
-                               created_at)
+                               tokens, created_at)
     select append_messages.conversation_id, v_user_id, v_count + n.ordinal,
-           e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
-           e.value ->> 'client_msg_id', (e.value ->> 'tokens')::integer, v_created
+           e.value ->> 'role', e.value ->> 'content', m.metadata,
+           e.value ->> 'client_msg_id', (e.value ->> 'tokens')::integer,
+           coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
+           v_created
       from pg_catalog.unnest(v_new) with ordinality as n (position, ordinal)
-     cross join lateral (select append_messages.messages -> n.position) as e (value);
+     cross join lateral (select append_messages.messages -> n.position) as e (value)
+     cross join lateral (select coalesce(nullif(e.value -> 'metadata', 'null'), '{}')) as m (metadata);
   end if;
 
   -- Each element's message, by its key: one index probe each (the limit keeps
@@ -914,22 +922,6 @@ COMMENT ON FUNCTION chat_private.current_user_id() IS 'The current user: the tra
 
 
 --
--- Name: estimated_tokens(text, jsonb); Type: FUNCTION; Schema: chat_private; Owner: -
---
-
-CREATE FUNCTION chat_private.estimated_tokens(content text, metadata jsonb) RETURNS integer
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN (((GREATEST(char_length(content), CASE WHEN (metadata = '{}'::jsonb) THEN 0 ELSE char_length((metadata)::text) END) + 3) / 4) + 4);
-
-
---
--- Name: FUNCTION estimated_tokens(content text, metadata jsonb); Type: COMMENT; Schema: chat_private; Owner: -
---
-
-COMMENT ON FUNCTION chat_private.estimated_tokens(content text, metadata jsonb) IS 'The database''s estimate of a message''s tokens when its writer gave none: ceil(characters / 4) + 4, of the larger of its content and its metadata as JSON text (an agent''s item). Defined once; chat.messages.tokens is generated from it.';
-
-
---
 -- Name: messages; Type: TABLE; Schema: chat; Owner: -
 --
 
@@ -944,7 +936,7 @@ CREATE TABLE chat.messages (
     client_msg_id chat.client_msg_id,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     tokens_given chat.token_count,
-    tokens chat.token_count GENERATED ALWAYS AS (COALESCE((tokens_given)::integer, chat_private.estimated_tokens((content)::text, (metadata)::jsonb))) STORED NOT NULL,
+    tokens chat.token_count NOT NULL,
     summary_from bigint,
     summary_through bigint,
     CONSTRAINT messages_seq_positive CHECK ((seq > 0)),
@@ -1014,7 +1006,7 @@ COMMENT ON COLUMN chat.messages.tokens_given IS 'The token count its writer gave
 -- Name: COLUMN messages.tokens; Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON COLUMN chat.messages.tokens IS 'The message''s tokens: tokens_given when its writer gave one, otherwise chat_private.estimated_tokens(content, metadata). Generated: never written directly.';
+COMMENT ON COLUMN chat.messages.tokens IS 'The message''s tokens: tokens_given when its writer gave one, otherwise chat_private.estimated_tokens(content, metadata). Filled by the writers; a row inserted without it gets it from the trigger messages_estimate_tokens.';
 
 
 --
@@ -1131,12 +1123,14 @@ begin
   returning c.updated_at into v_created;
 
   return query
-    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, tokens_given,
+    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, tokens_given, tokens,
                                summary_from, summary_through, created_at)
     select compact_messages.conversation_id, v_user_id, v_head + e.position,
-           e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
-           (e.value ->> 'tokens')::integer, v_from, v_head, v_created
+           e.value ->> 'role', e.value ->> 'content', m.metadata, (e.value ->> 'tokens')::integer,
+           coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
+           v_from, v_head, v_created
       from pg_catalog.jsonb_array_elements(compact_messages.messages) with ordinality as e (value, position)
+     cross join lateral (select coalesce(nullif(e.value -> 'metadata', 'null'), '{}')) as m (metadata)
     returning *;
 end
 $$;
@@ -2152,6 +2146,22 @@ COMMENT ON FUNCTION chat_private.check_message_element(element jsonb, field text
 
 
 --
+-- Name: estimated_tokens(text, jsonb); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.estimated_tokens(content text, metadata jsonb) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (((GREATEST(char_length(content), CASE WHEN (metadata = '{}'::jsonb) THEN 0 ELSE char_length((metadata)::text) END) + 3) / 4) + 4);
+
+
+--
+-- Name: FUNCTION estimated_tokens(content text, metadata jsonb); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.estimated_tokens(content text, metadata jsonb) IS 'The database''s estimate of a message''s tokens when its writer gave none: ceil(characters / 4) + 4, of the larger of its content and its metadata as JSON text (an agent''s item). Defined once: the writers and the trigger messages_estimate_tokens ask it.';
+
+
+--
 -- Name: turns; Type: TABLE; Schema: chat; Owner: -
 --
 
@@ -2301,6 +2311,28 @@ CREATE FUNCTION chat_private.message_batch_problem(messages jsonb) RETURNS text
 --
 
 COMMENT ON FUNCTION chat_private.message_batch_problem(messages jsonb) IS 'The one definition of what append_messages'' messages may be as a whole: NULL when it is a JSON array of 1 to 1000 elements; otherwise what is wrong.';
+
+
+--
+-- Name: messages_estimate_tokens(); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.messages_estimate_tokens() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  new.tokens := coalesce(new.tokens_given, chat_private.estimated_tokens(new.content, new.metadata));
+  return new;
+end
+$$;
+
+
+--
+-- Name: FUNCTION messages_estimate_tokens(); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.messages_estimate_tokens() IS 'Trigger of chat.messages: a row inserted without tokens gets tokens_given, or chat_private.estimated_tokens.';
 
 
 --
@@ -2669,6 +2701,13 @@ CREATE UNIQUE INDEX turns_opening_key ON chat.turns USING btree (user_id, openin
 --
 
 CREATE INDEX turns_reply_idx ON chat.turns USING btree (user_id, conversation_id, reply_seq) WHERE (reply_seq IS NOT NULL);
+
+
+--
+-- Name: messages messages_estimate_tokens; Type: TRIGGER; Schema: chat; Owner: -
+--
+
+CREATE TRIGGER messages_estimate_tokens BEFORE INSERT ON chat.messages FOR EACH ROW WHEN ((new.tokens IS NULL)) EXECUTE FUNCTION chat_private.messages_estimate_tokens();
 
 
 --
@@ -3221,14 +3260,6 @@ GRANT ALL ON FUNCTION chat_private.current_user_id() TO chat_app;
 
 
 --
--- Name: FUNCTION estimated_tokens(content text, metadata jsonb); Type: ACL; Schema: chat_private; Owner: -
---
-
-REVOKE ALL ON FUNCTION chat_private.estimated_tokens(content text, metadata jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat_private.estimated_tokens(content text, metadata jsonb) TO chat_app;
-
-
---
 -- Name: TABLE messages; Type: ACL; Schema: chat; Owner: -
 --
 
@@ -3441,6 +3472,14 @@ GRANT ALL ON FUNCTION chat_private.check_message_element(element jsonb, field te
 
 
 --
+-- Name: FUNCTION estimated_tokens(content text, metadata jsonb); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.estimated_tokens(content text, metadata jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.estimated_tokens(content text, metadata jsonb) TO chat_app;
+
+
+--
 -- Name: TABLE turns; Type: ACL; Schema: chat; Owner: -
 --
 
@@ -3505,6 +3544,13 @@ GRANT ALL ON FUNCTION chat_private.max_count_problem(max_count integer) TO chat_
 
 REVOKE ALL ON FUNCTION chat_private.message_batch_problem(messages jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION chat_private.message_batch_problem(messages jsonb) TO chat_app;
+
+
+--
+-- Name: FUNCTION messages_estimate_tokens(); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.messages_estimate_tokens() FROM PUBLIC;
 
 
 --

@@ -67,20 +67,20 @@ def test_every_writer_stores_the_given_count_or_the_estimate(app_conn, user_a, c
 @pytest.mark.parametrize(("content", "metadata"), [
     ("", {}), ("abc", {}), ("abcd", {}), ("😀" * 10_000, {}), ("short", {"agents_item": {"output": "x" * 5000}}),
     ("y" * 9000, {"k": "v"}), ("", {"é": ["ü", 1.5, None]})])
-def test_the_tests_estimate_is_the_databases(app_conn, user_a, content, metadata):
-    (tokens, text) = call(app_conn, user_a, "select chat_private.estimated_tokens(%s, %s), %s::jsonb::text",
-                          [content, Jsonb(metadata), Jsonb(metadata)])[0]
+def test_the_tests_estimate_is_the_databases(app_conn, user_a, conversation, content, metadata):
+    (tokens, text) = call(app_conn, user_a, "select tokens, metadata::text from chat.append_message(%s, 'user', %s, %s)",
+                          [conversation, content, Jsonb(metadata)])[0]
     assert tokens == estimate(content, text if metadata else None)
 
 
-def test_a_row_written_directly_gets_the_estimate_and_cannot_set_tokens(db, user_a, conversation):
-    db.execute("insert into chat.messages (conversation_id, user_id, seq, role, content)"
-               " values (%s, %s, 1, 'user', 'twelve chars')", [conversation, user_a])
-    assert db.execute("select tokens from chat.messages where conversation_id = %s",
-                      [conversation]).fetchone() == (7,)
-    with pytest.raises(psycopg.errors.GeneratedAlways):
-        db.execute("insert into chat.messages (conversation_id, user_id, seq, role, content, tokens)"
-                   " values (%s, %s, 2, 'user', 'x', 1)", [conversation, user_a])
+def test_a_row_written_directly_gets_the_estimate_or_its_given_count(db, user_a, conversation):
+    """Any insert that leaves tokens out (a row written by hand, a data load) gets it from the trigger."""
+    db.execute("insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, tokens_given)"
+               " values (%s, %s, 1, 'user', 'twelve chars', '{}', null), (%s, %s, 2, 'tool', 'x', %s, null),"
+               " (%s, %s, 3, 'user', 'x', '{}', 42)",
+               [conversation, user_a, conversation, user_a, Jsonb({"k": "v" * 100}), conversation, user_a])
+    assert db.execute("select seq, tokens from chat.messages where conversation_id = %s order by seq",
+                      [conversation]).fetchall() == [(1, 7), (2, estimate("x", '{"k": "' + "v" * 100 + '"}')), (3, 42)]
 
 
 @pytest.mark.parametrize(("sql", "params", "field"), [

@@ -115,7 +115,8 @@ SABOTAGE = [
      " returns jsonb language sql immutable return metadata", "check_metadata"),
     ("alter function chat_private.tasks_touch_updated_at() set schema chat", "tasks"),
     # token counts, the model's context, compaction
-    ("alter table chat.messages alter column tokens drop expression", "message_tokens"),
+    ("drop trigger messages_estimate_tokens on chat.messages", "message_tokens"),
+    ("alter table chat.messages alter column tokens drop not null", "message_tokens"),
     ("create or replace function chat_private.estimated_tokens(content text, metadata jsonb) returns integer"
      " language sql immutable return char_length(content) / 3", "message_tokens"),
     ("alter type chat.appended_message drop attribute tokens", "message_tokens"),

@@ -4,7 +4,7 @@
 --
 -- A writer that knows the message's token count (a model's usage, a
 -- tokenizer) gives it as tokens; without it the database estimates it
--- (chat.messages.tokens is generated from tokens_given). An argument is a new
+-- (chat_private.estimated_tokens). An argument is a new
 -- signature: the old function is dropped and the new one granted as it was.
 -- Its callers name it by name, with the arguments they had, and find this one.
 -- An idempotent replay returns the stored message, its count included: the
@@ -77,10 +77,12 @@ begin
     returning c.message_count, c.updated_at
   )
   insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
-                             created_at)
+                             tokens, created_at)
   select append_message.conversation_id, v_user_id, bumped.message_count,
          append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
-         append_message.tokens, bumped.updated_at
+         append_message.tokens,
+         coalesce(append_message.tokens, chat_private.estimated_tokens(append_message.content, v_metadata)),
+         bumped.updated_at
     from bumped
   returning * into v_stored;
 

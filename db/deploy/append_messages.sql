@@ -72,11 +72,14 @@ begin
     return query
       with stored as (
         insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id,
-                                   tokens_given, created_at)
+                                   tokens_given, tokens, created_at)
         select append_messages.conversation_id, v_user_id, v_count + e.position,
-               e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
-               null, (e.value ->> 'tokens')::integer, v_created
+               e.value ->> 'role', e.value ->> 'content', m.metadata,
+               null, (e.value ->> 'tokens')::integer,
+               coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
+               v_created
           from pg_catalog.jsonb_array_elements(append_messages.messages) with ordinality as e (value, position)
+         cross join lateral (select coalesce(nullif(e.value -> 'metadata', 'null'), '{}')) as m (metadata)
         returning *
       )
       select stored.*, false from stored order by stored.seq;
@@ -152,12 +155,15 @@ begin
     returning c.updated_at into v_created;
 
     insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
-                               created_at)
+                               tokens, created_at)
     select append_messages.conversation_id, v_user_id, v_count + n.ordinal,
-           e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
-           e.value ->> 'client_msg_id', (e.value ->> 'tokens')::integer, v_created
+           e.value ->> 'role', e.value ->> 'content', m.metadata,
+           e.value ->> 'client_msg_id', (e.value ->> 'tokens')::integer,
+           coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
+           v_created
       from pg_catalog.unnest(v_new) with ordinality as n (position, ordinal)
-     cross join lateral (select append_messages.messages -> n.position) as e (value);
+     cross join lateral (select append_messages.messages -> n.position) as e (value)
+     cross join lateral (select coalesce(nullif(e.value -> 'metadata', 'null'), '{}')) as m (metadata);
   end if;
 
   -- Each element's message, by its key: one index probe each (the limit keeps

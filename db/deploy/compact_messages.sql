@@ -118,12 +118,14 @@ begin
   returning c.updated_at into v_created;
 
   return query
-    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, tokens_given,
+    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, tokens_given, tokens,
                                summary_from, summary_through, created_at)
     select compact_messages.conversation_id, v_user_id, v_head + e.position,
-           e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
-           (e.value ->> 'tokens')::integer, v_from, v_head, v_created
+           e.value ->> 'role', e.value ->> 'content', m.metadata, (e.value ->> 'tokens')::integer,
+           coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
+           v_from, v_head, v_created
       from pg_catalog.jsonb_array_elements(compact_messages.messages) with ordinality as e (value, position)
+     cross join lateral (select coalesce(nullif(e.value -> 'metadata', 'null'), '{}')) as m (metadata)
     returning *;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;

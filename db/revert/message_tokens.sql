@@ -14,6 +14,9 @@ alter type chat.appended_message
   drop attribute tokens_given,
   add attribute replayed boolean;
 
+drop trigger messages_estimate_tokens on chat.messages;
+drop function chat_private.messages_estimate_tokens();
+
 alter table chat.messages
   drop column tokens,
   drop column tokens_given;
