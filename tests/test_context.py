@@ -183,8 +183,13 @@ def test_it_reads_the_messages_it_returns_and_a_few_more(app_conn, user_a, conve
         before = fetched()
         returned = app_conn.execute("select count(*) from chat.fetch_context(%s, 2000)", [conversation]).fetchone()[0]
         read = fetched() - before
+        before = fetched()
+        page = app_conn.execute("select count(*) from chat.fetch_context(%s, null, 20)", [conversation]).fetchone()[0]
+        page_read = fetched() - before
     assert returned == 20
     assert read <= 2 * returned + 64, read  # the walk, at most one chunk more, and the rows read again to return
+    assert page == 20
+    assert page_read == 20, page_read  # a page without a budget: its rows, found by their range
 
 
 def test_a_context_longer_than_a_chunk_is_whole_and_in_order(app_conn, user_a, conversation):

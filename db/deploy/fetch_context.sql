@@ -14,6 +14,9 @@
 -- ranges, those it returns: a budget costs what its messages cost, however
 -- long the conversation.
 --
+-- With no budget (max_tokens NULL) it is a page of the view, read by its
+-- ranges alone: the summaries' own index says where a stretch ends.
+--
 -- The Responses API refuses an input that starts with a tool's output whose
 -- call is not in it: a cut never leaves one at the front. The newest message
 -- always comes back, even alone over the budget (over_budget says so); so
@@ -63,6 +66,7 @@ declare
   -- the stretches of the view taken, newest first: (from, through) of seq
   v_froms bigint[] := '{}';
   v_throughs bigint[] := '{}';
+  v_start bigint;           -- (no budget) the newest summary's first row below the stretch's top
   v_cut bigint := 0;        -- nothing older than this comes back
   v_chunk integer := 32;
   v_stretch integer;
@@ -98,60 +102,84 @@ begin
        and m.seq = fetch_context.before_seq;
   end if;
 
-  -- The walk: index range scans, newest first, of 32 rows and then 64, each
-  -- from where the last one ended or from where a summary leads. (A chunk
-  -- keeps the read bounded whatever the plan: a scan without a limit is
-  -- planned to read every row, and may be a sort of them all.)
-  <<walk>>
-  while v_hi >= 1 loop
-    v_low := null;
-    v_jump := null;
-    for v_row in
-      select m.seq, m.tokens, m.role = 'tool' as output,
-             m.seq = m.summary_through + 1 as summary_start, m.summary_from
-        from chat.messages m
-       where m.user_id = chat_private.current_user_id()
-         and m.conversation_id = fetch_context.conversation_id
-         and m.seq <= v_hi
-       order by m.seq desc
-       limit v_chunk
-    loop
-      -- Stop at the count, or at the budget (a budget of NULL has none). But
-      -- the newest message is taken whatever its size, and with a budget the
-      -- walk never stops with only tool outputs taken: it goes on to their
-      -- call. What it takes so is over the budget.
-      if v_count >= fetch_context.max_count
-         or v_total + v_row.tokens > fetch_context.max_tokens then
-        if v_count > 0 and (v_oldest_call is not null or fetch_context.max_tokens is null) then
-          v_stopped := true;
-          exit;
-        end if;
-        v_over_from := v_row.seq;
-      end if;
-      v_total := v_total + v_row.tokens;
-      v_count := v_count + 1;
-      v_low := v_row.seq;
-      if not v_row.output then
-        v_oldest_call := v_row.seq;
-      end if;
-      -- A summary's first row: the view goes on before the range it covers.
-      if v_row.summary_start then
-        v_jump := v_row.summary_from - 1;
-        exit;
-      end if;
-    end loop;
-    exit walk when v_low is null;
-    -- a chunk that goes on from the last one extends its stretch
-    if v_hi = v_froms[pg_catalog.cardinality(v_froms)] - 1 then
-      v_froms[pg_catalog.cardinality(v_froms)] := v_low;
-    else
+  if fetch_context.max_tokens is null then
+    -- No budget: the latest max_count messages of the view, stretch by
+    -- stretch, each from where the view goes on down to the newest summary's
+    -- first row below it (the summaries' own small index tells which), with no
+    -- row read but those returned.
+    while v_hi >= 1 and v_count < fetch_context.max_count loop
+      select s.seq, s.summary_from into v_start, v_jump
+        from chat.messages s
+       where s.user_id = chat_private.current_user_id()
+         and s.conversation_id = fetch_context.conversation_id
+         and s.summary_from is not null
+         and s.seq <= v_hi
+         and s.seq = s.summary_through + 1
+       order by s.seq desc
+       limit 1;
+      v_low := greatest(coalesce(v_start, 1), v_hi - (fetch_context.max_count - v_count) + 1);
       v_froms := v_froms || v_low;
       v_throughs := v_throughs || v_hi;
-    end if;
-    exit walk when v_stopped;
-    v_hi := coalesce(v_jump, v_low - 1);
-    v_chunk := 64;
-  end loop;
+      v_count := v_count + (v_hi - v_low + 1)::integer;
+      exit when v_start is null or v_low > v_start;
+      v_hi := v_jump - 1;
+    end loop;
+  else
+    -- The walk: index range scans, newest first, of 32 rows and then 64, each
+    -- from where the last one ended or from where a summary leads. (A chunk
+    -- keeps the read bounded whatever the plan: a scan without a limit is
+    -- planned to read every row, and may be a sort of them all.)
+    <<walk>>
+    while v_hi >= 1 loop
+      v_low := null;
+      v_jump := null;
+      for v_row in
+        select m.seq, m.tokens, m.role = 'tool' as output,
+               m.seq = m.summary_through + 1 as summary_start, m.summary_from
+          from chat.messages m
+         where m.user_id = chat_private.current_user_id()
+           and m.conversation_id = fetch_context.conversation_id
+           and m.seq <= v_hi
+         order by m.seq desc
+         limit v_chunk
+      loop
+        -- Stop at the count, or at the budget (a budget of NULL has none). But
+        -- the newest message is taken whatever its size, and with a budget the
+        -- walk never stops with only tool outputs taken: it goes on to their
+        -- call. What it takes so is over the budget.
+        if v_count >= fetch_context.max_count
+           or v_total + v_row.tokens > fetch_context.max_tokens then
+          if v_count > 0 and (v_oldest_call is not null or fetch_context.max_tokens is null) then
+            v_stopped := true;
+            exit;
+          end if;
+          v_over_from := v_row.seq;
+        end if;
+        v_total := v_total + v_row.tokens;
+        v_count := v_count + 1;
+        v_low := v_row.seq;
+        if not v_row.output then
+          v_oldest_call := v_row.seq;
+        end if;
+        -- A summary's first row: the view goes on before the range it covers.
+        if v_row.summary_start then
+          v_jump := v_row.summary_from - 1;
+          exit;
+        end if;
+      end loop;
+      exit walk when v_low is null;
+      -- a chunk that goes on from the last one extends its stretch
+      if v_hi = v_froms[pg_catalog.cardinality(v_froms)] - 1 then
+        v_froms[pg_catalog.cardinality(v_froms)] := v_low;
+      else
+        v_froms := v_froms || v_low;
+        v_throughs := v_throughs || v_hi;
+      end if;
+      exit walk when v_stopped;
+      v_hi := coalesce(v_jump, v_low - 1);
+      v_chunk := 64;
+    end loop;
+  end if;
 
   -- A cut (with a budget) never leaves a tool's output first: the oldest
   -- messages taken go while they are outputs, down to the oldest that is not

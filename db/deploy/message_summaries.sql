@@ -25,13 +25,14 @@ comment on column chat.messages.summary_through is
   'On a summary''s rows: the last message it stands in for (the one before the summary''s first row); NULL on every other message.';
 
 -- A conversation's summaries, found without reading its other messages (a
--- compaction checks that the messages it covers are still the model's).
+-- compaction checks that the messages it covers are still the model's; a
+-- page of the model's view finds where a stretch of it ends).
 -- Ordinary appends never enter it.
 create index messages_summaries_idx on chat.messages (user_id, conversation_id, seq)
   where summary_from is not null;
 
 comment on index chat.messages_summaries_idx is
-  'compact_messages: a conversation''s summary rows, without reading its other messages.';
+  'compact_messages and fetch_context: a conversation''s summary rows, without reading its other messages.';
 
 alter type chat.appended_message
   drop attribute replayed,
