@@ -250,11 +250,13 @@ HELPER_FUNCTIONS = {
     "chat_private.conversation_metadata_problem(jsonb)",
     "chat_private.current_user_id()",
     "chat_private.estimated_tokens(text,jsonb)",
+    "chat_private.fetch_context_walk(uuid,integer,integer,bigint)",
     "chat_private.lock_turn(uuid,bigint)",
     "chat_private.max_count_problem(integer)",
     "chat_private.message_batch_problem(jsonb)",
     "chat_private.message_metadata_problem(jsonb)",
     "chat_private.messages_estimate_tokens()",
+    "chat_private.messages_tokens_before()",
     "chat_private.metadata_depth_problem(jsonb)",
     "chat_private.raise_conversation_not_found(uuid)",
     "chat_private.require_user_id()",
@@ -293,7 +295,8 @@ def test_every_validator_follows_one_naming_convention(db):
 
 
 CHAT_APP_FUNCTIONS = (API_FUNCTIONS - {"chat.purge_deleted_users(interval)", "chat.purge_inactive(interval,integer)"}
-                      | HELPER_FUNCTIONS - {"chat_private.tasks_touch_updated_at()", "chat_private.messages_estimate_tokens()"})
+                      | HELPER_FUNCTIONS - {"chat_private.tasks_touch_updated_at()", "chat_private.messages_estimate_tokens()",
+                                          "chat_private.messages_tokens_before()"})
 
 
 def test_the_runtime_role_executes_exactly_the_intended_functions(db):

@@ -9,6 +9,7 @@ messages in that view; people's views (fetch_messages) keep every message.
 
 from __future__ import annotations
 
+import random
 import uuid
 
 import psycopg
@@ -62,6 +63,10 @@ def test_every_writer_stores_the_given_count_or_the_estimate(app_conn, user_a, c
         (seq, given.get(seq), given.get(seq, estimate(content))) for seq, content, _, _ in rows]
     assert len(rows) == 10
     assert estimate("x" * 401) == 105 and rows[1][3] == 105
+    # and each its running total: the tokens of every message before it
+    totals = db.execute("select tokens_before from chat.messages where conversation_id = %s order by seq",
+                        [conversation]).fetchall()
+    assert [total for (total,) in totals] == [sum(row[3] for row in rows[:i]) for i in range(len(rows))]
 
 
 @pytest.mark.parametrize(("content", "metadata"), [
@@ -79,8 +84,16 @@ def test_a_row_written_directly_gets_the_estimate_or_its_given_count(db, user_a,
                " values (%s, %s, 1, 'user', 'twelve chars', '{}', null), (%s, %s, 2, 'tool', 'x', %s, null),"
                " (%s, %s, 3, 'user', 'x', '{}', 42)",
                [conversation, user_a, conversation, user_a, Jsonb({"k": "v" * 100}), conversation, user_a])
-    assert db.execute("select seq, tokens from chat.messages where conversation_id = %s order by seq",
-                      [conversation]).fetchall() == [(1, 7), (2, estimate("x", '{"k": "' + "v" * 100 + '"}')), (3, 42)]
+    second = estimate("x", '{"k": "' + "v" * 100 + '"}')
+    assert db.execute("select seq, tokens, tokens_before from chat.messages where conversation_id = %s order by seq",
+                      [conversation]).fetchall() == [(1, 7, 0), (2, second, 7), (3, 42, 7 + second)]
+
+
+def test_a_row_with_no_message_before_it_has_no_running_total_and_is_refused(db, user_a, conversation):
+    """tokens_before counts from the message before; a row inserted past a gap has none to count from."""
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="no message 4 before it"):
+        db.execute("insert into chat.messages (conversation_id, user_id, seq, role, content)"
+                   " values (%s, %s, 5, 'user', 'past a gap')", [conversation, user_a])
 
 
 @pytest.mark.parametrize(("sql", "params", "field"), [
@@ -186,10 +199,16 @@ def test_it_reads_the_messages_it_returns_and_a_few_more(app_conn, user_a, conve
         before = fetched()
         page = app_conn.execute("select count(*) from chat.fetch_context(%s, null, 20)", [conversation]).fetchone()[0]
         page_read = fetched() - before
-    assert returned == 20
-    assert read <= 2 * returned + 64, read  # the walk, at most one chunk more, and the rows read again to return
+    with acting_as(app_conn, user_a):
+        before = fetched()
+        walked = app_conn.execute("select count(*) from chat_private.fetch_context_walk(%s, 2000)",
+                                  [conversation]).fetchone()[0]
+        walk_read = fetched() - before
+    assert returned == walked == 20
+    assert read <= returned + 3, read  # the probe (the newest row, the cut, the first row taken) and the rows
+    assert walk_read <= 2 * returned + 64, walk_read  # the walk: at most one chunk more, and the rows read again
     assert page == 20
-    assert page_read == 20, page_read  # a page without a budget: its rows, found by their range
+    assert page_read <= page + 1, page_read  # a page without a budget: the newest row, and its rows by their range
 
 
 def test_a_context_longer_than_a_chunk_is_whole_and_in_order(app_conn, user_a, conversation):
@@ -370,3 +389,32 @@ def test_without_a_user_nothing_is_read_nor_written(app_conn, five, db):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             call(app_conn, None, sql, [five])
     assert len(people(db, five)) == 5
+
+
+# the probe and the walk
+
+def test_the_probe_and_the_walk_give_the_same_context(app_conn, user_a, conversation):
+    """fetch_context answers most calls from the running total (one probe, one range) and leaves the rest to
+    the walk; on a conversation of every kind of row (tool outputs in runs, empty and huge messages, summaries
+    over summaries), for budgets from nothing to everything and counts from 1 up, the two say the same."""
+    rng = random.Random(25)
+    for _ in range(6):
+        items = [{"role": rng.choice(["user", "assistant", "tool", "tool"]), "content": "m",
+                  "tokens": rng.choice([0, 1, 5, 40, 300, 2000])} for _ in range(rng.randint(5, 25))]
+        seq = call(app_conn, user_a, "select max(seq) from chat.append_messages(%s, %s)",
+                   [conversation, Jsonb(items)])[0][0]
+        if rng.random() < 0.6:
+            # a summary from a message the model still sees
+            view = seqs(context(app_conn, user_a, conversation, None, 1000))
+            compact(app_conn, user_a, conversation, rng.choice(view[:-1] or [1]), ["summary"])
+    assert seq > 30
+    checked = 0
+    for max_tokens in (None, 0, 1, 5, 39, 40, 41, 300, 345, 1000, 2500, 5000, 20000, 100000):
+        for max_count in (1, 2, 3, 7, 20, 1000):
+            arguments = [conversation, max_tokens, max_count]
+            probe = call(app_conn, user_a, "select f::text from chat.fetch_context(%s, %s, %s) f", arguments)
+            walk = call(app_conn, user_a, "select w::text from chat_private.fetch_context_walk(%s, %s, %s) w",
+                        arguments)
+            assert probe == walk, (max_tokens, max_count)
+            checked += bool(walk)
+    assert checked == 14 * 6

@@ -127,6 +127,10 @@ SABOTAGE = [
      " returns setof chat.appended_message language plpgsql as $$ begin return; end $$", "append_messages"),
     ("revoke execute on function chat.fetch_context(uuid, integer, integer, bigint) from chat_app", "fetch_context"),
     ("drop function chat.fetch_context(uuid, integer, integer, bigint)", "fetch_context"),
+    ("drop trigger messages_tokens_before on chat.messages", "message_tokens_before"),
+    ("drop index chat.messages_tokens_before_idx", "message_tokens_before"),
+    ("revoke execute on function chat_private.fetch_context_walk(uuid, integer, integer, bigint) from chat_app",
+     "fetch_context"),
     ("grant execute on function chat.compact_messages(uuid, bigint, jsonb, uuid) to public", "compact_messages"),
     ("drop function chat.compact_messages(uuid, bigint, jsonb, uuid)", "compact_messages"),
 ]
@@ -309,8 +313,10 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
             "metadata_depth", "check_message", "conversation_not_found", "lock_turn", "search_messages",
             "tasks",
             # token counts, the model's context, compaction: new helpers and new signatures, granted
-            "message_tokens", "message_element", "append_message", "finish_turn", "begin_turn", "fetch_context",
-            "compact_messages"} <= touching
+            "message_tokens", "message_element", "append_message", "finish_turn", "begin_turn@v0.7.0",
+            "fetch_context", "compact_messages",
+            # the running total: its trigger's function kept from public; the walk granted
+            "message_tokens_before"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

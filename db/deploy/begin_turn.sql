@@ -1,20 +1,15 @@
 -- Deploy chat:begin_turn to pg (reworked)
--- requires: begin_turn@v0.6.0
--- requires: append_message
+-- requires: begin_turn@v0.7.0
+-- requires: message_tokens_before
 -- requires: fetch_context
 --
--- The responder's history is the model's view (a summary stands in for what
--- it covers) read by fetch_context: within a token budget when max_tokens is
--- given (the chat turn's CONTEXT_TOKENS), the last max_count messages as
--- before when it is not. The user message's token count (tokens), when the
--- backend has one, is stored with it. Arguments make a new signature: the
--- old function is dropped and the new one granted as it was.
+-- As before; the history's rows carry tokens_before, as chat.messages and
+-- chat.context_message now do (chat.turn_part is the columns of
+-- chat.messages, then replayed).
 
 begin;
 
-drop function chat.begin_turn(uuid, text, text, integer, interval);
-
-create function chat.begin_turn(
+create or replace function chat.begin_turn(
   conversation_id uuid,
   content text,
   client_msg_id text default null,
@@ -115,7 +110,8 @@ begin
     return query
       select 'history', v_state, null::uuid, null::interval,
              h.id, h.conversation_id, h.user_id, h.seq, h.role, h.content, h.metadata, h.client_msg_id,
-             h.created_at, h.tokens_given, h.tokens, h.summary_from, h.summary_through, false
+             h.created_at, h.tokens_given, h.tokens, h.summary_from, h.summary_through, h.tokens_before,
+             false
         from chat.fetch_context(v_conversation_id, begin_turn.max_tokens, begin_turn.max_count) h;
   end if;
 end
@@ -123,8 +119,5 @@ $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_t
 
 comment on function chat.begin_turn(uuid, text, text, integer, interval, integer, integer) is
   'Stores the current user''s message (in a new conversation, titled by it, when conversation_id is NULL; tokens its count, NULL for the database''s estimate) and claims its turn: state run (with an attempt, a lease, and as history the model''s view as fetch_context reads it: at most max_count messages, within max_tokens when given), done (a retry of a turn whose reply is stored: the reply) or running (a retry while another attempt answers: retry_after). A retry is the same client_msg_id; with another content it raises 23505. P0002 when the conversation is missing or someone else''s.';
-
-revoke all on function chat.begin_turn(uuid, text, text, integer, interval, integer, integer) from public;
-grant execute on function chat.begin_turn(uuid, text, text, integer, interval, integer, integer) to chat_app;
 
 commit;

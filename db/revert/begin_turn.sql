@@ -1,18 +1,17 @@
--- Revert chat:begin_turn from pg (reworked)
+-- Revert chat:begin_turn from pg
 --
--- Back to the @v0.6.0 signature and body (the last max_count messages as
--- history), granted as before.
+-- The function as it was at @v0.7.0.
 
 begin;
 
-drop function chat.begin_turn(uuid, text, text, integer, interval, integer, integer);
-
-create function chat.begin_turn(
+create or replace function chat.begin_turn(
   conversation_id uuid,
   content text,
   client_msg_id text default null,
   max_count integer default 50,
-  lease interval default '150 seconds'
+  lease interval default '150 seconds',
+  tokens integer default null,
+  max_tokens integer default null
 ) returns setof chat.turn_part as $$
 declare
   v_user_id uuid := chat_private.require_user_id();
@@ -28,6 +27,11 @@ begin
   if v_problem is not null then
     raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
+  end if;
+  v_problem := chat_private.tokens_problem(begin_turn.max_tokens);
+  if v_problem is not null then
+    raise exception 'max_tokens %, not %', v_problem, begin_turn.max_tokens
+      using errcode = '22003', column = 'max_tokens';
   end if;
   if begin_turn.lease is null or begin_turn.lease <= interval '0' or begin_turn.lease > interval '1 day' then
     raise exception 'lease must be more than 0 and at most 1 day, not %', coalesce(begin_turn.lease::text, 'NULL')
@@ -52,7 +56,8 @@ begin
   end if;
 
   -- Stored, or found again; either way the conversation's row is locked now.
-  v_message := chat.append_message(v_conversation_id, 'user', begin_turn.content, '{}', begin_turn.client_msg_id);
+  v_message := chat.append_message(v_conversation_id, 'user', begin_turn.content, '{}', begin_turn.client_msg_id,
+                                   begin_turn.tokens);
 
   select t.* into v_turn
     from chat.turns t
@@ -95,26 +100,18 @@ begin
          and m.conversation_id = v_conversation_id
          and m.seq = v_turn.reply_seq;
   elsif v_state = 'run' then
-    -- as fetch_recent reads it: messages_conversation_seq_key backwards,
-    -- max_count rows, filtered by the policies' own expression (planned as
-    -- without them)
+    -- the model's view, as fetch_context reads it: the last max_count
+    -- messages, within max_tokens when it is given
     return query
-      select 'history', v_state, null::uuid, null::interval, recent.*, false
-        from (select m.*
-                from chat.messages m
-               where m.user_id = chat_private.current_user_id()
-                 and m.conversation_id = v_conversation_id
-               order by m.seq desc
-               limit begin_turn.max_count) recent
-       order by recent.seq;
+      select 'history', v_state, null::uuid, null::interval,
+             h.id, h.conversation_id, h.user_id, h.seq, h.role, h.content, h.metadata, h.client_msg_id,
+             h.created_at, h.tokens_given, h.tokens, h.summary_from, h.summary_through, false
+        from chat.fetch_context(v_conversation_id, begin_turn.max_tokens, begin_turn.max_count) h;
   end if;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
 
-comment on function chat.begin_turn(uuid, text, text, integer, interval) is
-  'Stores the current user''s message (in a new conversation, titled by it, when conversation_id is NULL) and claims its turn: state run (with an attempt, a lease, and the last max_count messages as history), done (a retry of a turn whose reply is stored: the reply) or running (a retry while another attempt answers: retry_after). A retry is the same client_msg_id; with another content it raises 23505. P0002 when the conversation is missing or someone else''s.';
-
-revoke all on function chat.begin_turn(uuid, text, text, integer, interval) from public;
-grant execute on function chat.begin_turn(uuid, text, text, integer, interval) to chat_app;
+comment on function chat.begin_turn(uuid, text, text, integer, interval, integer, integer) is
+  'Stores the current user''s message (in a new conversation, titled by it, when conversation_id is NULL; tokens its count, NULL for the database''s estimate) and claims its turn: state run (with an attempt, a lease, and as history the model''s view as fetch_context reads it: at most max_count messages, within max_tokens when given), done (a retry of a turn whose reply is stored: the reply) or running (a retry while another attempt answers: retry_after). A retry is the same client_msg_id; with another content it raises 23505. P0002 when the conversation is missing or someone else''s.';
 
 commit;
