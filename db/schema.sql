@@ -2483,11 +2483,6 @@ begin
   select p.tokens_before + p.tokens into new.tokens_before
     from chat.messages p
    where p.user_id = new.user_id and p.conversation_id = new.conversation_id and p.seq = new.seq - 1;
-  if not found then
-    raise exception 'message % of conversation % has no message % before it to count its tokens_before from',
-      new.seq, new.conversation_id, new.seq - 1
-      using errcode = '23503', column = 'tokens_before';
-  end if;
   return new;
 end
 $$;
@@ -2497,7 +2492,7 @@ $$;
 -- Name: FUNCTION messages_tokens_before(); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat_private.messages_tokens_before() IS 'Trigger of chat.messages: a row inserted without tokens_before gets the message before it''s tokens_before + tokens (0 for the first).';
+COMMENT ON FUNCTION chat_private.messages_tokens_before() IS 'Trigger of chat.messages: a row inserted without tokens_before gets the message before it''s tokens_before + tokens (0 for the first; NULL, refused by NOT NULL, when there is none).';
 
 
 --

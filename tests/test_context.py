@@ -91,7 +91,7 @@ def test_a_row_written_directly_gets_the_estimate_or_its_given_count(db, user_a,
 
 def test_a_row_with_no_message_before_it_has_no_running_total_and_is_refused(db, user_a, conversation):
     """tokens_before counts from the message before; a row inserted past a gap has none to count from."""
-    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="no message 4 before it"):
+    with pytest.raises(psycopg.errors.NotNullViolation, match="tokens_before"):
         db.execute("insert into chat.messages (conversation_id, user_id, seq, role, content)"
                    " values (%s, %s, 5, 'user', 'past a gap')", [conversation, user_a])
 

@@ -248,7 +248,7 @@ def test_no_function_but_a_limits_own_writes_a_thousand_out(db):
 NOT_FOUND_RAISERS = {
     "chat.append_message(uuid,text,text,jsonb,text,integer)", "chat.append_messages(uuid,jsonb)",
     "chat.clear_conversation(uuid)", "chat.compact_messages(uuid,bigint,jsonb,uuid)",
-    "chat.fetch_context(uuid,integer,integer,bigint)", "chat.fetch_messages(uuid,bigint,integer)",
+    "chat_private.fetch_context_walk(uuid,integer,integer,bigint)", "chat.fetch_messages(uuid,bigint,integer)",
     "chat.fetch_recent(uuid,integer)",
     "chat.pop_message(uuid)", "chat.rename_conversation(uuid,text)",
 }

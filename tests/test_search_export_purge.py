@@ -111,7 +111,7 @@ def test_export_holds_everything_of_the_user_and_nothing_else(app_conn, db, worl
         [(1, "user", "A's first words"), (2, "assistant", "reply to A")]
     assert set(conversation["messages"][0]) == {"id", "conversation_id", "seq", "role", "content", "metadata",
                                                  "client_msg_id", "created_at", "tokens_given", "tokens",
-                                                 "summary_from", "summary_through"}
+                                                 "summary_from", "summary_through", "tokens_before"}
     # and not a trace of B
     assert str(world.b) not in json.dumps(exported) and str(world.b_conversation) not in json.dumps(exported)
 

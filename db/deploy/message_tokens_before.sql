@@ -39,8 +39,10 @@ comment on column chat.messages.tokens_before is
   'The sum of the tokens of the messages before this one in its conversation: a running total, so that a token budget''s cut is one index probe (chat.fetch_context). Filled on insert by the trigger messages_tokens_before.';
 
 -- Every insert gets it from the message before it, which every writer has
--- just locked and read the conversation for. A message before it that is not
--- there is an error, never a total of 0 that would make budgets lie.
+-- just locked and read the conversation for. When there is none to be seen
+-- it stays NULL and the row is refused, never given a total of 0 that would
+-- make budgets lie: by row security first when the row is not the inserting
+-- user's (their rows are all it can see), by NOT NULL otherwise.
 create function chat_private.messages_tokens_before() returns trigger as $$
 begin
   if new.seq = 1 then
@@ -50,17 +52,12 @@ begin
   select p.tokens_before + p.tokens into new.tokens_before
     from chat.messages p
    where p.user_id = new.user_id and p.conversation_id = new.conversation_id and p.seq = new.seq - 1;
-  if not found then
-    raise exception 'message % of conversation % has no message % before it to count its tokens_before from',
-      new.seq, new.conversation_id, new.seq - 1
-      using errcode = '23503', column = 'tokens_before';
-  end if;
   return new;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
 
 comment on function chat_private.messages_tokens_before() is
-  'Trigger of chat.messages: a row inserted without tokens_before gets the message before it''s tokens_before + tokens (0 for the first).';
+  'Trigger of chat.messages: a row inserted without tokens_before gets the message before it''s tokens_before + tokens (0 for the first; NULL, refused by NOT NULL, when there is none).';
 
 revoke all on function chat_private.messages_tokens_before() from public;
 
