@@ -251,6 +251,8 @@ CREATE TYPE chat.appended_message AS (
 	summary_from bigint,
 	summary_through bigint,
 	tokens_before bigint,
+	parent_seq bigint,
+	stretch_from bigint,
 	replayed boolean
 );
 
@@ -281,6 +283,8 @@ CREATE TYPE chat.context_message AS (
 	summary_from bigint,
 	summary_through bigint,
 	tokens_before bigint,
+	parent_seq bigint,
+	stretch_from bigint,
 	over_budget boolean
 );
 
@@ -439,6 +443,8 @@ CREATE TYPE chat.turn_part AS (
 	summary_from bigint,
 	summary_through bigint,
 	tokens_before bigint,
+	parent_seq bigint,
+	stretch_from bigint,
 	replayed boolean
 );
 
@@ -501,26 +507,39 @@ begin
     end if;
   end if;
 
-  -- The update takes (or holds) the conversation's row lock, so appends to one
-  -- conversation queue here; its clock is read once the lock is held, so
-  -- created_at follows seq.
-  with bumped as (
-    update chat.conversations c
-       set message_count = c.message_count + 1,
-           updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
+  -- One statement, whose data flow orders it: lock the conversation's row (or
+  -- hold the lock taken above) and read its head and count, so that appends to
+  -- one conversation queue here and each reads what the one before it wrote;
+  -- insert after the head (the clock read once the lock is held, so created_at
+  -- follows seq); then move the head and the count to the new message. (An
+  -- UPDATE's RETURNING gives no old value, and a head read in the snapshot
+  -- before the lock could be a racing append's stale one.)
+  with locked as (
+    select c.head_seq, c.message_count, c.updated_at
+      from chat.conversations c
      where c.user_id = v_user_id
        and c.id = append_message.conversation_id
-    returning c.message_count, c.updated_at
+       for update
+  ), stored as (
+    insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
+                               tokens_given, tokens, created_at)
+    select append_message.conversation_id, v_user_id, locked.message_count + 1, locked.head_seq,
+           append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
+           append_message.tokens,
+           coalesce(append_message.tokens, chat_private.estimated_tokens(append_message.content, v_metadata)),
+           greatest(locked.updated_at, pg_catalog.clock_timestamp())
+      from locked
+    returning *
+  ), moved as (
+    update chat.conversations c
+       set message_count = stored.seq,
+           head_seq = stored.seq,
+           updated_at = stored.created_at
+      from stored
+     where c.user_id = v_user_id
+       and c.id = append_message.conversation_id
   )
-  insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
-                             tokens, created_at)
-  select append_message.conversation_id, v_user_id, bumped.message_count,
-         append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
-         append_message.tokens,
-         coalesce(append_message.tokens, chat_private.estimated_tokens(append_message.content, v_metadata)),
-         bumped.updated_at
-    from bumped
-  returning * into v_stored;
+  select stored.* into v_stored from stored;
 
   if not found then
     perform chat_private.raise_conversation_not_found(append_message.conversation_id);
@@ -560,6 +579,7 @@ declare
   v_seq bigint;
   v_same boolean;
   v_count bigint;      -- the conversation's message_count, under its lock
+  v_head bigint;       -- and its head, which the first new message follows
   v_created timestamptz;
   -- per element, in order: its client_msg_id, the seq of the message it
   -- returns, and whether that is a replay
@@ -591,22 +611,25 @@ begin
   -- conversation's lock (appends to it queue here) and reads its clock under
   -- it, so created_at follows seq; the insert returns what it stored.
   if not v_keyed then
-    update chat.conversations c
-       set message_count = c.message_count + v_total,
-           updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
+    select c.head_seq, c.message_count, c.updated_at into v_head, v_count, v_created
+      from chat.conversations c
      where c.user_id = v_user_id
        and c.id = append_messages.conversation_id
-    returning c.message_count - v_total, c.updated_at
-      into v_count, v_created;
+       for update;
     if not found then
       perform chat_private.raise_conversation_not_found(append_messages.conversation_id);
     end if;
+    -- the clock read once the lock is held, so that created_at follows seq
+    v_created := greatest(v_created, pg_catalog.clock_timestamp());
 
+    -- the first message follows the head, each other the one before it; the
+    -- head moves to the last
     return query
       with stored as (
-        insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id,
+        insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
                                    tokens_given, tokens, created_at)
         select append_messages.conversation_id, v_user_id, v_count + e.position,
+               case when e.position = 1 then v_head else v_count + e.position - 1 end,
                e.value ->> 'role', e.value ->> 'content', m.metadata,
                null, (e.value ->> 'tokens')::integer,
                coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
@@ -614,13 +637,20 @@ begin
           from pg_catalog.jsonb_array_elements(append_messages.messages) with ordinality as e (value, position)
          cross join lateral (select coalesce(nullif(e.value -> 'metadata', 'null'), '{}')) as m (metadata)
         returning *
+      ), moved as (
+        update chat.conversations c
+           set message_count = v_count + v_total,
+               head_seq = v_count + v_total,
+               updated_at = v_created
+         where c.user_id = v_user_id
+           and c.id = append_messages.conversation_id
       )
       select stored.*, false from stored order by stored.seq;
     return;
   end if;
 
   -- Queue behind other appends to this conversation.
-  select c.message_count into v_count
+  select c.head_seq, c.message_count into v_head, v_count
     from chat.conversations c
    where c.user_id = v_user_id
      and c.id = append_messages.conversation_id
@@ -682,14 +712,16 @@ begin
   if pg_catalog.cardinality(v_new) > 0 then
     update chat.conversations c
        set message_count = c.message_count + pg_catalog.cardinality(v_new),
+           head_seq = c.message_count + pg_catalog.cardinality(v_new),
            updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
      where c.user_id = v_user_id
        and c.id = append_messages.conversation_id
     returning c.updated_at into v_created;
 
-    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
-                               tokens, created_at)
+    insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
+                               tokens_given, tokens, created_at)
     select append_messages.conversation_id, v_user_id, v_count + n.ordinal,
+           case when n.ordinal = 1 then v_head else v_count + n.ordinal - 1 end,
            e.value ->> 'role', e.value ->> 'content', m.metadata,
            e.value ->> 'client_msg_id', (e.value ->> 'tokens')::integer,
            coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
@@ -825,7 +857,7 @@ begin
       select 'history', v_state, null::uuid, null::interval,
              h.id, h.conversation_id, h.user_id, h.seq, h.role, h.content, h.metadata, h.client_msg_id,
              h.created_at, h.tokens_given, h.tokens, h.summary_from, h.summary_through, h.tokens_before,
-             false
+             h.parent_seq, h.stretch_from, false
         from chat.fetch_context(v_conversation_id, begin_turn.max_tokens, begin_turn.max_count) h;
   end if;
 end
@@ -893,7 +925,8 @@ begin
 
   if v_removed > 0 then
     update chat.conversations c
-       set message_count = 0
+       set message_count = 0,
+           head_seq = null
      where c.user_id = v_user_id
        and c.id = clear_conversation.conversation_id;
   end if;
@@ -944,7 +977,11 @@ CREATE TABLE chat.messages (
     summary_from bigint,
     summary_through bigint,
     tokens_before bigint NOT NULL,
+    parent_seq bigint,
+    stretch_from bigint NOT NULL,
+    CONSTRAINT messages_parent_precedes CHECK (((parent_seq >= 1) AND (parent_seq < seq))),
     CONSTRAINT messages_seq_positive CHECK ((seq > 0)),
+    CONSTRAINT messages_stretch_within CHECK (((stretch_from >= 1) AND (stretch_from <= seq))),
     CONSTRAINT messages_summary_range CHECK ((((summary_from IS NULL) = (summary_through IS NULL)) AND (summary_from >= 1) AND (summary_from <= summary_through) AND (summary_through < seq)))
 );
 
@@ -1032,7 +1069,21 @@ COMMENT ON COLUMN chat.messages.summary_through IS 'On a summary''s rows: the la
 -- Name: COLUMN messages.tokens_before; Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON COLUMN chat.messages.tokens_before IS 'The sum of the tokens of the messages before this one in its conversation: a running total, so that a token budget''s cut is one index probe (chat.fetch_context). Filled on insert by the trigger messages_tokens_before.';
+COMMENT ON COLUMN chat.messages.tokens_before IS 'The sum of the tokens of the messages before this one on its path (its ancestors): a running total, so that a token budget''s cut is one index probe (chat.fetch_context). Filled on insert by the trigger messages_tokens_before.';
+
+
+--
+-- Name: COLUMN messages.parent_seq; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.messages.parent_seq IS 'The message this one follows (its seq, in the same conversation); NULL for a first message. A conversation is a tree of messages; conversations.head_seq ends its active path.';
+
+
+--
+-- Name: COLUMN messages.stretch_from; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.messages.stretch_from IS 'The first message of the stretch this one ends: the run of consecutive messages, each following the one before it (parent_seq = seq - 1). A path is read stretch by stretch; a conversation nobody branches is one stretch, from 1.';
 
 
 --
@@ -1049,7 +1100,8 @@ declare
   v_element jsonb;
   v_position integer;
   v_total integer;
-  v_head bigint;
+  v_head bigint;            -- the head (0 when empty)
+  v_count bigint;           -- the conversation's message_count: the summary's rows are numbered after it
   v_head_id uuid;
   v_from bigint := compact_messages.from_seq;
   v_start chat.messages;
@@ -1073,9 +1125,10 @@ begin
     v_total := v_position + 1;
   end loop;
 
-  -- Queue behind the appends to this conversation; its last message is the
-  -- head the summary follows.
-  select c.message_count into v_head
+  -- Queue behind the appends to this conversation; the summary follows its
+  -- head, the last message of the model's path, and stands in for the path's
+  -- messages from from_seq to it.
+  select coalesce(c.head_seq, 0), c.message_count into v_head, v_count
     from chat.conversations c
    where c.user_id = v_user_id
      and c.id = compact_messages.conversation_id
@@ -1129,15 +1182,17 @@ begin
 
   update chat.conversations c
      set message_count = c.message_count + v_total,
+         head_seq = c.message_count + v_total,
          updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
    where c.user_id = v_user_id
      and c.id = compact_messages.conversation_id
   returning c.updated_at into v_created;
 
   return query
-    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, tokens_given, tokens,
+    insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, tokens_given, tokens,
                                summary_from, summary_through, created_at)
-    select compact_messages.conversation_id, v_user_id, v_head + e.position,
+    select compact_messages.conversation_id, v_user_id, v_count + e.position,
+           case when e.position = 1 then v_head else v_count + e.position - 1 end,
            e.value ->> 'role', e.value ->> 'content', m.metadata, (e.value ->> 'tokens')::integer,
            coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
            v_from, v_head, v_created
@@ -1167,6 +1222,8 @@ CREATE TABLE chat.conversations (
     message_count bigint DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    head_seq bigint,
+    CONSTRAINT conversations_head CHECK ((((head_seq IS NULL) = (message_count = 0)) AND (head_seq >= 1) AND (head_seq <= message_count))),
     CONSTRAINT conversations_message_count_nonnegative CHECK ((message_count >= 0))
 );
 
@@ -1206,6 +1263,13 @@ COMMENT ON COLUMN chat.conversations.message_count IS 'Number of messages; kept 
 --
 
 COMMENT ON COLUMN chat.conversations.updated_at IS 'Time of the last activity: last message appended, or rename.';
+
+
+--
+-- Name: COLUMN conversations.head_seq; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.conversations.head_seq IS 'The last message of the active path (the path that fetch_recent, fetch_messages and fetch_context read, and after which every writer appends); NULL when the conversation is empty.';
 
 
 --
@@ -1394,81 +1458,78 @@ CREATE FUNCTION chat.fetch_context(conversation_id uuid, max_tokens integer, max
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_from bigint;            -- the oldest message taken, when the probe can tell
-  v_through bigint;         -- the newest message
+  v_user_id uuid := chat_private.current_user_id();
+  v_head bigint;            -- the head: the newest message of the path
+  v_total bigint;           -- the running total through it
+  v_stretch bigint;         -- the first message of its stretch
+  v_low bigint;             -- the oldest message the count and the budget allow
+  v_cut bigint;
 begin
-  select fast.first_seq, fast.head_seq into v_from, v_through
-    from (
-    with newest as (
-      -- the newest message, the running total through it, and the newest
-      -- summary's first row at or below it
-      select c.id, c.message_count as head_seq, h.total,
-             (select s.seq
-                from chat.messages s
-               where s.user_id = c.user_id and s.conversation_id = c.id
-                 and s.summary_from is not null and s.seq <= c.message_count and s.seq = s.summary_through + 1
-               order by s.seq desc
-               limit 1) as summary_start
-        from chat.conversations c
-        -- lateral and limited (not flattened into a join), so that the newest
-        -- message is found by its seq whatever the statistics say
-        cross join lateral (
-          select h.tokens_before + h.tokens as total
-            from chat.messages h
-           where h.user_id = c.user_id and h.conversation_id = c.id and h.seq = c.message_count
-           limit 1) h
-       where c.user_id = chat_private.current_user_id() and c.id = fetch_context.conversation_id
-         and fetch_context.before_seq is null
-         and chat_private.max_count_problem(fetch_context.max_count) is null
-         and chat_private.tokens_problem(fetch_context.max_tokens) is null
-    ), cut as (
-      -- the oldest message taken: the count's limit, and the oldest that the
-      -- budget holds with all after it (none when the newest alone is over it)
-      select newest.id, newest.head_seq, newest.summary_start,
-             case when fetch_context.max_tokens is null
-                  then greatest(newest.head_seq - fetch_context.max_count + 1, 1)
-                  else greatest(newest.head_seq - fetch_context.max_count + 1, 1, budget.seq) end as low,
-             fetch_context.max_tokens is null or budget.seq is not null as held
-        from newest
-        left join lateral (
-          select k.seq
-            from chat.messages k
-           where k.user_id = chat_private.current_user_id() and k.conversation_id = newest.id
-             and k.tokens_before >= newest.total - fetch_context.max_tokens and k.seq <= newest.head_seq
-           order by k.tokens_before, k.seq
-           limit 1) budget on true
-    ), fast as (
-      -- above the newest summary's first row; with a budget and a cut, from the
-      -- oldest message taken that is not a tool's output (none: the walk goes
-      -- on to their call, over the budget)
-      select cut.id, cut.head_seq,
-             case when cut.low = 1 or fetch_context.max_tokens is null then cut.low
-                  else (select f.seq
-                          from chat.messages f
-                         where f.user_id = chat_private.current_user_id() and f.conversation_id = cut.id
-                           and f.seq between cut.low and cut.head_seq and f.role <> 'tool'
-                         order by f.seq
-                         limit 1) end as first_seq
-        from cut
-       where cut.held and cut.low > coalesce(cut.summary_start, 0)
-    )
-    select fast.first_seq, fast.head_seq from fast) fast;
+  -- Small statements, each an index probe with one obvious plan: the plan of
+  -- one statement doing all of it cost more to start than its probes took,
+  -- and its cached plan changed with the statistics.
+  if fetch_context.before_seq is null
+     and chat_private.max_count_problem(fetch_context.max_count) is null
+     and chat_private.tokens_problem(fetch_context.max_tokens) is null then
+    select h.seq, h.tokens_before + h.tokens, h.stretch_from into v_head, v_total, v_stretch
+      from chat.conversations c
+     cross join lateral (
+       select h.seq, h.tokens_before, h.tokens, h.stretch_from
+         from chat.messages h
+        where h.user_id = c.user_id and h.conversation_id = c.id and h.seq = c.head_seq
+        limit 1) h
+     where c.user_id = v_user_id and c.id = fetch_context.conversation_id;
 
-  if v_from is null then
-    return query
-      select * from chat_private.fetch_context_walk(fetch_context.conversation_id, fetch_context.max_tokens,
-                                                    fetch_context.max_count, fetch_context.before_seq);
-    return;
+    -- within the count and the head's stretch; with a budget, from the oldest
+    -- message that fits with all after it (none: the newest alone is over it)
+    v_low := greatest(v_head - fetch_context.max_count + 1, v_stretch);
+    if fetch_context.max_tokens is not null and v_head is not null then
+      select k.seq into v_cut
+        from chat.messages k
+       where k.user_id = v_user_id and k.conversation_id = fetch_context.conversation_id
+         and k.stretch_from = v_stretch
+         and k.tokens_before >= v_total - fetch_context.max_tokens and k.seq <= v_head
+       order by k.tokens_before, k.seq
+       limit 1;
+      v_low := case when v_cut is not null then greatest(v_low, v_cut) end;
+    end if;
+
+    -- The range from there to the head, unless a summary's first row is in it
+    -- (the view goes on before what it covers) or the stretch's first message
+    -- is reached with more allowed (the path goes on before it); with a budget
+    -- and a cut, from the oldest message that is not a tool's output (none:
+    -- the walk goes on to their call, over the budget). Nothing read: the walk.
+    if v_low is not null and (v_low > v_stretch or v_stretch = 1) then
+      return query
+        select m.id, m.conversation_id, m.user_id, m.seq, m.role, m.content, m.metadata, m.client_msg_id,
+               m.created_at, m.tokens_given, m.tokens, m.summary_from, m.summary_through, m.tokens_before,
+               m.parent_seq, m.stretch_from, false
+          from chat.messages m
+         where m.user_id = v_user_id
+           and m.conversation_id = fetch_context.conversation_id
+           and m.seq <= v_head
+           and m.seq >= (select f.seq
+                           from chat.messages f
+                          where f.user_id = v_user_id and f.conversation_id = fetch_context.conversation_id
+                            and f.seq between v_low and v_head
+                            and (f.role <> 'tool' or v_low = 1 or fetch_context.max_tokens is null)
+                          order by f.seq
+                          limit 1)
+           and not exists (select
+                             from chat.messages s
+                            where s.user_id = v_user_id and s.conversation_id = fetch_context.conversation_id
+                              and s.summary_from is not null and s.seq between v_low and v_head
+                              and s.seq = s.summary_through + 1)
+         order by m.seq;
+      if found then
+        return;
+      end if;
+    end if;
   end if;
 
   return query
-    select m.id, m.conversation_id, m.user_id, m.seq, m.role, m.content, m.metadata, m.client_msg_id,
-           m.created_at, m.tokens_given, m.tokens, m.summary_from, m.summary_through, m.tokens_before, false
-      from chat.messages m
-     where m.user_id = chat_private.current_user_id()
-       and m.conversation_id = fetch_context.conversation_id
-       and m.seq between v_from and v_through
-     order by m.seq;
+    select * from chat_private.fetch_context_walk(fetch_context.conversation_id, fetch_context.max_tokens,
+                                                  fetch_context.max_count, fetch_context.before_seq);
 end
 $$;
 
@@ -1699,9 +1760,10 @@ CREATE FUNCTION chat.pop_message(conversation_id uuid) RETURNS SETOF chat.messag
     AS $$
 declare
   v_user_id uuid := chat_private.require_user_id();
+  v_head bigint;
   v_count bigint;
 begin
-  select c.message_count into v_count
+  select c.head_seq, c.message_count into v_head, v_count
     from chat.conversations c
    where c.user_id = v_user_id
      and c.id = pop_message.conversation_id
@@ -1709,21 +1771,34 @@ begin
   if not found then
     perform chat_private.raise_conversation_not_found(pop_message.conversation_id);
   end if;
-  if v_count = 0 then
+  if v_head is null then
     return;
   end if;
+  -- The head goes only when it is the newest message: seq stays gapless, and
+  -- the newest message has none after it.
+  if v_head <> v_count then
+    raise exception 'the head, message %, is not the conversation''s newest message (%): only the newest can be popped', v_head, v_count
+      using errcode = '55000', hint = 'switch_branch to the newest message first';
+  end if;
 
-  update chat.conversations c
-     set message_count = v_count - 1
-   where c.user_id = v_user_id
-     and c.id = pop_message.conversation_id;
-
+  -- The head moves to the message it followed (for a first message, to the
+  -- newest one left, which has none after it).
   return query
-    delete from chat.messages m
-     where m.user_id = v_user_id
-       and m.conversation_id = pop_message.conversation_id
-       and m.seq = v_count
-    returning m.*;
+    with popped as (
+      delete from chat.messages m
+       where m.user_id = v_user_id
+         and m.conversation_id = pop_message.conversation_id
+         and m.seq = v_head
+      returning m.*
+    ), moved as (
+      update chat.conversations c
+         set message_count = v_count - 1,
+             head_seq = coalesce(popped.parent_seq, nullif(v_count - 1, 0))
+        from popped
+       where c.user_id = v_user_id
+         and c.id = pop_message.conversation_id
+    )
+    select popped.* from popped;
 end
 $$;
 
@@ -2110,6 +2185,28 @@ COMMENT ON FUNCTION chat_private.check_message_element(element jsonb, field text
 
 
 --
+-- Name: conversations_default_head(); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.conversations_default_head() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  new.head_seq := new.message_count;
+  return new;
+end
+$$;
+
+
+--
+-- Name: FUNCTION conversations_default_head(); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.conversations_default_head() IS 'Trigger of chat.conversations: a row inserted with messages (message_count > 0) and no head_seq ends at its last message.';
+
+
+--
 -- Name: estimated_tokens(text, jsonb); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
@@ -2168,7 +2265,7 @@ begin
       using errcode = '22003', column = 'before_seq';
   end if;
 
-  select c.message_count into v_hi
+  select coalesce(c.head_seq, 0) into v_hi
     from chat.conversations c
    where c.user_id = chat_private.current_user_id() and c.id = fetch_context_walk.conversation_id;
   if not found then
@@ -2275,7 +2372,7 @@ begin
     return query
       select m.id, m.conversation_id, m.user_id, m.seq, m.role, m.content, m.metadata, m.client_msg_id,
              m.created_at, m.tokens_given, m.tokens, m.summary_from, m.summary_through, m.tokens_before,
-             coalesce(m.seq >= v_over_from, false)
+             m.parent_seq, m.stretch_from, coalesce(m.seq >= v_over_from, false)
         from chat.messages m
        where m.user_id = chat_private.current_user_id()
          and m.conversation_id = fetch_context_walk.conversation_id
@@ -2476,13 +2573,18 @@ CREATE FUNCTION chat_private.messages_tokens_before() RETURNS trigger
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
-  if new.seq = 1 then
+  if new.parent_seq is null and new.seq > 1 then
+    new.parent_seq := new.seq - 1;
+  end if;
+  if new.parent_seq is null then
     new.tokens_before := 0;
+    new.stretch_from := new.seq;
     return new;
   end if;
-  select p.tokens_before + p.tokens into new.tokens_before
+  select p.tokens_before + p.tokens, case when p.seq = new.seq - 1 then p.stretch_from else new.seq end
+    into new.tokens_before, new.stretch_from
     from chat.messages p
-   where p.user_id = new.user_id and p.conversation_id = new.conversation_id and p.seq = new.seq - 1;
+   where p.user_id = new.user_id and p.conversation_id = new.conversation_id and p.seq = new.parent_seq;
   return new;
 end
 $$;
@@ -2492,7 +2594,7 @@ $$;
 -- Name: FUNCTION messages_tokens_before(); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat_private.messages_tokens_before() IS 'Trigger of chat.messages: a row inserted without tokens_before gets the message before it''s tokens_before + tokens (0 for the first; NULL, refused by NOT NULL, when there is none).';
+COMMENT ON FUNCTION chat_private.messages_tokens_before() IS 'Trigger of chat.messages: a row inserted without tokens_before or stretch_from gets them from the message it follows (parent_seq; seq - 1 when it names none and is not the first): its tokens_before + tokens, and its stretch when it is the message just before. NULL, refused by NOT NULL, when that message is not there.';
 
 
 --
@@ -2846,7 +2948,7 @@ COMMENT ON INDEX chat.messages_summaries_idx IS 'compact_messages and fetch_cont
 -- Name: messages_tokens_before_idx; Type: INDEX; Schema: chat; Owner: -
 --
 
-CREATE INDEX messages_tokens_before_idx ON chat.messages USING btree (user_id, conversation_id, tokens_before, seq);
+CREATE INDEX messages_tokens_before_idx ON chat.messages USING btree (user_id, conversation_id, stretch_from, tokens_before, seq);
 
 
 --
@@ -2871,6 +2973,13 @@ CREATE INDEX turns_reply_idx ON chat.turns USING btree (user_id, conversation_id
 
 
 --
+-- Name: conversations conversations_default_head; Type: TRIGGER; Schema: chat; Owner: -
+--
+
+CREATE TRIGGER conversations_default_head BEFORE INSERT ON chat.conversations FOR EACH ROW WHEN (((new.head_seq IS NULL) AND (new.message_count > 0))) EXECUTE FUNCTION chat_private.conversations_default_head();
+
+
+--
 -- Name: messages messages_estimate_tokens; Type: TRIGGER; Schema: chat; Owner: -
 --
 
@@ -2881,7 +2990,7 @@ CREATE TRIGGER messages_estimate_tokens BEFORE INSERT ON chat.messages FOR EACH 
 -- Name: messages messages_tokens_before; Type: TRIGGER; Schema: chat; Owner: -
 --
 
-CREATE TRIGGER messages_tokens_before BEFORE INSERT ON chat.messages FOR EACH ROW WHEN ((new.tokens_before IS NULL)) EXECUTE FUNCTION chat_private.messages_tokens_before();
+CREATE TRIGGER messages_tokens_before BEFORE INSERT ON chat.messages FOR EACH ROW WHEN (((new.tokens_before IS NULL) OR (new.stretch_from IS NULL))) EXECUTE FUNCTION chat_private.messages_tokens_before();
 
 
 --
@@ -3486,6 +3595,13 @@ GRANT UPDATE(updated_at) ON TABLE chat.conversations TO chat_app;
 
 
 --
+-- Name: COLUMN conversations.head_seq; Type: ACL; Schema: chat; Owner: -
+--
+
+GRANT UPDATE(head_seq) ON TABLE chat.conversations TO chat_app;
+
+
+--
 -- Name: FUNCTION create_conversation(title text, metadata jsonb); Type: ACL; Schema: chat; Owner: -
 --
 
@@ -3643,6 +3759,13 @@ GRANT ALL ON FUNCTION chat_private.check_message(role text, content text, metada
 
 REVOKE ALL ON FUNCTION chat_private.check_message_element(element jsonb, field text) FROM PUBLIC;
 GRANT ALL ON FUNCTION chat_private.check_message_element(element jsonb, field text) TO chat_app;
+
+
+--
+-- Name: FUNCTION conversations_default_head(); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.conversations_default_head() FROM PUBLIC;
 
 
 --

@@ -248,6 +248,7 @@ HELPER_FUNCTIONS = {
     "chat_private.client_msg_id_problem(text)",
     "chat_private.content_problem(text)",
     "chat_private.conversation_metadata_problem(jsonb)",
+    "chat_private.conversations_default_head()",
     "chat_private.current_user_id()",
     "chat_private.estimated_tokens(text,jsonb)",
     "chat_private.fetch_context_walk(uuid,integer,integer,bigint)",
@@ -296,7 +297,8 @@ def test_every_validator_follows_one_naming_convention(db):
 
 CHAT_APP_FUNCTIONS = (API_FUNCTIONS - {"chat.purge_deleted_users(interval)", "chat.purge_inactive(interval,integer)"}
                       | HELPER_FUNCTIONS - {"chat_private.tasks_touch_updated_at()", "chat_private.messages_estimate_tokens()",
-                                          "chat_private.messages_tokens_before()"})
+                                          "chat_private.messages_tokens_before()",
+                                          "chat_private.conversations_default_head()"})
 
 
 def test_the_runtime_role_executes_exactly_the_intended_functions(db):

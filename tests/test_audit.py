@@ -45,6 +45,11 @@ def test_integrity_passes_on_sound_data(pg_server, chat_db, chatted):
      " select user_id, conversation_id, 1 from m", "turn_message"),
     ("insert into chat.turns (user_id, conversation_id, seq, reply_seq)"
      " select user_id, id, 1, 2 from chat.conversations where id = %(c)s", "turn_reply"),
+    # the tree: a parent gone, a head gone, a running total or a stretch that lies
+    ("delete from chat.messages where conversation_id = %(c)s and seq = 2", "parent"),
+    ("delete from chat.messages where conversation_id = %(c)s and seq = 3", "head"),
+    ("update chat.messages set tokens_before = 1 where conversation_id = %(c)s and seq = 1", "running_total"),
+    ("update chat.messages set stretch_from = 2 where conversation_id = %(c)s and seq = 2", "running_total"),
 ])
 def test_integrity_fails_and_names_the_problem(pg_server, chat_db, db, chatted, user_b, corruption, problem):
     # replica mode skips the foreign keys' triggers: a corruption no role of

@@ -52,7 +52,7 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
     shutil.copytree(ROOT / "db", released / "db")
     shutil.copy(ROOT / "sqitch.conf", released)
     # the changes reworked since, as they were released: a script's earliest tagged copy
-    for tag in ("@v0.7.0", "@v0.6.0", "@v0.5.0", "@v0.4.0", "@v0.3.0", "@v0.2.0", "@v0.1.0"):
+    for tag in ("@v0.8.0", "@v0.7.0", "@v0.6.0", "@v0.5.0", "@v0.4.0", "@v0.3.0", "@v0.2.0", "@v0.1.0"):
         for script in (ROOT / "db").glob(f"*/*{tag}.sql"):
             shutil.copy(script, released / "db" / script.parent.name / script.name.replace(tag, ""))
     plan = (ROOT / "sqitch.plan").read_text().splitlines()
@@ -68,7 +68,7 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
     sqitch("verify", dbname=empty_db)
     assert query(pg_server, empty_db, "select tag from sqitch.tags order by tag") == [
         ("@v0.1.0",), ("@v0.2.0",), ("@v0.3.0",), ("@v0.4.0",), ("@v0.5.0",), ("@v0.6.0",),
-        ("@v0.7.0",)]
+        ("@v0.7.0",), ("@v0.8.0",)]
     upgraded = schema_dump(pg_server, empty_db)
     sqitch("revert", "-y", "--to", "@v0.1.0", dbname=empty_db)
     assert schema_dump(pg_server, empty_db) == released_schema
@@ -79,19 +79,18 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
 
 # Every row a database holds, as JSON, in a stable order: what an upgrade and its revert must keep. The
 # messages without the columns an upgrade adds (what they hold is checked on its own).
-ROWS = """
+ADDED_COLUMNS = "'{tokens_given,tokens,summary_from,summary_through,tokens_before,parent_seq,stretch_from}'::text[]"
+ROWS = f"""
 select t, pg_catalog.jsonb_agg(r order by r::text)
   from (select 'users' as t, to_jsonb(x) as r from chat.users x
-        union all select 'conversations', to_jsonb(x) from chat.conversations x
-        union all select 'messages',
-                         to_jsonb(x) - '{tokens_given,tokens,summary_from,summary_through,tokens_before}'::text[]
-                    from chat.messages x
+        union all select 'conversations', to_jsonb(x) - 'head_seq' from chat.conversations x
+        union all select 'messages', to_jsonb(x) - {ADDED_COLUMNS} from chat.messages x
         union all select 'turns', to_jsonb(x) from chat.turns x
         union all select 'tasks', to_jsonb(x) from chat.tasks x) rows
  group by t order by t
 """
 
-LAST_TAG = "@v0.7.0"
+LAST_TAG = "@v0.8.0"
 
 RELEASED_WRITES = """
 select set_config('app.user_id', %(user)s, true);
@@ -106,8 +105,9 @@ select chat.begin_turn(c.id, 'And eggs?', 'k-2') from chat.conversations c;
 
 def test_a_database_with_data_at_the_last_tag_upgrades_keeping_every_row(pg_server, sqitch, empty_db):
     """Rows written by the plan as tagged last (users, a conversation, messages with and without keys and an
-    agent item's metadata, a turn, a task) pass the upgrade's checks, come out unchanged, each message with the
-    running total of the tokens before it, and the API works on them; revert --to the tag keeps them too."""
+    agent item's metadata, a turn, a task) pass the upgrade's checks, come out unchanged, each conversation one
+    path (each message following the one before it, the head at the last), and the API works on them; revert
+    --to the tag keeps them too."""
     sqitch("deploy", "--to", LAST_TAG, dbname=empty_db)
     user = str(uuid.uuid4())
     items = Jsonb([
@@ -127,9 +127,11 @@ def test_a_database_with_data_at_the_last_tag_upgrades_keeping_every_row(pg_serv
     sqitch("deploy", dbname=empty_db)
     sqitch("verify", dbname=empty_db)
     assert query(pg_server, empty_db, ROWS) == before
-    # each message's running total: the tokens of those before it (nobody gave a count: the estimates)
-    assert query(pg_server, empty_db, "select seq, tokens, tokens_before from chat.messages order by seq") == [
-        (1, 9, 0), (2, 34, 9), (3, 25, 43), (4, 7, 68)]
+    # one path: each message follows the one before it, in one stretch, and the head is the last
+    assert query(pg_server, empty_db, "select seq, parent_seq, stretch_from, tokens, tokens_before"
+                                      " from chat.messages order by seq") == [
+        (1, None, 1, 9, 0), (2, 1, 1, 34, 9), (3, 2, 1, 25, 43), (4, 3, 1, 7, 68)]
+    assert query(pg_server, empty_db, "select message_count, head_seq from chat.conversations") == [(4, 4)]
     with psycopg.connect(pg_server.conninfo(empty_db), autocommit=True) as conn:
         conn.execute("select set_config('app.user_id', %s, false)", [user])
         (conversation,) = conn.execute("select id from chat.conversations").fetchone()
@@ -138,16 +140,16 @@ def test_a_database_with_data_at_the_last_tag_upgrades_keeping_every_row(pg_serv
         appended = conn.execute("select seq, replayed from chat.append_messages(%s, %s)",
                                 [conversation, items]).fetchall()
         assert (replayed, appended) == ((1, True), [(5, False), (6, False)])
-        assert conn.execute("select seq, tokens_before from chat.messages where seq > 4 order by seq").fetchall() == [
-            (5, 75), (6, 109)]
+        assert conn.execute("select seq, parent_seq, stretch_from, tokens_before from chat.messages where seq > 4"
+                            " order by seq").fetchall() == [(5, 4, 1, 75), (6, 5, 1, 109)]
+        assert conn.execute("select head_seq from chat.conversations").fetchone() == (6,)
         assert conn.execute("select pg_catalog.array_agg(seq order by seq) from chat.fetch_context(%s, 100000)",
                             [conversation]).fetchone() == ([1, 2, 3, 4, 5, 6],)
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("update chat.tasks set title = ''")
 
     sqitch("revert", "-y", "--to", LAST_TAG, dbname=empty_db)
-    after_revert = query(pg_server, empty_db, ROWS.replace(
-        " - '{tokens_given,tokens,summary_from,summary_through,tokens_before}'::text[]", ""))
+    after_revert = query(pg_server, empty_db, ROWS.replace(f" - {ADDED_COLUMNS}", ""))
     assert [(table, len(rows)) for table, rows in after_revert] == [
         ("conversations", 1), ("messages", 6), ("tasks", 1), ("turns", 1), ("users", 1)]
 

@@ -145,10 +145,9 @@ def test_a_chat_turn_reads_its_history_by_the_index_and_no_more(db, user_a, big_
         history = [n for p in plans for n in nodes(p) if n.get("Index Name") == "messages_conversation_seq_key"]
         walk = [n for n in history if n.get("Scan Direction") == "Backward"]
         # (the turn's key checks its message by another forward scan, of that one row)
-        # (and the probe looks for the first message taken that is not a tool's output, filtering on role)
-        kept = [n for n in history if n.get("Scan Direction") != "Backward" and ">=" in n.get("Index Cond", "")
-                and "role" not in n.get("Filter", "")]
-        assert sum(n["Actual Rows"] for n in kept) == 50, kept
+        kept = [n for n in history if n.get("Scan Direction") != "Backward" and ">=" in n.get("Index Cond", "")]
+        # the 50, and the probe of the first of them (the first message taken that is not a tool's output)
+        assert max(n["Actual Rows"] for n in kept) == 50 and sum(n["Actual Rows"] for n in kept) <= 51, kept
         # with a budget or without, the range is found by the probe (the running total's index): no walk back
         assert sum(n["Actual Rows"] for n in walk) == 0, walk
         assert all(n.get("Rows Removed by Filter", 0) == 0 for n in history)

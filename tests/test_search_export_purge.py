@@ -104,14 +104,16 @@ def test_export_holds_everything_of_the_user_and_nothing_else(app_conn, db, worl
     assert [task["id"] for task in exported["tasks"]] == [str(world.task)]
     assert set(exported["tasks"][0]) == {"id", "title", "description", "completed", "created_at", "updated_at"}
     (conversation,) = exported["conversations"]
-    assert set(conversation) == {"id", "title", "metadata", "message_count", "created_at", "updated_at", "messages"}
+    assert set(conversation) == {"id", "title", "metadata", "message_count", "created_at", "updated_at", "head_seq",
+                                 "messages"}
     assert (conversation["id"], conversation["title"], conversation["message_count"]) == \
         (str(world.conversation), "A's secret", 2)
     assert [(m["seq"], m["role"], m["content"]) for m in conversation["messages"]] == \
         [(1, "user", "A's first words"), (2, "assistant", "reply to A")]
     assert set(conversation["messages"][0]) == {"id", "conversation_id", "seq", "role", "content", "metadata",
                                                  "client_msg_id", "created_at", "tokens_given", "tokens",
-                                                 "summary_from", "summary_through", "tokens_before"}
+                                                 "summary_from", "summary_through", "tokens_before",
+                                                     "parent_seq", "stretch_from"}
     # and not a trace of B
     assert str(world.b) not in json.dumps(exported) and str(world.b_conversation) not in json.dumps(exported)
 

@@ -131,6 +131,19 @@ SABOTAGE = [
     ("drop index chat.messages_tokens_before_idx", "message_tokens_before"),
     ("revoke execute on function chat_private.fetch_context_walk(uuid, integer, integer, bigint) from chat_app",
      "fetch_context"),
+    # the tree of messages
+    ("alter table chat.messages drop constraint messages_parent_precedes", "message_parents"),
+    ("alter table chat.conversations drop constraint conversations_head", "message_parents"),
+    ("drop trigger conversations_default_head on chat.conversations", "message_parents"),
+    ("alter type chat.context_message drop attribute stretch_from", "message_parents"),
+    ("create or replace function chat.pop_message(conversation_id uuid) returns setof chat.messages"
+     " language plpgsql security definer set search_path = pg_catalog, pg_temp as $$ begin"
+     " perform chat_private.require_user_id(); perform chat_private.raise_conversation_not_found(null); end $$",
+     "pop_message"),
+    ("create or replace function chat.clear_conversation(conversation_id uuid) returns bigint"
+     " language plpgsql security definer set search_path = pg_catalog, pg_temp as $$ begin"
+     " perform chat_private.require_user_id(); perform chat_private.raise_conversation_not_found(null);"
+     " return 0; end $$", "clear_conversation"),
     ("grant execute on function chat.compact_messages(uuid, bigint, jsonb, uuid) to public", "compact_messages"),
     ("drop function chat.compact_messages(uuid, bigint, jsonb, uuid)", "compact_messages"),
 ]
@@ -313,10 +326,12 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
             "metadata_depth", "check_message", "conversation_not_found", "lock_turn", "search_messages",
             "tasks",
             # token counts, the model's context, compaction: new helpers and new signatures, granted
-            "message_tokens", "message_element", "append_message", "finish_turn", "begin_turn@v0.7.0",
-            "fetch_context", "compact_messages",
+            "message_tokens", "message_element", "append_message@v0.8.0", "finish_turn", "begin_turn@v0.7.0",
+            "fetch_context@v0.8.0", "compact_messages@v0.8.0",
             # the running total: its trigger's function kept from public; the walk granted
-            "message_tokens_before"} <= touching
+            "message_tokens_before",
+            # the tree: the conversations' trigger function kept from public
+            "message_parents"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

@@ -13,6 +13,10 @@
 --   orphan          every message belongs to an existing conversation
 --   turn_message    a chat turn is a user's message
 --   turn_reply      a chat turn's reply is an assistant message
+--   parent          a message follows one of its own conversation, created before it
+--   head            a conversation's head is one of its messages, NULL only when it has none
+--   running_total   a message's tokens_before is the tokens of the messages before it on its path,
+--                   and its stretch_from the first of the consecutive messages it ends
 
 \set QUIET on
 \pset footer off
@@ -67,6 +71,35 @@ select * from (
     from chat.turns t
     join chat.messages r on r.user_id = t.user_id and r.conversation_id = t.conversation_id and r.seq = t.reply_seq
    where r.role <> 'assistant'
+  union all
+  select 'parent', m.conversation_id, m.user_id,
+         pg_catalog.format('message %s follows message %s, %s', m.seq, m.parent_seq,
+                           case when p.seq is null then 'which is not in its conversation'
+                                else 'which was created after it' end)
+    from chat.messages m
+    left join chat.messages p
+      on p.user_id = m.user_id and p.conversation_id = m.conversation_id and p.seq = m.parent_seq
+   where m.parent_seq is not null and (p.seq is null or p.seq >= m.seq)
+  union all
+  select 'head', c.id, c.user_id,
+         case when c.head_seq is null then pg_catalog.format('no head, with %s messages', c.message_count)
+              else pg_catalog.format('the head, message %s, is not in the conversation', c.head_seq) end
+    from chat.conversations c
+   where (c.head_seq is null and c.message_count > 0)
+      or (c.head_seq is not null and not exists (
+            select from chat.messages m
+             where m.user_id = c.user_id and m.conversation_id = c.id and m.seq = c.head_seq))
+  union all
+  select 'running_total', m.conversation_id, m.user_id,
+         pg_catalog.format('message %s: tokens_before %s and stretch_from %s, where its path says %s and %s',
+                           m.seq, m.tokens_before, m.stretch_from,
+                           coalesce(p.tokens_before + p.tokens, 0),
+                           case when p.seq = m.seq - 1 then p.stretch_from else m.seq end)
+    from chat.messages m
+    left join chat.messages p
+      on p.user_id = m.user_id and p.conversation_id = m.conversation_id and p.seq = m.parent_seq
+   where m.tokens_before <> coalesce(p.tokens_before + p.tokens, 0)
+      or m.stretch_from <> case when p.seq = m.seq - 1 then p.stretch_from else m.seq end
 ) problems
 order by problem, conversation_id;
 

@@ -1,20 +1,14 @@
 -- Deploy chat:append_message to pg (reworked)
--- requires: append_message@v0.6.0
--- requires: message_tokens
+-- requires: append_message@v0.8.0
+-- requires: message_parents
 --
--- A writer that knows the message's token count (a model's usage, a
--- tokenizer) gives it as tokens; without it the database estimates it
--- (chat_private.estimated_tokens). An argument is a new
--- signature: the old function is dropped and the new one granted as it was.
--- Its callers name it by name, with the arguments they had, and find this one.
--- An idempotent replay returns the stored message, its count included: the
--- count is not part of what makes two appends the same message.
+-- As before, but after the conversation's head: the message follows it
+-- (parent_seq) and becomes it (head_seq). A conversation nobody branches has
+-- its head at its last message, so it is one path, as before.
 
 begin;
 
-drop function chat.append_message(uuid, text, text, jsonb, text);
-
-create function chat.append_message(
+create or replace function chat.append_message(
   conversation_id uuid,
   role text,
   content text,
@@ -65,26 +59,39 @@ begin
     end if;
   end if;
 
-  -- The update takes (or holds) the conversation's row lock, so appends to one
-  -- conversation queue here; its clock is read once the lock is held, so
-  -- created_at follows seq.
-  with bumped as (
-    update chat.conversations c
-       set message_count = c.message_count + 1,
-           updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
+  -- One statement, whose data flow orders it: lock the conversation's row (or
+  -- hold the lock taken above) and read its head and count, so that appends to
+  -- one conversation queue here and each reads what the one before it wrote;
+  -- insert after the head (the clock read once the lock is held, so created_at
+  -- follows seq); then move the head and the count to the new message. (An
+  -- UPDATE's RETURNING gives no old value, and a head read in the snapshot
+  -- before the lock could be a racing append's stale one.)
+  with locked as (
+    select c.head_seq, c.message_count, c.updated_at
+      from chat.conversations c
      where c.user_id = v_user_id
        and c.id = append_message.conversation_id
-    returning c.message_count, c.updated_at
+       for update
+  ), stored as (
+    insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
+                               tokens_given, tokens, created_at)
+    select append_message.conversation_id, v_user_id, locked.message_count + 1, locked.head_seq,
+           append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
+           append_message.tokens,
+           coalesce(append_message.tokens, chat_private.estimated_tokens(append_message.content, v_metadata)),
+           greatest(locked.updated_at, pg_catalog.clock_timestamp())
+      from locked
+    returning *
+  ), moved as (
+    update chat.conversations c
+       set message_count = stored.seq,
+           head_seq = stored.seq,
+           updated_at = stored.created_at
+      from stored
+     where c.user_id = v_user_id
+       and c.id = append_message.conversation_id
   )
-  insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
-                             tokens, created_at)
-  select append_message.conversation_id, v_user_id, bumped.message_count,
-         append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
-         append_message.tokens,
-         coalesce(append_message.tokens, chat_private.estimated_tokens(append_message.content, v_metadata)),
-         bumped.updated_at
-    from bumped
-  returning * into v_stored;
+  select stored.* into v_stored from stored;
 
   if not found then
     perform chat_private.raise_conversation_not_found(append_message.conversation_id);
@@ -93,11 +100,5 @@ begin
   return row(v_stored.*, false)::chat.appended_message;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.append_message(uuid, text, text, jsonb, text, integer) is
-  'Appends a message to the current user''s conversation with the next seq; tokens is the writer''s count of its tokens (NULL: the database''s estimate). Idempotent on client_msg_id (replayed = true; role, content and metadata make the message, the count does not). P0002 when the conversation is missing or someone else''s; 23505 when client_msg_id was used for another message.';
-
-revoke all on function chat.append_message(uuid, text, text, jsonb, text, integer) from public;
-grant execute on function chat.append_message(uuid, text, text, jsonb, text, integer) to chat_app;
 
 commit;

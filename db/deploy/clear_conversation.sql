@@ -1,11 +1,8 @@
 -- Deploy chat:clear_conversation to pg (reworked)
--- requires: clear_conversation@v0.5.0
--- requires: current_user_id
--- requires: conversation_not_found
+-- requires: clear_conversation@v0.8.0
+-- requires: message_parents
 --
--- As before, still with its owner's rights, but asking the helpers where they
--- now live, in chat_private (require_user_id, raise_conversation_not_found): a
--- plpgsql body names what it calls, so it follows no move.
+-- As before; an empty conversation has no head (head_seq NULL).
 
 begin;
 
@@ -31,7 +28,8 @@ begin
 
   if v_removed > 0 then
     update chat.conversations c
-       set message_count = 0
+       set message_count = 0,
+           head_seq = null
      where c.user_id = v_user_id
        and c.id = clear_conversation.conversation_id;
   end if;

@@ -1,26 +1,14 @@
--- Deploy chat:compact_messages to pg
--- requires: message_summaries
--- requires: message_element
--- requires: current_user_id
--- requires: argument_limits
--- requires: conversation_not_found
+-- Deploy chat:compact_messages to pg (reworked)
+-- requires: compact_messages@v0.8.0
+-- requires: message_parents
 --
--- Writing a summary (a compaction) keeps the history: the summary's messages
--- are appended after the conversation's last one and stand in, for the
--- model, for the messages from from_seq through it; every message stays for
--- people. The write is one transaction under the conversation's lock, so a
--- message appended concurrently comes before (and then the summary covers it,
--- or, with through_id, the summary is refused as stale) or after (and the
--- model sees it after the summary): none is lost.
---
--- from_seq must be a message the model still sees, or 1 (a summary of
--- everything, whatever earlier summaries covered). A summary that starts
--- at the first row of an earlier summary stands in for what that one
--- covered too, so that the view never shows again what a summary hid.
+-- As before, but after the conversation's head: the summary's first row
+-- follows it, each other the one before it, and the head moves to the last;
+-- the range it stands in for ends at the head.
 
 begin;
 
-create function chat.compact_messages(
+create or replace function chat.compact_messages(
   conversation_id uuid,
   from_seq bigint,
   messages jsonb,
@@ -32,7 +20,8 @@ declare
   v_element jsonb;
   v_position integer;
   v_total integer;
-  v_head bigint;
+  v_head bigint;            -- the head (0 when empty)
+  v_count bigint;           -- the conversation's message_count: the summary's rows are numbered after it
   v_head_id uuid;
   v_from bigint := compact_messages.from_seq;
   v_start chat.messages;
@@ -56,9 +45,10 @@ begin
     v_total := v_position + 1;
   end loop;
 
-  -- Queue behind the appends to this conversation; its last message is the
-  -- head the summary follows.
-  select c.message_count into v_head
+  -- Queue behind the appends to this conversation; the summary follows its
+  -- head, the last message of the model's path, and stands in for the path's
+  -- messages from from_seq to it.
+  select coalesce(c.head_seq, 0), c.message_count into v_head, v_count
     from chat.conversations c
    where c.user_id = v_user_id
      and c.id = compact_messages.conversation_id
@@ -112,15 +102,17 @@ begin
 
   update chat.conversations c
      set message_count = c.message_count + v_total,
+         head_seq = c.message_count + v_total,
          updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
    where c.user_id = v_user_id
      and c.id = compact_messages.conversation_id
   returning c.updated_at into v_created;
 
   return query
-    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, tokens_given, tokens,
+    insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, tokens_given, tokens,
                                summary_from, summary_through, created_at)
-    select compact_messages.conversation_id, v_user_id, v_head + e.position,
+    select compact_messages.conversation_id, v_user_id, v_count + e.position,
+           case when e.position = 1 then v_head else v_count + e.position - 1 end,
            e.value ->> 'role', e.value ->> 'content', m.metadata, (e.value ->> 'tokens')::integer,
            coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
            v_from, v_head, v_created
@@ -129,11 +121,5 @@ begin
     returning *;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.compact_messages(uuid, bigint, jsonb, uuid) is
-  'Writes a summary: appends messages (a JSON array of 1..1000 {role, content, metadata?, tokens?}) after the current user''s conversation''s last message, standing in for the messages from from_seq through that last one in the model''s view (fetch_context); every message stays. With through_id (the last message when the caller read it), nothing is written, and no row returned, when that is no longer the last. from_seq must be a message the model still sees, or 1 (everything). P0002 when the conversation is missing or someone else''s.';
-
-revoke all on function chat.compact_messages(uuid, bigint, jsonb, uuid) from public;
-grant execute on function chat.compact_messages(uuid, bigint, jsonb, uuid) to chat_app;
 
 commit;

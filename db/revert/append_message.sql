@@ -1,17 +1,16 @@
--- Revert chat:append_message from pg (reworked)
+-- Revert chat:append_message from pg
 --
--- Back to the @v0.6.0 signature and body, without tokens, granted as before.
+-- The function as it was at @v0.8.0.
 
 begin;
 
-drop function chat.append_message(uuid, text, text, jsonb, text, integer);
-
-create function chat.append_message(
+create or replace function chat.append_message(
   conversation_id uuid,
   role text,
   content text,
   metadata jsonb default '{}',
-  client_msg_id text default null
+  client_msg_id text default null,
+  tokens integer default null
 ) returns chat.appended_message as $$
 declare
   v_user_id uuid := chat_private.require_user_id();
@@ -19,7 +18,13 @@ declare
   v_metadata jsonb := chat_private.check_message(append_message.role, append_message.content,
                                          append_message.metadata, append_message.client_msg_id);
   v_stored chat.messages;
+  v_problem text := chat_private.tokens_problem(append_message.tokens);
 begin
+  if v_problem is not null then
+    raise exception 'tokens %, not %', v_problem, append_message.tokens
+      using errcode = '22003', column = 'tokens';
+  end if;
+
   -- With a client_msg_id: queue behind other appends to this conversation
   -- (lock its row) before looking for an earlier append with that key.
   if append_message.client_msg_id is not null then
@@ -61,9 +66,13 @@ begin
        and c.id = append_message.conversation_id
     returning c.message_count, c.updated_at
   )
-  insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, created_at)
+  insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
+                             tokens, created_at)
   select append_message.conversation_id, v_user_id, bumped.message_count,
-         append_message.role, append_message.content, v_metadata, append_message.client_msg_id, bumped.updated_at
+         append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
+         append_message.tokens,
+         coalesce(append_message.tokens, chat_private.estimated_tokens(append_message.content, v_metadata)),
+         bumped.updated_at
     from bumped
   returning * into v_stored;
 
@@ -74,11 +83,5 @@ begin
   return row(v_stored.*, false)::chat.appended_message;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.append_message(uuid, text, text, jsonb, text) is
-  'Appends a message to the current user''s conversation with the next seq; idempotent on client_msg_id (replayed = true). P0002 when the conversation is missing or someone else''s; 23505 when client_msg_id was used for another message.';
-
-revoke all on function chat.append_message(uuid, text, text, jsonb, text) from public;
-grant execute on function chat.append_message(uuid, text, text, jsonb, text) to chat_app;
 
 commit;

@@ -1,6 +1,6 @@
--- Revert chat:append_messages from pg (reworked)
+-- Revert chat:append_messages from pg
 --
--- Back to the @v0.6.0 body and comment: elements without tokens.
+-- The function as it was at @v0.8.0.
 
 begin;
 
@@ -10,8 +10,6 @@ declare
   v_user_id uuid := chat_private.require_user_id();
   v_element jsonb;
   v_position integer;  -- from 0, as the errors name the elements
-  v_field text;
-  v_name text;
   v_keyed boolean := false;  -- whether any element has a client_msg_id
   v_total integer;     -- how many elements
   v_key text;
@@ -43,28 +41,8 @@ begin
     select e.value, e.position - 1
       from pg_catalog.jsonb_array_elements(append_messages.messages) with ordinality as e (value, position)
   loop
-    v_field := 'messages[' || v_position || ']';
-    if pg_catalog.jsonb_typeof(v_element) <> 'object' then
-      raise exception '% must be a JSON object with role, content, metadata and client_msg_id, not %',
-                      v_field, pg_catalog.jsonb_typeof(v_element)
-        using errcode = '22023', column = v_field;
-    end if;
-    if v_element - '{role,content,metadata,client_msg_id}'::text[] <> '{}' then
-      select pg_catalog.min(k.name) into v_name
-        from pg_catalog.jsonb_object_keys(v_element - '{role,content,metadata,client_msg_id}'::text[]) as k (name);
-      raise exception '%.% is not a field of a message (role, content, metadata, client_msg_id)', v_field, v_name
-        using errcode = '22023', column = v_field || '.' || v_name;
-    end if;
-    foreach v_name in array array['role', 'content', 'client_msg_id'] loop
-      if pg_catalog.jsonb_typeof(v_element -> v_name) not in ('string', 'null') then
-        raise exception '%.% must be a JSON string, not %', v_field, v_name, pg_catalog.jsonb_typeof(v_element -> v_name)
-          using errcode = '22023', column = v_field || '.' || v_name;
-      end if;
-    end loop;
     -- (an assignment, not a perform: an expression runs without a query of its own)
-    v_metadata := chat_private.check_message(v_element ->> 'role', v_element ->> 'content',
-                                     nullif(v_element -> 'metadata', 'null'), v_element ->> 'client_msg_id',
-                                     v_field || '.');
+    v_metadata := chat_private.check_message_element(v_element, 'messages[' || v_position || ']');
     v_keyed := v_keyed or v_element ->> 'client_msg_id' is not null;
     v_total := v_position + 1;
   end loop;
@@ -86,11 +64,15 @@ begin
 
     return query
       with stored as (
-        insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, created_at)
+        insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id,
+                                   tokens_given, tokens, created_at)
         select append_messages.conversation_id, v_user_id, v_count + e.position,
-               e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
-               null, v_created
+               e.value ->> 'role', e.value ->> 'content', m.metadata,
+               null, (e.value ->> 'tokens')::integer,
+               coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
+               v_created
           from pg_catalog.jsonb_array_elements(append_messages.messages) with ordinality as e (value, position)
+         cross join lateral (select coalesce(nullif(e.value -> 'metadata', 'null'), '{}')) as m (metadata)
         returning *
       )
       select stored.*, false from stored order by stored.seq;
@@ -165,12 +147,16 @@ begin
        and c.id = append_messages.conversation_id
     returning c.updated_at into v_created;
 
-    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, created_at)
+    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
+                               tokens, created_at)
     select append_messages.conversation_id, v_user_id, v_count + n.ordinal,
-           e.value ->> 'role', e.value ->> 'content', coalesce(nullif(e.value -> 'metadata', 'null'), '{}'),
-           e.value ->> 'client_msg_id', v_created
+           e.value ->> 'role', e.value ->> 'content', m.metadata,
+           e.value ->> 'client_msg_id', (e.value ->> 'tokens')::integer,
+           coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
+           v_created
       from pg_catalog.unnest(v_new) with ordinality as n (position, ordinal)
-     cross join lateral (select append_messages.messages -> n.position) as e (value);
+     cross join lateral (select append_messages.messages -> n.position) as e (value)
+     cross join lateral (select coalesce(nullif(e.value -> 'metadata', 'null'), '{}')) as m (metadata);
   end if;
 
   -- Each element's message, by its key: one index probe each (the limit keeps
@@ -189,8 +175,5 @@ begin
      order by r.position;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.append_messages(uuid, jsonb) is
-  'Appends the elements of messages (a JSON array of 1..1000 {role, content, metadata?, client_msg_id?}) to the current user''s conversation with consecutive seq, all or none; returns one row per element, in order, replayed as append_message says. Errors name the element (messages[3].content). P0002 when the conversation is missing or someone else''s.';
 
 commit;

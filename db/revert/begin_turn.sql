@@ -1,6 +1,6 @@
 -- Revert chat:begin_turn from pg
 --
--- The function as it was at @v0.7.0.
+-- The function as it was at @v0.8.0.
 
 begin;
 
@@ -105,13 +105,11 @@ begin
     return query
       select 'history', v_state, null::uuid, null::interval,
              h.id, h.conversation_id, h.user_id, h.seq, h.role, h.content, h.metadata, h.client_msg_id,
-             h.created_at, h.tokens_given, h.tokens, h.summary_from, h.summary_through, false
+             h.created_at, h.tokens_given, h.tokens, h.summary_from, h.summary_through, h.tokens_before,
+             false
         from chat.fetch_context(v_conversation_id, begin_turn.max_tokens, begin_turn.max_count) h;
   end if;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.begin_turn(uuid, text, text, integer, interval, integer, integer) is
-  'Stores the current user''s message (in a new conversation, titled by it, when conversation_id is NULL; tokens its count, NULL for the database''s estimate) and claims its turn: state run (with an attempt, a lease, and as history the model''s view as fetch_context reads it: at most max_count messages, within max_tokens when given), done (a retry of a turn whose reply is stored: the reply) or running (a retry while another attempt answers: retry_after). A retry is the same client_msg_id; with another content it raises 23505. P0002 when the conversation is missing or someone else''s.';
 
 commit;

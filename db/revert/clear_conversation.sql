@@ -1,14 +1,13 @@
--- Revert chat:clear_conversation from pg (reworked)
+-- Revert chat:clear_conversation from pg
 --
--- Back to the v0.5.0 body, which names the helpers in chat; their own
--- reverts, which run after this one, bring them back there.
+-- The function as it was at @v0.8.0.
 
 begin;
 
 create or replace function chat.clear_conversation(conversation_id uuid)
 returns bigint as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_removed bigint;
 begin
   perform
@@ -17,7 +16,7 @@ begin
      and c.id = clear_conversation.conversation_id
      for update;
   if not found then
-    perform chat.conversation_not_found(clear_conversation.conversation_id);
+    perform chat_private.raise_conversation_not_found(clear_conversation.conversation_id);
   end if;
 
   delete from chat.messages m

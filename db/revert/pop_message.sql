@@ -1,14 +1,13 @@
--- Revert chat:pop_message from pg (reworked)
+-- Revert chat:pop_message from pg
 --
--- Back to the v0.5.0 body, which names the helpers in chat; their own
--- reverts, which run after this one, bring them back there.
+-- The function as it was at @v0.8.0.
 
 begin;
 
 create or replace function chat.pop_message(conversation_id uuid)
 returns setof chat.messages as $$
 declare
-  v_user_id uuid := chat.require_user_id();
+  v_user_id uuid := chat_private.require_user_id();
   v_count bigint;
 begin
   select c.message_count into v_count
@@ -17,7 +16,7 @@ begin
      and c.id = pop_message.conversation_id
      for update;
   if not found then
-    perform chat.conversation_not_found(pop_message.conversation_id);
+    perform chat_private.raise_conversation_not_found(pop_message.conversation_id);
   end if;
   if v_count = 0 then
     return;

@@ -3,7 +3,7 @@
 begin;
 
 select id, conversation_id, user_id, seq, role, content, metadata, client_msg_id, created_at, tokens_given, tokens,
-       replayed
+       parent_seq, stretch_from, replayed
   from (select (null::chat.appended_message).*) r where false;
 
 -- the new signature only, granted to the runtime role alone
@@ -19,5 +19,11 @@ select 1 / count(*) from pg_catalog.pg_proc
    and prosrc like '%tokens_given%'
    and prosrc like '%chat_private.require_user_id()%'
    and prosrc like '%chat_private.raise_conversation_not_found(%';
+
+-- after the conversation's head, which it moves
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.append_message(uuid, text, text, jsonb, text, integer)'::regprocedure
+   and prosrc like '%parent_seq%'
+   and prosrc like '%head_seq = stored.seq%';
 
 rollback;

@@ -31,4 +31,10 @@ select 1 / count(*) from pg_catalog.pg_proc
  where oid = 'chat.append_messages(uuid, jsonb)'::regprocedure
    and prosrc like '%if not v_keyed then%' and prosrc like '%with stored as (%insert into chat.messages%';
 
+-- after the conversation's head, which it moves
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.append_messages(uuid, jsonb)'::regprocedure
+   and prosrc like '%parent_seq%'
+   and prosrc like '%head_seq = %';
+
 rollback;

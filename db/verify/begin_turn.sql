@@ -3,7 +3,7 @@
 begin;
 
 select part, state, attempt, retry_after, id, conversation_id, user_id, seq, role, content, metadata,
-       client_msg_id, created_at, tokens_given, tokens, summary_from, summary_through, tokens_before, replayed
+       client_msg_id, created_at, tokens_given, tokens, summary_from, summary_through, tokens_before, parent_seq, stretch_from, replayed
   from pg_catalog.jsonb_populate_record(null::chat.turn_part, '{}');
 
 select 1 / count(*) from pg_catalog.pg_proc
@@ -24,6 +24,7 @@ select 1 / count(*) from pg_catalog.pg_proc
    and prosrc like '%chat_private.require_user_id()%'
    and prosrc like '%chat.fetch_context(%'
    and prosrc like '%h.tokens_before%'
+   and prosrc like '%h.stretch_from%'
    and prosrc not like '%1000%';
 
 rollback;

@@ -1,4 +1,4 @@
--- Verify chat:compact_messages on pg
+-- Verify chat:compact_messages on pg (reworked)
 
 begin;
 
@@ -10,5 +10,11 @@ select 1 / count(*) from pg_catalog.pg_proc
 
 select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.compact_messages(uuid, bigint, jsonb, uuid)', 'execute')::int;
 select 1 / (not pg_catalog.has_function_privilege('public', 'chat.compact_messages(uuid, bigint, jsonb, uuid)', 'execute'))::int;
+
+-- after the conversation's head, which it moves
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.compact_messages(uuid, bigint, jsonb, uuid)'::regprocedure
+   and prosrc like '%parent_seq%'
+   and prosrc like '%head_seq = %';
 
 rollback;

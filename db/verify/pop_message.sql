@@ -22,4 +22,10 @@ select 1 / count(*) from pg_catalog.pg_proc
    and prosrc not like '%chat.conversation_not_found(%'
    and prosrc not like '%P0002%';
 
+-- after the conversation's head, which it moves
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.pop_message(uuid)'::regprocedure
+   and prosrc like '%head_seq = coalesce(popped.parent_seq%'
+   and prosrc like '%55000%';
+
 rollback;
