@@ -1106,6 +1106,10 @@ declare
   v_from bigint := compact_messages.from_seq;
   v_start chat.messages;
   v_cover bigint;
+  v_hi bigint;              -- the view, walked back from the head
+  v_bottom bigint;
+  v_seen boolean := false;
+  v_cover_from bigint;
   v_created timestamptz;
 begin
   v_problem := chat_private.message_batch_problem(compact_messages.messages);
@@ -1154,19 +1158,39 @@ begin
       using errcode = '22023', column = 'from_seq';
   end if;
 
-  -- The model must still see from_seq: no summary covers it. (From the
-  -- first message, the summary stands in for everything: nothing can show
-  -- again.)
-  select s.seq into v_cover
-    from chat.messages s
-   where s.user_id = v_user_id
-     and s.conversation_id = compact_messages.conversation_id
-     and s.summary_from is not null
-     and v_from between s.summary_from and s.summary_through
-     and v_from > 1
-   limit 1;
-  if found then
-    raise exception 'from_seq % is covered by the summary at seq %: the model no longer sees it', v_from, v_cover
+  -- The model must still see from_seq: it is on the active path and no
+  -- summary on the path covers it. (From the first message, the summary
+  -- stands in for everything: nothing can show again.) Walked back from the
+  -- head, view stretch by view stretch.
+  v_hi := v_head;
+  while v_hi >= 1 and v_from <= v_hi loop
+    select m.stretch_from into v_bottom
+      from chat.messages m
+     where m.user_id = v_user_id and m.conversation_id = compact_messages.conversation_id and m.seq = v_hi;
+    select s.seq, s.summary_from into v_cover, v_cover_from
+      from chat.messages s
+     where s.user_id = v_user_id
+       and s.conversation_id = compact_messages.conversation_id
+       and s.summary_from is not null
+       and s.seq between v_bottom and v_hi
+       and s.parent_seq = s.summary_through
+     order by s.seq desc
+     limit 1;
+    if v_from >= coalesce(v_cover, v_bottom) then
+      v_seen := true;
+      exit;
+    end if;
+    if v_from >= v_cover_from and v_from > 1 then
+      raise exception 'from_seq % is covered by the summary at seq %: the model no longer sees it', v_from, v_cover
+        using errcode = '22023', column = 'from_seq';
+    end if;
+    v_bottom := coalesce(v_cover, v_bottom);
+    v_cover := null;
+    v_cover_from := null;
+    v_hi := chat_private.view_before(compact_messages.conversation_id, v_bottom);
+  end loop;
+  if not v_seen and v_from > 1 then
+    raise exception 'from_seq % is not a message the model sees: it is not on the active path', v_from
       using errcode = '22023', column = 'from_seq';
   end if;
 
@@ -1176,7 +1200,7 @@ begin
    where m.user_id = v_user_id
      and m.conversation_id = compact_messages.conversation_id
      and m.seq = v_from;
-  if v_start.summary_through = v_from - 1 then
+  if v_start.parent_seq = v_start.summary_through then
     v_from := v_start.summary_from;
   end if;
 
@@ -1377,6 +1401,93 @@ COMMENT ON FUNCTION chat.delete_user() IS 'Deletes the current user and, by casc
 
 
 --
+-- Name: edit_message(uuid, bigint, text, jsonb, text); Type: FUNCTION; Schema: chat; Owner: -
+--
+
+CREATE FUNCTION chat.edit_message(conversation_id uuid, seq bigint, content text, metadata jsonb DEFAULT '{}'::jsonb, client_msg_id text DEFAULT NULL::text) RETURNS chat.appended_message
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := chat_private.require_user_id();
+  v_count bigint;
+  v_updated timestamptz;
+  v_edited chat.messages;
+  v_metadata jsonb;
+  v_stored chat.messages;
+begin
+  -- Queue behind the conversation's writers.
+  select c.message_count, c.updated_at into v_count, v_updated
+    from chat.conversations c
+   where c.user_id = v_user_id
+     and c.id = edit_message.conversation_id
+     for update;
+  if not found then
+    perform chat_private.raise_conversation_not_found(edit_message.conversation_id);
+  end if;
+
+  select m.* into v_edited
+    from chat.messages m
+   where m.user_id = v_user_id
+     and m.conversation_id = edit_message.conversation_id
+     and m.seq = edit_message.seq;
+  if not found then
+    raise exception 'seq % is not a message of this conversation', coalesce(edit_message.seq::text, 'NULL')
+      using errcode = '22023', column = 'seq';
+  end if;
+  v_metadata := chat_private.check_message(v_edited.role, edit_message.content, edit_message.metadata,
+                                           edit_message.client_msg_id);
+
+  if edit_message.client_msg_id is not null then
+    select m.* into v_stored
+      from chat.messages m
+     where m.user_id = v_user_id
+       and m.conversation_id = edit_message.conversation_id
+       and m.client_msg_id = edit_message.client_msg_id;
+    if found then
+      if v_stored.role = v_edited.role
+         and v_stored.content = edit_message.content
+         and v_stored.metadata = v_metadata
+         and v_stored.parent_seq is not distinct from v_edited.parent_seq
+      then
+        return row(v_stored.*, true)::chat.appended_message;
+      end if;
+      raise exception 'client_msg_id % was already used in this conversation for another message', pg_catalog.quote_literal(edit_message.client_msg_id)
+        using errcode = '23505', column = 'client_msg_id',
+              constraint = 'messages_client_msg_id_key', table = 'messages';
+    end if;
+  end if;
+
+  -- Beside the edited message: its parent, its role, its running total; a
+  -- stretch of its own (it does not follow the message just before it).
+  insert into chat.messages (conversation_id, user_id, seq, parent_seq, stretch_from, tokens_before, role, content,
+                             metadata, client_msg_id, tokens, created_at)
+  values (edit_message.conversation_id, v_user_id, v_count + 1, v_edited.parent_seq, v_count + 1,
+          v_edited.tokens_before, v_edited.role, edit_message.content, v_metadata, edit_message.client_msg_id,
+          chat_private.estimated_tokens(edit_message.content, v_metadata),
+          greatest(v_updated, pg_catalog.clock_timestamp()))
+  returning * into v_stored;
+
+  update chat.conversations c
+     set message_count = v_stored.seq,
+         head_seq = v_stored.seq,
+         updated_at = v_stored.created_at
+   where c.user_id = v_user_id
+     and c.id = edit_message.conversation_id;
+
+  return row(v_stored.*, false)::chat.appended_message;
+end
+$$;
+
+
+--
+-- Name: FUNCTION edit_message(conversation_id uuid, seq bigint, content text, metadata jsonb, client_msg_id text); Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON FUNCTION chat.edit_message(conversation_id uuid, seq bigint, content text, metadata jsonb, client_msg_id text) IS 'A new version of message seq of the current user''s conversation: it follows the same message with the same role, and becomes the head (the active path goes on from it); the old version stays. Idempotent on client_msg_id (replayed true, nothing written); 23505 when the key was used for another message. 22023 naming seq when it is no message of the conversation; P0002 when the conversation is missing or someone else''s.';
+
+
+--
 -- Name: export_user_data(); Type: FUNCTION; Schema: chat; Owner: -
 --
 
@@ -1456,6 +1567,7 @@ COMMENT ON FUNCTION chat.fail_turn(conversation_id uuid, seq bigint, attempt uui
 CREATE FUNCTION chat.fetch_context(conversation_id uuid, max_tokens integer, max_count integer DEFAULT 1000, before_seq bigint DEFAULT NULL::bigint) RETURNS SETOF chat.context_message
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_sort TO 'off'
     AS $$
 declare
   v_user_id uuid := chat_private.current_user_id();
@@ -1519,7 +1631,7 @@ begin
                              from chat.messages s
                             where s.user_id = v_user_id and s.conversation_id = fetch_context.conversation_id
                               and s.summary_from is not null and s.seq between v_low and v_head
-                              and s.seq = s.summary_through + 1)
+                              and s.parent_seq = s.summary_through)
          order by m.seq;
       if found then
         return;
@@ -1542,6 +1654,56 @@ COMMENT ON FUNCTION chat.fetch_context(conversation_id uuid, max_tokens integer,
 
 
 --
+-- Name: fetch_log(uuid, bigint, integer); Type: FUNCTION; Schema: chat; Owner: -
+--
+
+CREATE FUNCTION chat.fetch_log(conversation_id uuid, after_seq bigint DEFAULT 0, max_count integer DEFAULT 100) RETURNS SETOF chat.messages
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_problem text;
+begin
+  perform chat_private.require_user_id();
+
+  v_problem := chat_private.max_count_problem(fetch_log.max_count);
+  if v_problem is not null then
+    raise exception 'max_count %', v_problem
+      using errcode = '22023', column = 'max_count';
+  end if;
+  if fetch_log.after_seq is null or fetch_log.after_seq < 0 then
+    raise exception 'after_seq must be 0 or more, not %', coalesce(fetch_log.after_seq::text, 'NULL')
+      using errcode = '22023', column = 'after_seq';
+  end if;
+
+  -- An empty conversation is not a missing one.
+  if not exists (
+    select from chat.conversations c
+     where c.user_id = chat_private.current_user_id() and c.id = fetch_log.conversation_id
+  ) then
+    perform chat_private.raise_conversation_not_found(fetch_log.conversation_id);
+  end if;
+
+  return query
+    select m.*
+      from chat.messages m
+     where m.user_id = chat_private.current_user_id()
+       and m.conversation_id = fetch_log.conversation_id
+       and m.seq > fetch_log.after_seq
+     order by m.seq
+     limit fetch_log.max_count;
+end
+$$;
+
+
+--
+-- Name: FUNCTION fetch_log(conversation_id uuid, after_seq bigint, max_count integer); Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON FUNCTION chat.fetch_log(conversation_id uuid, after_seq bigint, max_count integer) IS 'Every message of the current user''s conversation, of every branch, with seq > after_seq, by seq (creation order), at most max_count (1..1000); parent_seq draws the tree. P0002 when the conversation is missing or someone else''s.';
+
+
+--
 -- Name: fetch_messages(uuid, bigint, integer); Type: FUNCTION; Schema: chat; Owner: -
 --
 
@@ -1551,8 +1713,11 @@ CREATE FUNCTION chat.fetch_messages(conversation_id uuid, after_seq bigint DEFAU
     AS $$
 declare
   v_problem text;
+  v_head bigint;
+  v_from bigint;
 begin
   perform chat_private.require_user_id();
+
 
   v_problem := chat_private.max_count_problem(fetch_messages.max_count);
   if v_problem is not null then
@@ -1564,20 +1729,45 @@ begin
       using errcode = '22023', column = 'after_seq';
   end if;
 
+  select c.head_seq, h.stretch_from into v_head, v_from
+    from chat.conversations c
+    left join lateral (
+      select h.stretch_from
+        from chat.messages h
+       where h.user_id = chat_private.current_user_id() and h.conversation_id = c.id and h.seq = c.head_seq
+       limit 1) h on true
+   where c.user_id = chat_private.current_user_id() and c.id = fetch_messages.conversation_id;
   -- An empty conversation is not a missing one.
-  if not exists (
-    select from chat.conversations c
-     where c.user_id = chat_private.current_user_id() and c.id = fetch_messages.conversation_id
-  ) then
+  if not found then
     perform chat_private.raise_conversation_not_found(fetch_messages.conversation_id);
   end if;
+  -- (the path ascends to its head: nothing after it)
+  if v_head is null or fetch_messages.after_seq >= v_head then
+    return;
+  end if;
 
+  -- the head's stretch holds the page's start, or the path starts with it
+  if v_from <= fetch_messages.after_seq + 1 or v_from = 1 then
+    return query
+      select m.*
+        from chat.messages m
+       where m.user_id = chat_private.current_user_id()
+         and m.conversation_id = fetch_messages.conversation_id
+         and m.seq > fetch_messages.after_seq
+         and m.seq <= v_head
+       order by m.seq
+       limit fetch_messages.max_count;
+    return;
+  end if;
+
+  -- the stretches back along the path to the one that holds it
   return query
     select m.*
-      from chat.messages m
-     where m.user_id = chat_private.current_user_id()
+      from chat_private.path_ranges(fetch_messages.conversation_id, v_head, fetch_messages.after_seq + 1) r
+      join chat.messages m
+        on m.user_id = chat_private.current_user_id()
        and m.conversation_id = fetch_messages.conversation_id
-       and m.seq > fetch_messages.after_seq
+       and m.seq between greatest(r.from_seq, fetch_messages.after_seq + 1) and r.to_seq
      order by m.seq
      limit fetch_messages.max_count;
 end
@@ -1588,7 +1778,7 @@ $$;
 -- Name: FUNCTION fetch_messages(conversation_id uuid, after_seq bigint, max_count integer); Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON FUNCTION chat.fetch_messages(conversation_id uuid, after_seq bigint, max_count integer) IS 'Messages of the current user''s conversation with seq > after_seq, ascending, at most max_count (1..1000). P0002 when the conversation is missing or someone else''s.';
+COMMENT ON FUNCTION chat.fetch_messages(conversation_id uuid, after_seq bigint, max_count integer) IS 'A page of the active path of the current user''s conversation: its messages with seq > after_seq, ascending along it, at most max_count (1..1000). Every branch: chat.fetch_log. P0002 when the conversation is missing or someone else''s.';
 
 
 --
@@ -1601,6 +1791,8 @@ CREATE FUNCTION chat.fetch_recent(conversation_id uuid, max_count integer DEFAUL
     AS $$
 declare
   v_problem text;
+  v_head bigint;
+  v_from bigint;
 begin
   perform chat_private.require_user_id();
 
@@ -1610,22 +1802,49 @@ begin
       using errcode = '22023', column = 'max_count';
   end if;
 
-  if not exists (
-    select from chat.conversations c
-     where c.user_id = chat_private.current_user_id() and c.id = fetch_recent.conversation_id
-  ) then
+  select c.head_seq, h.stretch_from into v_head, v_from
+    from chat.conversations c
+    left join lateral (
+      select h.stretch_from
+        from chat.messages h
+       where h.user_id = chat_private.current_user_id() and h.conversation_id = c.id and h.seq = c.head_seq
+       limit 1) h on true
+   where c.user_id = chat_private.current_user_id() and c.id = fetch_recent.conversation_id;
+  if not found then
     perform chat_private.raise_conversation_not_found(fetch_recent.conversation_id);
   end if;
+  if v_head is null then
+    return;
+  end if;
 
+  -- the head's stretch holds them, or the path starts with it
+  if v_head - fetch_recent.max_count + 1 >= v_from or v_from = 1 then
+    return query
+      select m.*
+        from chat.messages m
+       where m.user_id = chat_private.current_user_id()
+         and m.conversation_id = fetch_recent.conversation_id
+         and m.seq between greatest(v_from, v_head - fetch_recent.max_count + 1) and v_head
+       order by m.seq;
+    return;
+  end if;
+
+  -- the stretches back along the path, the oldest cut to the count
   return query
-    select recent.*
-      from (select m.*
-              from chat.messages m
-             where m.user_id = chat_private.current_user_id()
-               and m.conversation_id = fetch_recent.conversation_id
-             order by m.seq desc
-             limit fetch_recent.max_count) recent
-     order by recent.seq;
+    with ranges as (
+      select r.from_seq, r.to_seq,
+             coalesce(sum(r.to_seq - r.from_seq + 1) over (order by r.to_seq desc
+                                                            rows between unbounded preceding and 1 preceding), 0)
+               as newer
+        from chat_private.path_ranges(fetch_recent.conversation_id, v_head, 1, fetch_recent.max_count) r
+    )
+    select m.*
+      from ranges r
+      join chat.messages m
+        on m.user_id = chat_private.current_user_id()
+       and m.conversation_id = fetch_recent.conversation_id
+       and m.seq between greatest(r.from_seq, r.to_seq - (fetch_recent.max_count - r.newer) + 1) and r.to_seq
+     order by m.seq;
 end
 $$;
 
@@ -1634,7 +1853,66 @@ $$;
 -- Name: FUNCTION fetch_recent(conversation_id uuid, max_count integer); Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON FUNCTION chat.fetch_recent(conversation_id uuid, max_count integer) IS 'The last max_count (1..1000) messages of the current user''s conversation, in ascending seq. P0002 when the conversation is missing or someone else''s.';
+COMMENT ON FUNCTION chat.fetch_recent(conversation_id uuid, max_count integer) IS 'The last max_count messages of the active path of the current user''s conversation (from its head back along the messages each follows), ascending. P0002 when the conversation is missing or someone else''s.';
+
+
+--
+-- Name: fetch_siblings(uuid, bigint); Type: FUNCTION; Schema: chat; Owner: -
+--
+
+CREATE FUNCTION chat.fetch_siblings(conversation_id uuid, seq bigint) RETURNS SETOF chat.messages
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := chat_private.require_user_id();
+  v_parent bigint;
+begin
+  if not exists (
+    select from chat.conversations c
+     where c.user_id = v_user_id and c.id = fetch_siblings.conversation_id
+  ) then
+    perform chat_private.raise_conversation_not_found(fetch_siblings.conversation_id);
+  end if;
+
+  select m.parent_seq into v_parent
+    from chat.messages m
+   where m.user_id = v_user_id
+     and m.conversation_id = fetch_siblings.conversation_id
+     and m.seq = fetch_siblings.seq;
+  if not found then
+    raise exception 'seq % is not a message of this conversation', coalesce(fetch_siblings.seq::text, 'NULL')
+      using errcode = '22023', column = 'seq';
+  end if;
+
+  if v_parent is null then
+    return query
+      select m.*
+        from chat.messages m
+       where m.user_id = v_user_id
+         and m.conversation_id = fetch_siblings.conversation_id
+         and m.parent_seq is null
+         and (m.seq = 1 or (m.parent_seq is distinct from m.seq - 1 and m.seq > 1))
+       order by m.seq;
+  else
+    return query
+      select m.*
+        from chat.messages m
+       where m.user_id = v_user_id
+         and m.conversation_id = fetch_siblings.conversation_id
+         and ((m.seq = v_parent + 1 and m.parent_seq = v_parent)
+              or (m.parent_seq = v_parent and m.parent_seq is distinct from m.seq - 1 and m.seq > 1))
+       order by m.seq;
+  end if;
+end
+$$;
+
+
+--
+-- Name: FUNCTION fetch_siblings(conversation_id uuid, seq bigint); Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON FUNCTION chat.fetch_siblings(conversation_id uuid, seq bigint) IS 'The versions of the position of message seq in the current user''s conversation: the messages that follow the same message (the first messages, for a first one), oldest first. 22023 naming seq when it is no message of the conversation; P0002 when the conversation is missing or someone else''s.';
 
 
 --
@@ -2081,6 +2359,71 @@ COMMENT ON FUNCTION chat.settle_turn(conversation_id uuid, seq bigint, reply_seq
 
 
 --
+-- Name: switch_branch(uuid, bigint); Type: FUNCTION; Schema: chat; Owner: -
+--
+
+CREATE FUNCTION chat.switch_branch(conversation_id uuid, seq bigint) RETURNS chat.conversations
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := chat_private.require_user_id();
+  v_stretch bigint;
+  v_leaf bigint;
+  v_switched chat.conversations;
+begin
+  perform
+    from chat.conversations c
+   where c.user_id = v_user_id
+     and c.id = switch_branch.conversation_id
+     for update;
+  if not found then
+    perform chat_private.raise_conversation_not_found(switch_branch.conversation_id);
+  end if;
+
+  select m.stretch_from into v_stretch
+    from chat.messages m
+   where m.user_id = v_user_id
+     and m.conversation_id = switch_branch.conversation_id
+     and m.seq = switch_branch.seq;
+  if not found then
+    raise exception 'seq % is not a message of this conversation', coalesce(switch_branch.seq::text, 'NULL')
+      using errcode = '22023', column = 'seq';
+  end if;
+
+  -- the stretches under seq: the rest of its own, then each that starts from
+  -- a message of one already found
+  with recursive under (from_seq, to_seq) as (
+    select switch_branch.seq, chat_private.stretch_end(switch_branch.conversation_id, v_stretch)
+    union all
+    select f.seq, chat_private.stretch_end(switch_branch.conversation_id, f.seq)
+      from under u
+      join chat.messages f
+        on f.user_id = v_user_id
+       and f.conversation_id = switch_branch.conversation_id
+       and f.parent_seq between u.from_seq and u.to_seq
+       and f.parent_seq is distinct from f.seq - 1 and f.seq > 1
+  )
+  select max(u.to_seq) into v_leaf from under u;
+
+  update chat.conversations c
+     set head_seq = v_leaf
+   where c.user_id = v_user_id
+     and c.id = switch_branch.conversation_id
+  returning c.* into v_switched;
+  return v_switched;
+end
+$$;
+
+
+--
+-- Name: FUNCTION switch_branch(conversation_id uuid, seq bigint); Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON FUNCTION chat.switch_branch(conversation_id uuid, seq bigint) IS 'The head of the current user''s conversation becomes the newest leaf under message seq: the active path runs through seq to where its branch was left. Returns the conversation. 22023 naming seq when it is no message of the conversation; P0002 when the conversation is missing or someone else''s.';
+
+
+--
 -- Name: check_message(text, text, jsonb, text, text); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
@@ -2246,6 +2589,7 @@ declare
   v_froms bigint[] := '{}';
   v_throughs bigint[] := '{}';
   v_start bigint;           -- (no budget) the newest summary's first row below the stretch's top
+  v_stretch_from bigint;    -- (no budget) the first message of the path's stretch there
   v_cut bigint := 0;        -- nothing older than this comes back
   v_chunk integer := 32;
   v_stretch integer;
@@ -2272,13 +2616,10 @@ begin
     perform chat_private.raise_conversation_not_found(fetch_context_walk.conversation_id);
   end if;
   -- Before a message of the view: the one the walk would read after it (when
-  -- it is a summary's first row, the message before the range it covers).
+  -- it is a summary's first row, the message that the range it covers
+  -- follows; when it starts a stretch, the message it follows).
   if fetch_context_walk.before_seq <= v_hi then
-    select case when m.seq = m.summary_through + 1 then m.summary_from else m.seq end - 1 into v_hi
-      from chat.messages m
-     where m.user_id = chat_private.current_user_id()
-       and m.conversation_id = fetch_context_walk.conversation_id
-       and m.seq = fetch_context_walk.before_seq;
+    v_hi := chat_private.view_before(fetch_context_walk.conversation_id, fetch_context_walk.before_seq);
   end if;
 
   if fetch_context_walk.max_tokens is null then
@@ -2287,21 +2628,27 @@ begin
     -- first row below it (the summaries' own small index tells which), with no
     -- row read but those returned.
     while v_hi >= 1 and v_count < fetch_context_walk.max_count loop
-      select s.seq, s.summary_from into v_start, v_jump
+      select m.stretch_from into v_stretch_from
+        from chat.messages m
+       where m.user_id = chat_private.current_user_id()
+         and m.conversation_id = fetch_context_walk.conversation_id
+         and m.seq = v_hi;
+      select s.seq into v_start
         from chat.messages s
        where s.user_id = chat_private.current_user_id()
          and s.conversation_id = fetch_context_walk.conversation_id
          and s.summary_from is not null
-         and s.seq <= v_hi
-         and s.seq = s.summary_through + 1
+         and s.seq between v_stretch_from and v_hi
+         and s.parent_seq = s.summary_through
        order by s.seq desc
        limit 1;
-      v_low := greatest(coalesce(v_start, 1), v_hi - (fetch_context_walk.max_count - v_count) + 1);
+      v_low := greatest(coalesce(v_start, v_stretch_from), v_hi - (fetch_context_walk.max_count - v_count) + 1);
       v_froms := v_froms || v_low;
       v_throughs := v_throughs || v_hi;
       v_count := v_count + (v_hi - v_low + 1)::integer;
-      exit when v_start is null or v_low > v_start;
-      v_hi := v_jump - 1;
+      exit when v_low > coalesce(v_start, v_stretch_from);
+      v_hi := chat_private.view_before(fetch_context_walk.conversation_id, v_low);
+      v_start := null;
     end loop;
   else
     -- The walk: index range scans, newest first, of 32 rows and then 64, each
@@ -2314,7 +2661,7 @@ begin
       v_jump := null;
       for v_row in
         select m.seq, m.tokens, m.role = 'tool' as output,
-               m.seq = m.summary_through + 1 as summary_start, m.summary_from
+               m.parent_seq = m.summary_through as summary_start, m.seq = m.stretch_from as stretch_start
           from chat.messages m
          where m.user_id = chat_private.current_user_id()
            and m.conversation_id = fetch_context_walk.conversation_id
@@ -2340,9 +2687,11 @@ begin
         if not v_row.output then
           v_oldest_call := v_row.seq;
         end if;
-        -- A summary's first row: the view goes on before the range it covers.
-        if v_row.summary_start then
-          v_jump := v_row.summary_from - 1;
+        -- A summary's first row: the view goes on from the message the range it
+        -- covers follows. A stretch's first message: from the message it
+        -- follows. (0: the path starts here.)
+        if v_row.summary_start or v_row.stretch_start then
+          v_jump := chat_private.view_before(fetch_context_walk.conversation_id, v_row.seq);
           exit;
         end if;
       end loop;
@@ -2598,6 +2947,47 @@ COMMENT ON FUNCTION chat_private.messages_tokens_before() IS 'Trigger of chat.me
 
 
 --
+-- Name: path_ranges(uuid, bigint, bigint, bigint); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.path_ranges(conversation_id uuid, through_seq bigint, down_to bigint DEFAULT 1, max_rows bigint DEFAULT NULL::bigint) RETURNS TABLE(from_seq bigint, to_seq bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := chat_private.current_user_id();
+  v_hi bigint := path_ranges.through_seq;
+  v_from bigint;
+  v_parent bigint;
+  v_rows bigint := 0;
+begin
+  while v_hi is not null loop
+    select m.stretch_from into v_from
+      from chat.messages m
+     where m.user_id = v_user_id and m.conversation_id = path_ranges.conversation_id and m.seq = v_hi;
+    exit when not found;
+    from_seq := v_from;
+    to_seq := v_hi;
+    return next;
+    v_rows := v_rows + (v_hi - v_from + 1);
+    exit when v_from <= path_ranges.down_to or v_rows >= path_ranges.max_rows;
+    select m.parent_seq into v_parent
+      from chat.messages m
+     where m.user_id = v_user_id and m.conversation_id = path_ranges.conversation_id and m.seq = v_from;
+    v_hi := v_parent;
+  end loop;
+end
+$$;
+
+
+--
+-- Name: FUNCTION path_ranges(conversation_id uuid, through_seq bigint, down_to bigint, max_rows bigint); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.path_ranges(conversation_id uuid, through_seq bigint, down_to bigint, max_rows bigint) IS 'The stretches of the current user''s path that ends at through_seq, newest first, as seq ranges of consecutive messages; it stops at the path''s first message, once the ranges hold max_rows messages, or once a range starts at or before down_to.';
+
+
+--
 -- Name: raise_conversation_not_found(uuid); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
@@ -2688,6 +3078,31 @@ COMMENT ON FUNCTION chat_private.search_query_problem(query text) IS 'The one de
 
 
 --
+-- Name: stretch_end(uuid, bigint); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.stretch_end(conversation_id uuid, stretch_from bigint) RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select m.seq
+    from chat.messages m
+   where m.user_id = chat_private.current_user_id()
+     and m.conversation_id = stretch_end.conversation_id
+     and m.stretch_from = stretch_end.stretch_from
+   order by m.tokens_before desc, m.seq desc
+   limit 1
+$$;
+
+
+--
+-- Name: FUNCTION stretch_end(conversation_id uuid, stretch_from bigint); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.stretch_end(conversation_id uuid, stretch_from bigint) IS 'The last message of the current user''s stretch that starts at stretch_from (NULL when there is none).';
+
+
+--
 -- Name: tasks_touch_updated_at(); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
@@ -2707,6 +3122,43 @@ $$;
 --
 
 COMMENT ON FUNCTION chat_private.tasks_touch_updated_at() IS 'Trigger: sets tasks.updated_at to the transaction time on every update.';
+
+
+--
+-- Name: view_before(uuid, bigint); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.view_before(conversation_id uuid, seq bigint) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := chat_private.current_user_id();
+  v_row chat.messages;
+  v_parent bigint;
+begin
+  select m.* into v_row
+    from chat.messages m
+   where m.user_id = v_user_id and m.conversation_id = view_before.conversation_id and m.seq = view_before.seq;
+  if not found then
+    return 0;
+  end if;
+  if v_row.summary_from is not null and v_row.parent_seq = v_row.summary_through then
+    select m.parent_seq into v_parent
+      from chat.messages m
+     where m.user_id = v_user_id and m.conversation_id = view_before.conversation_id and m.seq = v_row.summary_from;
+    return coalesce(v_parent, 0);
+  end if;
+  return coalesce(v_row.parent_seq, 0);
+end
+$$;
+
+
+--
+-- Name: FUNCTION view_before(conversation_id uuid, seq bigint); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.view_before(conversation_id uuid, seq bigint) IS 'The message the model''s view of the current user''s conversation goes on with before message seq (walking back): for a summary''s first row, the message its range''s first message follows; otherwise the message seq follows. 0 when the path starts there.';
 
 
 --
@@ -2914,6 +3366,20 @@ CREATE INDEX conversations_user_activity_idx ON chat.conversations USING btree (
 --
 
 CREATE UNIQUE INDEX messages_client_msg_id_key ON chat.messages USING btree (user_id, conversation_id, client_msg_id) WHERE (client_msg_id IS NOT NULL);
+
+
+--
+-- Name: messages_forks_idx; Type: INDEX; Schema: chat; Owner: -
+--
+
+CREATE INDEX messages_forks_idx ON chat.messages USING btree (user_id, conversation_id, parent_seq) WHERE ((parent_seq IS DISTINCT FROM (seq - 1)) AND (seq > 1));
+
+
+--
+-- Name: INDEX messages_forks_idx; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON INDEX chat.messages_forks_idx IS 'The messages that start a branch (they follow a message other than the one just before them): the children of a message are the one after it when it follows it, and these.';
 
 
 --
@@ -3626,6 +4092,14 @@ GRANT ALL ON FUNCTION chat.delete_user() TO chat_app;
 
 
 --
+-- Name: FUNCTION edit_message(conversation_id uuid, seq bigint, content text, metadata jsonb, client_msg_id text); Type: ACL; Schema: chat; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat.edit_message(conversation_id uuid, seq bigint, content text, metadata jsonb, client_msg_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.edit_message(conversation_id uuid, seq bigint, content text, metadata jsonb, client_msg_id text) TO chat_app;
+
+
+--
 -- Name: FUNCTION export_user_data(); Type: ACL; Schema: chat; Owner: -
 --
 
@@ -3650,6 +4124,14 @@ GRANT ALL ON FUNCTION chat.fetch_context(conversation_id uuid, max_tokens intege
 
 
 --
+-- Name: FUNCTION fetch_log(conversation_id uuid, after_seq bigint, max_count integer); Type: ACL; Schema: chat; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat.fetch_log(conversation_id uuid, after_seq bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.fetch_log(conversation_id uuid, after_seq bigint, max_count integer) TO chat_app;
+
+
+--
 -- Name: FUNCTION fetch_messages(conversation_id uuid, after_seq bigint, max_count integer); Type: ACL; Schema: chat; Owner: -
 --
 
@@ -3663,6 +4145,14 @@ GRANT ALL ON FUNCTION chat.fetch_messages(conversation_id uuid, after_seq bigint
 
 REVOKE ALL ON FUNCTION chat.fetch_recent(conversation_id uuid, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION chat.fetch_recent(conversation_id uuid, max_count integer) TO chat_app;
+
+
+--
+-- Name: FUNCTION fetch_siblings(conversation_id uuid, seq bigint); Type: ACL; Schema: chat; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat.fetch_siblings(conversation_id uuid, seq bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.fetch_siblings(conversation_id uuid, seq bigint) TO chat_app;
 
 
 --
@@ -3743,6 +4233,14 @@ GRANT ALL ON FUNCTION chat.search_messages(query text, max_count integer) TO cha
 
 REVOKE ALL ON FUNCTION chat.settle_turn(conversation_id uuid, seq bigint, reply_seq bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION chat.settle_turn(conversation_id uuid, seq bigint, reply_seq bigint) TO chat_app;
+
+
+--
+-- Name: FUNCTION switch_branch(conversation_id uuid, seq bigint); Type: ACL; Schema: chat; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat.switch_branch(conversation_id uuid, seq bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.switch_branch(conversation_id uuid, seq bigint) TO chat_app;
 
 
 --
@@ -3866,6 +4364,14 @@ REVOKE ALL ON FUNCTION chat_private.messages_tokens_before() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION path_ranges(conversation_id uuid, through_seq bigint, down_to bigint, max_rows bigint); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.path_ranges(conversation_id uuid, through_seq bigint, down_to bigint, max_rows bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.path_ranges(conversation_id uuid, through_seq bigint, down_to bigint, max_rows bigint) TO chat_app;
+
+
+--
 -- Name: FUNCTION raise_conversation_not_found(conversation_id uuid); Type: ACL; Schema: chat_private; Owner: -
 --
 
@@ -3898,10 +4404,26 @@ GRANT ALL ON FUNCTION chat_private.search_query_problem(query text) TO chat_app;
 
 
 --
+-- Name: FUNCTION stretch_end(conversation_id uuid, stretch_from bigint); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.stretch_end(conversation_id uuid, stretch_from bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.stretch_end(conversation_id uuid, stretch_from bigint) TO chat_app;
+
+
+--
 -- Name: FUNCTION tasks_touch_updated_at(); Type: ACL; Schema: chat_private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION chat_private.tasks_touch_updated_at() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION view_before(conversation_id uuid, seq bigint); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.view_before(conversation_id uuid, seq bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.view_before(conversation_id uuid, seq bigint) TO chat_app;
 
 
 --

@@ -224,11 +224,14 @@ API_FUNCTIONS = {
     "chat.create_conversation(text,jsonb)",
     "chat.delete_conversation(uuid)",
     "chat.delete_user()",
+    "chat.edit_message(uuid,bigint,text,jsonb,text)",
     "chat.export_user_data()",
     "chat.fail_turn(uuid,bigint,uuid)",
     "chat.fetch_context(uuid,integer,integer,bigint)",
+    "chat.fetch_log(uuid,bigint,integer)",
     "chat.fetch_messages(uuid,bigint,integer)",
     "chat.fetch_recent(uuid,integer)",
+    "chat.fetch_siblings(uuid,bigint)",
     "chat.finish_turn(uuid,bigint,text,jsonb,integer)",
     "chat.get_conversation(uuid)",
     "chat.list_conversations(integer,timestamp with time zone,uuid)",
@@ -239,6 +242,7 @@ API_FUNCTIONS = {
     "chat.rename_conversation(uuid,text)",
     "chat.search_messages(text,integer)",
     "chat.settle_turn(uuid,bigint,bigint)",
+    "chat.switch_branch(uuid,bigint)",
 }
 
 # The helpers, schema chat_private: validators (*_problem), checks and raisers, identity, locks.
@@ -259,16 +263,19 @@ HELPER_FUNCTIONS = {
     "chat_private.messages_estimate_tokens()",
     "chat_private.messages_tokens_before()",
     "chat_private.metadata_depth_problem(jsonb)",
+    "chat_private.path_ranges(uuid,bigint,bigint,bigint)",
     "chat_private.raise_conversation_not_found(uuid)",
     "chat_private.require_user_id()",
     "chat_private.role_problem(text)",
     "chat_private.search_message_hits(tsquery,integer)",
     "chat_private.search_query_problem(text)",
+    "chat_private.stretch_end(uuid,bigint)",
     "chat_private.task_description_problem(text)",
     "chat_private.task_title_problem(text)",
     "chat_private.tasks_touch_updated_at()",
     "chat_private.title_problem(text)",
     "chat_private.tokens_problem(bigint)",
+    "chat_private.view_before(uuid,bigint)",
 }
 
 FUNCTIONS_OF = """

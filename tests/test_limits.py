@@ -251,6 +251,8 @@ NOT_FOUND_RAISERS = {
     "chat_private.fetch_context_walk(uuid,integer,integer,bigint)", "chat.fetch_messages(uuid,bigint,integer)",
     "chat.fetch_recent(uuid,integer)",
     "chat.pop_message(uuid)", "chat.rename_conversation(uuid,text)",
+    "chat.edit_message(uuid,bigint,text,jsonb,text)", "chat.switch_branch(uuid,bigint)",
+    "chat.fetch_siblings(uuid,bigint)", "chat.fetch_log(uuid,bigint,integer)",
 }
 
 

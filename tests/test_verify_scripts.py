@@ -135,6 +135,12 @@ SABOTAGE = [
     ("alter table chat.messages drop constraint messages_parent_precedes", "message_parents"),
     ("alter table chat.conversations drop constraint conversations_head", "message_parents"),
     ("drop trigger conversations_default_head on chat.conversations", "message_parents"),
+    ("drop index chat.messages_forks_idx", "active_path"),
+    ("grant execute on function chat_private.path_ranges(uuid, bigint, bigint, bigint) to public", "active_path"),
+    ("drop function chat.edit_message(uuid, bigint, text, jsonb, text)", "edit_message"),
+    ("revoke execute on function chat.switch_branch(uuid, bigint) from chat_app", "switch_branch"),
+    ("drop function chat.fetch_siblings(uuid, bigint)", "fetch_siblings"),
+    ("grant execute on function chat.fetch_log(uuid, bigint, integer) to public", "fetch_log"),
     ("alter type chat.context_message drop attribute stretch_from", "message_parents"),
     ("create or replace function chat.pop_message(conversation_id uuid) returns setof chat.messages"
      " language plpgsql security definer set search_path = pg_catalog, pg_temp as $$ begin"
@@ -331,7 +337,9 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
             # the running total: its trigger's function kept from public; the walk granted
             "message_tokens_before",
             # the tree: the conversations' trigger function kept from public
-            "message_parents"} <= touching
+            "message_parents",
+            # the active path's helpers, and the functions of branches
+            "active_path", "fetch_log", "edit_message", "switch_branch", "fetch_siblings", "fetch_context"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

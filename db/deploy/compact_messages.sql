@@ -1,10 +1,12 @@
 -- Deploy chat:compact_messages to pg (reworked)
--- requires: compact_messages@v0.8.0
--- requires: message_parents
+-- requires: compact_messages@v0.9.0
+-- requires: active_path
+-- requires: fetch_context
 --
--- As before, but after the conversation's head: the summary's first row
--- follows it, each other the one before it, and the head moves to the last;
--- the range it stands in for ends at the head.
+-- As before, along the active path: from_seq must be a message the model
+-- sees (on the path, not covered by a summary on the path), found by walking
+-- the view back from the head stretch by stretch; a summary's first row is
+-- the one that follows the message its range ends at.
 
 begin;
 
@@ -26,6 +28,10 @@ declare
   v_from bigint := compact_messages.from_seq;
   v_start chat.messages;
   v_cover bigint;
+  v_hi bigint;              -- the view, walked back from the head
+  v_bottom bigint;
+  v_seen boolean := false;
+  v_cover_from bigint;
   v_created timestamptz;
 begin
   v_problem := chat_private.message_batch_problem(compact_messages.messages);
@@ -74,19 +80,39 @@ begin
       using errcode = '22023', column = 'from_seq';
   end if;
 
-  -- The model must still see from_seq: no summary covers it. (From the
-  -- first message, the summary stands in for everything: nothing can show
-  -- again.)
-  select s.seq into v_cover
-    from chat.messages s
-   where s.user_id = v_user_id
-     and s.conversation_id = compact_messages.conversation_id
-     and s.summary_from is not null
-     and v_from between s.summary_from and s.summary_through
-     and v_from > 1
-   limit 1;
-  if found then
-    raise exception 'from_seq % is covered by the summary at seq %: the model no longer sees it', v_from, v_cover
+  -- The model must still see from_seq: it is on the active path and no
+  -- summary on the path covers it. (From the first message, the summary
+  -- stands in for everything: nothing can show again.) Walked back from the
+  -- head, view stretch by view stretch.
+  v_hi := v_head;
+  while v_hi >= 1 and v_from <= v_hi loop
+    select m.stretch_from into v_bottom
+      from chat.messages m
+     where m.user_id = v_user_id and m.conversation_id = compact_messages.conversation_id and m.seq = v_hi;
+    select s.seq, s.summary_from into v_cover, v_cover_from
+      from chat.messages s
+     where s.user_id = v_user_id
+       and s.conversation_id = compact_messages.conversation_id
+       and s.summary_from is not null
+       and s.seq between v_bottom and v_hi
+       and s.parent_seq = s.summary_through
+     order by s.seq desc
+     limit 1;
+    if v_from >= coalesce(v_cover, v_bottom) then
+      v_seen := true;
+      exit;
+    end if;
+    if v_from >= v_cover_from and v_from > 1 then
+      raise exception 'from_seq % is covered by the summary at seq %: the model no longer sees it', v_from, v_cover
+        using errcode = '22023', column = 'from_seq';
+    end if;
+    v_bottom := coalesce(v_cover, v_bottom);
+    v_cover := null;
+    v_cover_from := null;
+    v_hi := chat_private.view_before(compact_messages.conversation_id, v_bottom);
+  end loop;
+  if not v_seen and v_from > 1 then
+    raise exception 'from_seq % is not a message the model sees: it is not on the active path', v_from
       using errcode = '22023', column = 'from_seq';
   end if;
 
@@ -96,7 +122,7 @@ begin
    where m.user_id = v_user_id
      and m.conversation_id = compact_messages.conversation_id
      and m.seq = v_from;
-  if v_start.summary_through = v_from - 1 then
+  if v_start.parent_seq = v_start.summary_through then
     v_from := v_start.summary_from;
   end if;
 

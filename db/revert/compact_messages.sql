@@ -1,6 +1,6 @@
 -- Revert chat:compact_messages from pg
 --
--- The function as it was at @v0.8.0.
+-- The function as it was at @v0.9.0.
 
 begin;
 
@@ -16,7 +16,8 @@ declare
   v_element jsonb;
   v_position integer;
   v_total integer;
-  v_head bigint;
+  v_head bigint;            -- the head (0 when empty)
+  v_count bigint;           -- the conversation's message_count: the summary's rows are numbered after it
   v_head_id uuid;
   v_from bigint := compact_messages.from_seq;
   v_start chat.messages;
@@ -40,9 +41,10 @@ begin
     v_total := v_position + 1;
   end loop;
 
-  -- Queue behind the appends to this conversation; its last message is the
-  -- head the summary follows.
-  select c.message_count into v_head
+  -- Queue behind the appends to this conversation; the summary follows its
+  -- head, the last message of the model's path, and stands in for the path's
+  -- messages from from_seq to it.
+  select coalesce(c.head_seq, 0), c.message_count into v_head, v_count
     from chat.conversations c
    where c.user_id = v_user_id
      and c.id = compact_messages.conversation_id
@@ -96,15 +98,17 @@ begin
 
   update chat.conversations c
      set message_count = c.message_count + v_total,
+         head_seq = c.message_count + v_total,
          updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
    where c.user_id = v_user_id
      and c.id = compact_messages.conversation_id
   returning c.updated_at into v_created;
 
   return query
-    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, tokens_given, tokens,
+    insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, tokens_given, tokens,
                                summary_from, summary_through, created_at)
-    select compact_messages.conversation_id, v_user_id, v_head + e.position,
+    select compact_messages.conversation_id, v_user_id, v_count + e.position,
+           case when e.position = 1 then v_head else v_count + e.position - 1 end,
            e.value ->> 'role', e.value ->> 'content', m.metadata, (e.value ->> 'tokens')::integer,
            coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
            v_from, v_head, v_created

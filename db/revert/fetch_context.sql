@@ -1,6 +1,6 @@
 -- Revert chat:fetch_context from pg
 --
--- The functions as they were at @v0.8.0.
+-- The functions as they were at @v0.9.0.
 
 begin;
 
@@ -45,7 +45,7 @@ begin
       using errcode = '22003', column = 'before_seq';
   end if;
 
-  select c.message_count into v_hi
+  select coalesce(c.head_seq, 0) into v_hi
     from chat.conversations c
    where c.user_id = chat_private.current_user_id() and c.id = fetch_context_walk.conversation_id;
   if not found then
@@ -152,7 +152,7 @@ begin
     return query
       select m.id, m.conversation_id, m.user_id, m.seq, m.role, m.content, m.metadata, m.client_msg_id,
              m.created_at, m.tokens_given, m.tokens, m.summary_from, m.summary_through, m.tokens_before,
-             coalesce(m.seq >= v_over_from, false)
+             m.parent_seq, m.stretch_from, coalesce(m.seq >= v_over_from, false)
         from chat.messages m
        where m.user_id = chat_private.current_user_id()
          and m.conversation_id = fetch_context_walk.conversation_id
@@ -169,82 +169,81 @@ create or replace function chat.fetch_context(
   before_seq bigint default null
 ) returns setof chat.context_message as $$
 declare
-  v_from bigint;            -- the oldest message taken, when the probe can tell
-  v_through bigint;         -- the newest message
+  v_user_id uuid := chat_private.current_user_id();
+  v_head bigint;            -- the head: the newest message of the path
+  v_total bigint;           -- the running total through it
+  v_stretch bigint;         -- the first message of its stretch
+  v_low bigint;             -- the oldest message the count and the budget allow
+  v_cut bigint;
 begin
-  select fast.first_seq, fast.head_seq into v_from, v_through
-    from (
-    with newest as (
-      -- the newest message, the running total through it, and the newest
-      -- summary's first row at or below it
-      select c.id, c.message_count as head_seq, h.total,
-             (select s.seq
-                from chat.messages s
-               where s.user_id = c.user_id and s.conversation_id = c.id
-                 and s.summary_from is not null and s.seq <= c.message_count and s.seq = s.summary_through + 1
-               order by s.seq desc
-               limit 1) as summary_start
-        from chat.conversations c
-        -- lateral and limited (not flattened into a join), so that the newest
-        -- message is found by its seq whatever the statistics say
-        cross join lateral (
-          select h.tokens_before + h.tokens as total
-            from chat.messages h
-           where h.user_id = c.user_id and h.conversation_id = c.id and h.seq = c.message_count
-           limit 1) h
-       where c.user_id = chat_private.current_user_id() and c.id = fetch_context.conversation_id
-         and fetch_context.before_seq is null
-         and chat_private.max_count_problem(fetch_context.max_count) is null
-         and chat_private.tokens_problem(fetch_context.max_tokens) is null
-    ), cut as (
-      -- the oldest message taken: the count's limit, and the oldest that the
-      -- budget holds with all after it (none when the newest alone is over it)
-      select newest.id, newest.head_seq, newest.summary_start,
-             case when fetch_context.max_tokens is null
-                  then greatest(newest.head_seq - fetch_context.max_count + 1, 1)
-                  else greatest(newest.head_seq - fetch_context.max_count + 1, 1, budget.seq) end as low,
-             fetch_context.max_tokens is null or budget.seq is not null as held
-        from newest
-        left join lateral (
-          select k.seq
-            from chat.messages k
-           where k.user_id = chat_private.current_user_id() and k.conversation_id = newest.id
-             and k.tokens_before >= newest.total - fetch_context.max_tokens and k.seq <= newest.head_seq
-           order by k.tokens_before, k.seq
-           limit 1) budget on true
-    ), fast as (
-      -- above the newest summary's first row; with a budget and a cut, from the
-      -- oldest message taken that is not a tool's output (none: the walk goes
-      -- on to their call, over the budget)
-      select cut.id, cut.head_seq,
-             case when cut.low = 1 or fetch_context.max_tokens is null then cut.low
-                  else (select f.seq
-                          from chat.messages f
-                         where f.user_id = chat_private.current_user_id() and f.conversation_id = cut.id
-                           and f.seq between cut.low and cut.head_seq and f.role <> 'tool'
-                         order by f.seq
-                         limit 1) end as first_seq
-        from cut
-       where cut.held and cut.low > coalesce(cut.summary_start, 0)
-    )
-    select fast.first_seq, fast.head_seq from fast) fast;
+  -- Small statements, each an index probe with one obvious plan: the plan of
+  -- one statement doing all of it cost more to start than its probes took,
+  -- and its cached plan changed with the statistics.
+  if fetch_context.before_seq is null
+     and chat_private.max_count_problem(fetch_context.max_count) is null
+     and chat_private.tokens_problem(fetch_context.max_tokens) is null then
+    select h.seq, h.tokens_before + h.tokens, h.stretch_from into v_head, v_total, v_stretch
+      from chat.conversations c
+     cross join lateral (
+       select h.seq, h.tokens_before, h.tokens, h.stretch_from
+         from chat.messages h
+        where h.user_id = c.user_id and h.conversation_id = c.id and h.seq = c.head_seq
+        limit 1) h
+     where c.user_id = v_user_id and c.id = fetch_context.conversation_id;
 
-  if v_from is null then
-    return query
-      select * from chat_private.fetch_context_walk(fetch_context.conversation_id, fetch_context.max_tokens,
-                                                    fetch_context.max_count, fetch_context.before_seq);
-    return;
+    -- within the count and the head's stretch; with a budget, from the oldest
+    -- message that fits with all after it (none: the newest alone is over it)
+    v_low := greatest(v_head - fetch_context.max_count + 1, v_stretch);
+    if fetch_context.max_tokens is not null and v_head is not null then
+      select k.seq into v_cut
+        from chat.messages k
+       where k.user_id = v_user_id and k.conversation_id = fetch_context.conversation_id
+         and k.stretch_from = v_stretch
+         and k.tokens_before >= v_total - fetch_context.max_tokens and k.seq <= v_head
+       order by k.tokens_before, k.seq
+       limit 1;
+      v_low := case when v_cut is not null then greatest(v_low, v_cut) end;
+    end if;
+
+    -- The range from there to the head, unless a summary's first row is in it
+    -- (the view goes on before what it covers) or the stretch's first message
+    -- is reached with more allowed (the path goes on before it); with a budget
+    -- and a cut, from the oldest message that is not a tool's output (none:
+    -- the walk goes on to their call, over the budget). Nothing read: the walk.
+    if v_low is not null and (v_low > v_stretch or v_stretch = 1) then
+      return query
+        select m.id, m.conversation_id, m.user_id, m.seq, m.role, m.content, m.metadata, m.client_msg_id,
+               m.created_at, m.tokens_given, m.tokens, m.summary_from, m.summary_through, m.tokens_before,
+               m.parent_seq, m.stretch_from, false
+          from chat.messages m
+         where m.user_id = v_user_id
+           and m.conversation_id = fetch_context.conversation_id
+           and m.seq <= v_head
+           and m.seq >= (select f.seq
+                           from chat.messages f
+                          where f.user_id = v_user_id and f.conversation_id = fetch_context.conversation_id
+                            and f.seq between v_low and v_head
+                            and (f.role <> 'tool' or v_low = 1 or fetch_context.max_tokens is null)
+                          order by f.seq
+                          limit 1)
+           and not exists (select
+                             from chat.messages s
+                            where s.user_id = v_user_id and s.conversation_id = fetch_context.conversation_id
+                              and s.summary_from is not null and s.seq between v_low and v_head
+                              and s.seq = s.summary_through + 1)
+         order by m.seq;
+      if found then
+        return;
+      end if;
+    end if;
   end if;
 
   return query
-    select m.id, m.conversation_id, m.user_id, m.seq, m.role, m.content, m.metadata, m.client_msg_id,
-           m.created_at, m.tokens_given, m.tokens, m.summary_from, m.summary_through, m.tokens_before, false
-      from chat.messages m
-     where m.user_id = chat_private.current_user_id()
-       and m.conversation_id = fetch_context.conversation_id
-       and m.seq between v_from and v_through
-     order by m.seq;
+    select * from chat_private.fetch_context_walk(fetch_context.conversation_id, fetch_context.max_tokens,
+                                                  fetch_context.max_count, fetch_context.before_seq);
 end
 $$ language plpgsql stable security invoker set search_path = pg_catalog, pg_temp;
+
+drop function chat_private.view_before(uuid, bigint);
 
 commit;

@@ -1,7 +1,6 @@
--- Revert chat:fetch_recent from pg (reworked)
+-- Revert chat:fetch_recent from pg
 --
--- Back to the v0.5.0 body, which names the helpers in chat (their own
--- reverts, which run after this one, bring them back there).
+-- The function as it was at @v0.9.0.
 
 begin;
 
@@ -10,9 +9,9 @@ returns setof chat.messages as $$
 declare
   v_problem text;
 begin
-  perform chat.require_user_id();
+  perform chat_private.require_user_id();
 
-  v_problem := chat.max_count_problem(fetch_recent.max_count);
+  v_problem := chat_private.max_count_problem(fetch_recent.max_count);
   if v_problem is not null then
     raise exception 'max_count %', v_problem
       using errcode = '22023', column = 'max_count';
@@ -20,21 +19,24 @@ begin
 
   if not exists (
     select from chat.conversations c
-     where c.user_id = chat.current_user_id() and c.id = fetch_recent.conversation_id
+     where c.user_id = chat_private.current_user_id() and c.id = fetch_recent.conversation_id
   ) then
-    perform chat.conversation_not_found(fetch_recent.conversation_id);
+    perform chat_private.raise_conversation_not_found(fetch_recent.conversation_id);
   end if;
 
   return query
     select recent.*
       from (select m.*
               from chat.messages m
-             where m.user_id = chat.current_user_id()
+             where m.user_id = chat_private.current_user_id()
                and m.conversation_id = fetch_recent.conversation_id
              order by m.seq desc
              limit fetch_recent.max_count) recent
      order by recent.seq;
 end
 $$ language plpgsql stable security invoker set search_path = pg_catalog, pg_temp;
+
+comment on function chat.fetch_recent(uuid, integer) is
+  'The last max_count (1..1000) messages of the current user''s conversation, in ascending seq. P0002 when the conversation is missing or someone else''s.';
 
 commit;

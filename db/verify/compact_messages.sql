@@ -17,4 +17,9 @@ select 1 / count(*) from pg_catalog.pg_proc
    and prosrc like '%parent_seq%'
    and prosrc like '%head_seq = %';
 
+-- the view along the path
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.compact_messages(uuid, bigint, jsonb, uuid)'::regprocedure
+   and prosrc like '%chat_private.view_before(%' and prosrc like '%v_start.parent_seq = v_start.summary_through%';
+
 rollback;

@@ -21,4 +21,11 @@ select 1 / (not pg_catalog.has_function_privilege('public', 'chat.fetch_context(
 select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.fetch_context_walk(uuid, integer, integer, bigint)', 'execute')::int;
 select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.fetch_context_walk(uuid, integer, integer, bigint)', 'execute'))::int;
 
+-- along the path: a summary's first row told by its parent
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat_private.view_before(uuid, bigint)', 'execute')::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.view_before(uuid, bigint)', 'execute'))::int;
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat_private.fetch_context_walk(uuid, integer, integer, bigint)'::regprocedure
+   and prosrc like '%chat_private.view_before(%' and prosrc not like '%summary_through + 1%';
+
 rollback;

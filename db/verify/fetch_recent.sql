@@ -20,4 +20,9 @@ select 1 / count(*) from pg_catalog.pg_proc
    and prosrc like '%chat_private.max_count_problem(%' and prosrc like '%chat_private.raise_conversation_not_found(%'
    and prosrc not like '%1000%' and prosrc not like '%P0002%';
 
+-- the active path, from the head
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.fetch_recent(uuid, integer)'::regprocedure
+   and prosrc like '%c.head_seq%' and prosrc like '%chat_private.path_ranges(%';
+
 rollback;

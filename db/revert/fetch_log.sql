@@ -1,0 +1,7 @@
+-- Revert chat:fetch_log from pg
+
+begin;
+
+drop function chat.fetch_log(uuid, bigint, integer);
+
+commit;
