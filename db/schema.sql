@@ -1185,8 +1185,6 @@ begin
         using errcode = '22023', column = 'from_seq';
     end if;
     v_bottom := coalesce(v_cover, v_bottom);
-    v_cover := null;
-    v_cover_from := null;
     v_hi := chat_private.view_before(compact_messages.conversation_id, v_bottom);
   end loop;
   if not v_seen and v_from > 1 then
@@ -2581,7 +2579,7 @@ declare
   v_total bigint := 0;      -- tokens taken
   v_count integer := 0;     -- messages taken
   v_low bigint;             -- the oldest message taken so far
-  v_jump bigint;            -- where a summary's first row leads the walk
+  v_jump bigint;            -- where a summary's or a stretch's first row leads the walk
   v_stopped boolean := false;  -- the walk stopped before the view's first message
   v_oldest_call bigint;     -- the oldest message taken that is not a tool's output
   v_over_from bigint;       -- the messages taken over the budget: from this one up
@@ -2648,7 +2646,6 @@ begin
       v_count := v_count + (v_hi - v_low + 1)::integer;
       exit when v_low > coalesce(v_start, v_stretch_from);
       v_hi := chat_private.view_before(fetch_context_walk.conversation_id, v_low);
-      v_start := null;
     end loop;
   else
     -- The walk: index range scans, newest first, of 32 rows and then 64, each

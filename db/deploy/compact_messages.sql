@@ -107,8 +107,6 @@ begin
         using errcode = '22023', column = 'from_seq';
     end if;
     v_bottom := coalesce(v_cover, v_bottom);
-    v_cover := null;
-    v_cover_from := null;
     v_hi := chat_private.view_before(compact_messages.conversation_id, v_bottom);
   end loop;
   if not v_seen and v_from > 1 then

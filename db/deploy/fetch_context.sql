@@ -62,7 +62,7 @@ declare
   v_total bigint := 0;      -- tokens taken
   v_count integer := 0;     -- messages taken
   v_low bigint;             -- the oldest message taken so far
-  v_jump bigint;            -- where a summary's first row leads the walk
+  v_jump bigint;            -- where a summary's or a stretch's first row leads the walk
   v_stopped boolean := false;  -- the walk stopped before the view's first message
   v_oldest_call bigint;     -- the oldest message taken that is not a tool's output
   v_over_from bigint;       -- the messages taken over the budget: from this one up
@@ -129,7 +129,6 @@ begin
       v_count := v_count + (v_hi - v_low + 1)::integer;
       exit when v_low > coalesce(v_start, v_stretch_from);
       v_hi := chat_private.view_before(fetch_context_walk.conversation_id, v_low);
-      v_start := null;
     end loop;
   else
     -- The walk: index range scans, newest first, of 32 rows and then 64, each
