@@ -307,15 +307,20 @@ class Turns:
         """How many turns are in flight."""
         return len(self._tasks)
 
-    async def start(self, user: User, conversation_id: UUID | None, content: str,
-                    client_msg_id: str | None = None, *, streamed: bool = False) -> TurnHandle:
-        """Stores the user's message and starts answering it, or finds the stored turn a retry repeats.
-        Raises before anything is answered: the store's errors (P0002, 23505, bad input), ``TurnInProgress``
-        for a retry while another attempt answers, ``ShuttingDown``."""
+    async def start(self, user: User, conversation_id: UUID | None, content: str | None,
+                    client_msg_id: str | None = None, *, streamed: bool = False, edit_of: int | None = None,
+                    regenerate_of: int | None = None) -> TurnHandle:
+        """Stores the user's message and starts answering it, or finds the stored turn a retry repeats. With
+        ``edit_of`` (a user message's seq), the message is that one's new version, stored beside it; with
+        ``regenerate_of`` (an assistant message's seq; ``content`` None), the user message it answered is
+        answered again, the new reply beside it. Either way the responder sees the active path, which ends at
+        the message answered. Raises before anything is answered: the store's errors (P0002, 23505, bad input),
+        ``TurnInProgress`` for a retry while another attempt answers, ``ShuttingDown``."""
         if self._closing:
             raise ShuttingDown
         start = await self.store.begin_turn(user, conversation_id, content, client_msg_id, HISTORY, self.lease,
-                                            history_tokens=self.context_tokens)
+                                            history_tokens=self.context_tokens, edit_of=edit_of,
+                                            regenerate_of=regenerate_of)
         if start.state == "running":
             raise TurnInProgress(start.conversation_id, start.retry_after)
         handle = TurnHandle(start, streamed)

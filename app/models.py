@@ -25,6 +25,8 @@ MAX_MESSAGE_METADATA = 1024 * 1024
 MAX_TASK_TITLE = 200
 MAX_TASK_DESCRIPTION = 10_000
 MAX_LIMIT = 500
+# seq is a bigint
+MAX_SEQ = 2**63 - 1
 # A token count (db/deploy/message_tokens.sql: chat_private.tokens_problem).
 MAX_TOKENS = 2_147_483_647
 MAX_QUERY = 1000
@@ -83,6 +85,7 @@ ClientMsgId = Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_MSG_ID), 
 ConversationMetadata = Annotated[dict[str, Any], bounded_metadata(MAX_CONVERSATION_METADATA)]
 MessageMetadata = Annotated[dict[str, Any], bounded_metadata(MAX_MESSAGE_METADATA)]
 Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS, strict=True)]
+Seq = Annotated[int, Field(ge=1, le=MAX_SEQ, strict=True)]
 
 
 class Request(BaseModel):
@@ -108,10 +111,37 @@ class MessageCreate(Request):
 
 
 class ChatRequest(Request):
+    """A chat turn: ``message`` answered, in ``conversation_id`` (a new one when absent). With ``edit_of`` (a user
+    message's seq), ``message`` is that message's new version, stored beside it; with ``regenerate_of`` (an
+    assistant message's seq), there is no ``message``: the user message it answered is answered again. Either
+    needs ``conversation_id``; the rules across fields are the route's (``problems``)."""
+
     conversation_id: UUID | None = None
-    message: Annotated[str, Field(min_length=1, max_length=MAX_CONTENT), AfterValidator(storable)]
-    # the user message's: a retried turn returns the stored turn, and the responder answers it once
+    message: Annotated[str, Field(min_length=1, max_length=MAX_CONTENT), AfterValidator(storable)] | None = None
+    # the user message's (a regenerated answer's, with regenerate_of): a retried turn returns the stored turn,
+    # and the responder answers it once
     client_msg_id: ClientMsgId | None = None
+    edit_of: Seq | None = None
+    regenerate_of: Seq | None = None
+
+    def problems(self) -> list[tuple[str, str]]:
+        """What is wrong across fields, as (field, message): the database refuses the same (22023)."""
+        if self.edit_of is not None and self.regenerate_of is not None:
+            return [("regenerate_of", "cannot be given with edit_of: a turn answers one message")]
+        found = []
+        if self.regenerate_of is None and self.message is None:
+            found.append(("message", "Field required"))
+        if self.regenerate_of is not None and self.message is not None:
+            found.append(("message", "must be absent with regenerate_of: the message answered again is stored"))
+        for name in ("edit_of", "regenerate_of"):
+            if getattr(self, name) is not None and self.conversation_id is None:
+                found.append(("conversation_id", f"is required with {name}"))
+        return found
+
+
+class HeadSwitch(Request):
+    # a message of the conversation: the head becomes the newest leaf under it
+    seq: Seq
 
 
 class Conversation(BaseModel):
@@ -137,6 +167,12 @@ class Message(BaseModel):
     # on a summary's rows: the messages it stands in for in the model's view (fetch_context); else None
     summary_from: int | None = None
     summary_through: int | None = None
+    # the message it follows (None for a first message): a conversation is a tree with one active path
+    parent_seq: int | None = None
+    # its place among its versions (the messages that follow the same one), 1-based, oldest first: what a client
+    # needs to draw "2 of 3"; given by the reads that ask for it (the HTTP routes), None otherwise
+    sibling_index: int | None = None
+    sibling_count: int | None = None
 
 
 class ContextMessage(Message):
@@ -163,6 +199,12 @@ class MessagePage(BaseModel):
 
 
 class RecentMessages(BaseModel):
+    items: list[Message]
+
+
+class SiblingMessages(BaseModel):
+    """The versions of a message's position, oldest first."""
+
     items: list[Message]
 
 

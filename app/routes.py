@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+import psycopg
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -18,16 +19,14 @@ from app.auth import current_user
 from app.chat import TurnHandle, Turns
 from app.identity import User
 from app.models import (
-    MAX_LIMIT, MAX_QUERY, ChatRequest, ChatTurn, Conversation, ConversationCreate, ConversationPage,
-    ConversationRename, Message, MessageCreate, MessagePage, Problem, RecentMessages, ResponderProblem,
-    SearchResults, TurnConflict, UserExport, storable,
+    MAX_LIMIT, MAX_QUERY, MAX_SEQ, ChatRequest, ChatTurn, Conversation, ConversationCreate, ConversationPage,
+    ConversationRename, HeadSwitch, Message, MessageCreate, MessagePage, Problem, RecentMessages,
+    ResponderProblem, SearchResults, SiblingMessages, TurnConflict, UserExport, storable,
 )
 from app.positions import ReadFrom
 from app.problems import ConversationNotFound, field_error, log_unavailable, problem
 from app.replica import written_position
 from app.store import ChatStore
-
-MAX_SEQ = 2**63 - 1
 
 NOT_FOUND = {"model": Problem,
              "description": "No such conversation of this user (missing and someone else's look the same)"}
@@ -133,7 +132,7 @@ async def delete_conversation(conversation_id: UUID, user: CurrentUser, store: S
 async def append_message(conversation_id: UUID, body: MessageCreate, response: Response,
                          user: CurrentUser, store: Store):
     message = await store.append_message(user, conversation_id, body.role, body.content,
-                                         body.metadata, body.client_msg_id, body.tokens)
+                                         body.metadata, body.client_msg_id, body.tokens, positions=True)
     if message.replayed:
         response.status_code = status.HTTP_200_OK
     return message
@@ -143,7 +142,7 @@ async def append_message(conversation_id: UUID, body: MessageCreate, response: R
 async def fetch_messages(conversation_id: UUID, user: CurrentUser, store: Store, replica: ReadFrom,
                          after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
                          limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100):
-    rows = await store.fetch_messages(user, conversation_id, after, limit + 1, replica=replica)
+    rows = await store.fetch_messages(user, conversation_id, after, limit + 1, positions=True, replica=replica)
     items = rows[:limit]
     return MessagePage(items=items, next_after=items[-1].seq if len(rows) > limit else None)
 
@@ -152,7 +151,33 @@ async def fetch_messages(conversation_id: UUID, user: CurrentUser, store: Store,
             responses={404: NOT_FOUND})
 async def fetch_recent(conversation_id: UUID, user: CurrentUser, store: Store, replica: ReadFrom,
                        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50):
-    return RecentMessages(items=await store.fetch_recent(user, conversation_id, limit, replica=replica))
+    return RecentMessages(items=await store.fetch_recent(user, conversation_id, limit, positions=True,
+                                                         replica=replica))
+
+
+# branches: a conversation is a tree of messages, and the routes above read its active path
+
+MESSAGE_NOT_FOUND = {"model": Problem, "description": "No such conversation of this user, or no such message in it"}
+
+
+@router.post("/conversations/{conversation_id}/head", response_model=Conversation,
+             responses={404: NOT_FOUND})
+async def switch_branch(conversation_id: UUID, body: HeadSwitch, user: CurrentUser, store: Store):
+    """The active path goes through message ``seq`` to the newest leaf under it (the "< 2/3 >" switcher)."""
+    return await store.switch_branch(user, conversation_id, body.seq)
+
+
+@router.get("/conversations/{conversation_id}/messages/{seq}/siblings", response_model=SiblingMessages,
+            responses={404: MESSAGE_NOT_FOUND})
+async def fetch_siblings(conversation_id: UUID, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)],
+                         user: CurrentUser, store: Store, replica: ReadFrom):
+    """The versions of message ``seq``'s position (the messages that follow the same one), oldest first."""
+    try:
+        return SiblingMessages(items=await store.fetch_siblings(user, conversation_id, seq, replica=replica))
+    except psycopg.errors.InvalidParameterValue as error:
+        if error.diag.column_name != "seq":
+            raise
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "message not found") from None
 
 
 # the chat turn
@@ -191,8 +216,16 @@ STREAMED_TURN = {
                               "description": "The responder failed; the user's message is stored"}})
 async def chat(body: ChatRequest, request: Request, user: CurrentUser,
                turns: Annotated[Turns, Depends(get_turns)]):
+    """One chat turn: ``message`` stored and answered; with ``edit_of``, stored as a new version of that user
+    message and answered; with ``regenerate_of`` and no ``message``, the user message that assistant message
+    answered is answered again, the new reply a version beside it. The reply becomes the head."""
+    if problems := body.problems():
+        raise RequestValidationError([field_error(("body", name), f"Value error, {message}",
+                                                  input=getattr(body, name))
+                                      for name, message in problems])
     streamed = wants_event_stream(request)
-    handle = await turns.start(user, body.conversation_id, body.message, body.client_msg_id, streamed=streamed)
+    handle = await turns.start(user, body.conversation_id, body.message, body.client_msg_id, streamed=streamed,
+                               edit_of=body.edit_of, regenerate_of=body.regenerate_of)
     if streamed:
         return EventSourceResponse(turn_events(handle))
     turn = await handle.result()
@@ -221,7 +254,8 @@ async def turn_events(handle: TurnHandle) -> AsyncIterator[ServerSentEvent]:
 async def search_messages(user: CurrentUser, store: Store, replica: ReadFrom,
                           q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY, pattern=r"\S")],
                           limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20):
-    return SearchResults(items=await store.search_messages(user, storable_query(q), limit, replica=replica))
+    return SearchResults(items=await store.search_messages(user, storable_query(q), limit, positions=True,
+                                                           replica=replica))
 
 
 def storable_query(q: str) -> str:

@@ -31,6 +31,14 @@ from app.transport import Statement, Transport, model_row
 TASK_FIELDS = frozenset({"title", "description", "completed"})
 
 
+def positioned(call: str, only: str = "true") -> str:
+    """A query of the rows of ``call`` (a function of messages), in its order, each with its place among its
+    versions (``sibling_index`` of ``sibling_count``, read in the same statement), where ``only`` holds."""
+    return (f"select m.*, p.sibling_index, p.sibling_count from {call} with ordinality m"
+            " left join lateral chat_private.sibling_position(m.conversation_id, m.seq, m.parent_seq) p"
+            f" on {only} order by m.ordinality")
+
+
 @dataclass(frozen=True)
 class TurnStart:
     """What ``chat.begin_turn`` decided about a user's message.
@@ -121,10 +129,13 @@ class ChatStore(Transport):
 
     async def append_message(self, user: User, conversation_id: UUID, role: Role, content: str,
                              metadata: dict[str, Any] | None = None,
-                             client_msg_id: str | None = None, tokens: int | None = None) -> AppendedMessage:
-        """Appends a message; ``tokens`` is the writer's count of its tokens (None: the database estimates it)."""
+                             client_msg_id: str | None = None, tokens: int | None = None, *,
+                             positions: bool = False) -> AppendedMessage:
+        """Appends a message; ``tokens`` is the writer's count of its tokens (None: the database estimates it);
+        ``positions``: with its place among its versions."""
+        call = "chat.append_message(%s, %s, %s, %s, %s, %s)"
         return await self._one(user, Statement(
-            "select * from chat.append_message(%s, %s, %s, %s, %s, %s)",
+            positioned(call) if positions else f"select * from {call}",
             [conversation_id, role, content, Jsonb(metadata or {}), client_msg_id, tokens],
             model_row(AppendedMessage)))
 
@@ -149,15 +160,53 @@ class ChatStore(Transport):
             "select chat.clear_conversation(%s)", [conversation_id], scalar_row))
 
     async def fetch_messages(self, user: User, conversation_id: UUID, after_seq: int = 0, limit: int = 100, *,
-                             replica: Replica | None = None) -> list[Message]:
+                             positions: bool = False, replica: Replica | None = None) -> list[Message]:
+        """The active path after ``after_seq``, ascending; ``positions``: each with its place among its versions."""
+        call = "chat.fetch_messages(%s, %s, %s)"
         return await self._read(user, Statement(
-            "select * from chat.fetch_messages(%s, %s, %s)", [conversation_id, after_seq, limit],
+            positioned(call) if positions else f"select * from {call}", [conversation_id, after_seq, limit],
             model_row(Message)), replica)
 
     async def fetch_recent(self, user: User, conversation_id: UUID, limit: int = 50, *,
-                           replica: Replica | None = None) -> list[Message]:
+                           positions: bool = False, replica: Replica | None = None) -> list[Message]:
+        """The last ``limit`` messages of the active path, ascending; ``positions`` as ``fetch_messages``."""
+        call = "chat.fetch_recent(%s, %s)"
         return await self._read(user, Statement(
-            "select * from chat.fetch_recent(%s, %s)", [conversation_id, limit], model_row(Message)), replica)
+            positioned(call) if positions else f"select * from {call}", [conversation_id, limit],
+            model_row(Message)), replica)
+
+    async def fetch_log(self, user: User, conversation_id: UUID, after_seq: int = 0, limit: int = 100, *,
+                        replica: Replica | None = None) -> list[Message]:
+        """Every message of every branch after ``after_seq``, by seq: the raw log, for auditors and for clients
+        that draw the tree."""
+        return await self._read(user, Statement(
+            "select * from chat.fetch_log(%s, %s, %s)", [conversation_id, after_seq, limit],
+            model_row(Message)), replica)
+
+    # branches
+
+    async def edit_message(self, user: User, conversation_id: UUID, seq: int, content: str,
+                           metadata: dict[str, Any] | None = None,
+                           client_msg_id: str | None = None) -> AppendedMessage:
+        """A new version of message ``seq``, beside it (the same parent and role), which becomes the head; the old
+        version stays. Idempotent on ``client_msg_id``; with its place among its versions."""
+        return await self._one(user, Statement(
+            positioned("chat.edit_message(%s, %s, %s, %s, %s)"),
+            [conversation_id, seq, content, Jsonb(metadata or {}), client_msg_id], model_row(AppendedMessage)))
+
+    async def switch_branch(self, user: User, conversation_id: UUID, seq: int) -> Conversation:
+        """The head becomes the newest leaf under message ``seq``: its branch is the active path."""
+        return await self._one(user, Statement(
+            "select * from chat.switch_branch(%s, %s)", [conversation_id, seq], model_row(Conversation)))
+
+    async def fetch_siblings(self, user: User, conversation_id: UUID, seq: int, *,
+                             replica: Replica | None = None) -> list[Message]:
+        """The versions of message ``seq``'s position, oldest first, each with its place among them."""
+        rows = await self._read(user, Statement(
+            "select * from chat.fetch_siblings(%s, %s)", [conversation_id, seq], model_row(Message)), replica)
+        for index, row in enumerate(rows, 1):
+            row.sibling_index, row.sibling_count = index, len(rows)
+        return rows
 
     async def fetch_context(self, user: User, conversation_id: UUID, max_tokens: int | None, limit: int = 1000,
                             before_seq: int | None = None, *,
@@ -182,11 +231,14 @@ class ChatStore(Transport):
             [conversation_id, from_seq, Jsonb(list(messages)), through_id], model_row(Message)))
         return rows
 
-    async def search_messages(self, user: User, query: str, limit: int = 20, *,
+    async def search_messages(self, user: User, query: str, limit: int = 20, *, positions: bool = False,
                               replica: Replica | None = None) -> list[Message]:
-        """The user's messages matching ``query`` (web-search syntax), best match first."""
+        """The user's messages matching ``query`` (web-search syntax), best match first; ``positions``: each with
+        its place among its versions."""
+        call = "chat.search_messages(%s, %s)"
         return await self._read(user, Statement(
-            "select * from chat.search_messages(%s, %s)", [query, limit], model_row(Message)), replica)
+            positioned(call) if positions else f"select * from {call}", [query, limit], model_row(Message)),
+            replica)
 
     # the user's data
 
@@ -197,18 +249,24 @@ class ChatStore(Transport):
 
     # the chat turn (app.chat)
 
-    async def begin_turn(self, user: User, conversation_id: UUID | None, content: str,
+    async def begin_turn(self, user: User, conversation_id: UUID | None, content: str | None,
                          client_msg_id: str | None = None, history: int = 50,
                          lease: timedelta = timedelta(seconds=150), *, tokens: int | None = None,
-                         history_tokens: int | None = None) -> TurnStart:
+                         history_tokens: int | None = None, edit_of: int | None = None,
+                         regenerate_of: int | None = None) -> TurnStart:
         """Stores the user's message (in a new conversation, titled by it, when none is given; ``tokens`` its
-        count) and claims its turn, in one transaction and one round trip: ``run`` with the history (the model's
-        view as ``fetch_context`` reads it: at most ``history`` messages, within ``history_tokens`` when given),
-        ``done`` with the stored reply (a retry of a finished turn), or ``running`` (a retry while another
-        attempt answers, for up to ``lease``)."""
+        count; with ``edit_of``, as a new version of that user message) and claims its turn, in one transaction
+        and one round trip: ``run`` with the history (the model's view as ``fetch_context`` reads it, from the
+        turn's message: at most ``history`` messages, within ``history_tokens`` when given), ``done`` with the
+        stored reply (a retry of a finished turn), or ``running`` (a retry while another attempt answers, for up
+        to ``lease``). With ``regenerate_of`` (an assistant message; ``content`` None), the user message it
+        answered is the turn's, answered again. The message and the reply come with their places among their
+        versions."""
+        call = "chat.begin_turn(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
         (rows,) = await self._run(user, Statement(
-            "select * from chat.begin_turn(%s, %s, %s, %s, %s, %s, %s)",
-            [conversation_id, content, client_msg_id, history, lease, tokens, history_tokens], dict_row),
+            positioned(call, only="m.part <> 'history'"),
+            [conversation_id, content, client_msg_id, history, lease, tokens, history_tokens, edit_of,
+             regenerate_of], dict_row),
             provision=self.provision if conversation_id is None else None)
         return TurnStart.from_rows(rows)
 
@@ -217,13 +275,13 @@ class ChatStore(Transport):
         """Stores the reply to the turn of the user message ``seq`` (``tokens`` its count, when the responder
         knows it); when the turn has one already, that one, replayed."""
         return await self._one(user, Statement(
-            "select * from chat.finish_turn(%s, %s, %s, %s, %s)",
+            positioned("chat.finish_turn(%s, %s, %s, %s, %s)"),
             [conversation_id, seq, content, Jsonb(metadata or {}), tokens], model_row(AppendedMessage)))
 
     async def settle_turn(self, user: User, conversation_id: UUID, seq: int, reply_seq: int) -> AppendedMessage:
         """Makes the stored assistant message ``reply_seq`` the reply to the turn of the user message ``seq``."""
         return await self._one(user, Statement(
-            "select * from chat.settle_turn(%s, %s, %s)", [conversation_id, seq, reply_seq],
+            positioned("chat.settle_turn(%s, %s, %s)"), [conversation_id, seq, reply_seq],
             model_row(AppendedMessage)))
 
     async def fail_turn(self, user: User, conversation_id: UUID, seq: int, attempt: UUID) -> bool:

@@ -757,10 +757,10 @@ COMMENT ON FUNCTION chat.append_messages(conversation_id uuid, messages jsonb) I
 
 
 --
--- Name: begin_turn(uuid, text, text, integer, interval, integer, integer); Type: FUNCTION; Schema: chat; Owner: -
+-- Name: begin_turn(uuid, text, text, integer, interval, integer, integer, bigint, bigint); Type: FUNCTION; Schema: chat; Owner: -
 --
 
-CREATE FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text DEFAULT NULL::text, max_count integer DEFAULT 50, lease interval DEFAULT '00:02:30'::interval, tokens integer DEFAULT NULL::integer, max_tokens integer DEFAULT NULL::integer) RETURNS SETOF chat.turn_part
+CREATE FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text DEFAULT NULL::text, max_count integer DEFAULT 50, lease interval DEFAULT '00:02:30'::interval, tokens integer DEFAULT NULL::integer, max_tokens integer DEFAULT NULL::integer, edit_of bigint DEFAULT NULL::bigint, regenerate_of bigint DEFAULT NULL::bigint) RETURNS SETOF chat.turn_part
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -770,6 +770,9 @@ declare
   v_opening_key text;
   v_message chat.appended_message;
   v_turn chat.turns;
+  v_reply_seq bigint;
+  v_answered bigint;
+  v_found chat.messages;
   v_state text;
   v_now timestamptz;
   v_problem text;
@@ -788,54 +791,182 @@ begin
     raise exception 'lease must be more than 0 and at most 1 day, not %', coalesce(begin_turn.lease::text, 'NULL')
       using errcode = '22023', column = 'lease';
   end if;
+  if begin_turn.edit_of is not null and begin_turn.regenerate_of is not null then
+    raise exception 'regenerate_of cannot be given with edit_of: a turn answers one message'
+      using errcode = '22023', column = 'regenerate_of';
+  end if;
+  if v_conversation_id is null and coalesce(begin_turn.edit_of, begin_turn.regenerate_of) is not null then
+    raise exception 'conversation_id is required with %', case when begin_turn.edit_of is null then 'regenerate_of'
+                                                              else 'edit_of' end
+      using errcode = '22023', column = 'conversation_id';
+  end if;
 
-  -- A retry of an opening turn finds its conversation; otherwise open one,
-  -- titled by the message.
-  if v_conversation_id is null then
-    if begin_turn.client_msg_id is not null then
-      perform from chat.users u where u.id = v_user_id for no key update;
-      select t.conversation_id into v_conversation_id
-        from chat.turns t
-       where t.user_id = v_user_id
-         and t.opening_key = begin_turn.client_msg_id;
-    end if;
-    if v_conversation_id is null then
-      select c.id into v_conversation_id
-        from chat.create_conversation(pg_catalog.left(begin_turn.content, 200)) c;
-      v_opening_key := begin_turn.client_msg_id;
+  -- An edit or another answer is of a message of this conversation: queue
+  -- behind its writers (lock its row) and find the message.
+  if coalesce(begin_turn.edit_of, begin_turn.regenerate_of) is not null then
+    perform
+      from chat.conversations c
+     where c.user_id = v_user_id
+       and c.id = v_conversation_id
+       for update;
+    if not found then
+      perform chat_private.raise_conversation_not_found(v_conversation_id);
     end if;
   end if;
 
-  -- Stored, or found again; either way the conversation's row is locked now.
-  v_message := chat.append_message(v_conversation_id, 'user', begin_turn.content, '{}', begin_turn.client_msg_id,
-                                   begin_turn.tokens);
+  if begin_turn.regenerate_of is not null then
+    if begin_turn.content is not null or begin_turn.tokens is not null then
+      raise exception '% must be NULL with regenerate_of: the message answered again is stored already',
+                      case when begin_turn.content is null then 'tokens' else 'content' end
+        using errcode = '22023', column = case when begin_turn.content is null then 'tokens' else 'content' end;
+    end if;
+    select r.parent_seq into v_answered
+      from chat.messages r
+     where r.user_id = v_user_id
+       and r.conversation_id = v_conversation_id
+       and r.seq = begin_turn.regenerate_of
+       and r.role = 'assistant';
+    select m.*, true into v_message
+      from chat.messages m
+     where m.user_id = v_user_id
+       and m.conversation_id = v_conversation_id
+       and m.seq = v_answered
+       and m.role = 'user';
+    if not found then
+      raise exception 'regenerate_of % is no assistant message of this conversation that answers a user message',
+                      coalesce(begin_turn.regenerate_of::text, 'NULL')
+        using errcode = '22023', column = 'regenerate_of';
+    end if;
 
-  select t.* into v_turn
-    from chat.turns t
-   where t.user_id = v_user_id
-     and t.conversation_id = v_conversation_id
-     and t.seq = v_message.seq
-     for update;
-  v_now := pg_catalog.clock_timestamp();
-  if not found then
-    insert into chat.turns (user_id, conversation_id, seq, opening_key, running_until)
-    values (v_user_id, v_conversation_id, v_message.seq, v_opening_key, v_now + begin_turn.lease)
-    returning * into v_turn;
-    v_state := 'run';
-  elsif v_turn.reply_seq is not null then
-    v_state := 'done';
-  elsif v_turn.running_until > v_now then
-    v_state := 'running';
+    -- A retry finds the reply stored with its key.
+    if begin_turn.client_msg_id is not null then
+      v_problem := chat_private.client_msg_id_problem(begin_turn.client_msg_id);
+      if v_problem is not null then
+        raise exception 'client_msg_id %', v_problem
+          using errcode = '22023', column = 'client_msg_id';
+      end if;
+      select m.* into v_found
+        from chat.messages m
+       where m.user_id = v_user_id
+         and m.conversation_id = v_conversation_id
+         and m.client_msg_id = begin_turn.client_msg_id;
+      if found and (v_found.role <> 'assistant' or v_found.parent_seq is distinct from v_answered) then
+        raise exception 'client_msg_id % was already used in this conversation for another message', pg_catalog.quote_literal(begin_turn.client_msg_id)
+          using errcode = '23505', column = 'client_msg_id',
+                constraint = 'messages_client_msg_id_key', table = 'messages';
+      end if;
+      v_reply_seq := v_found.seq;
+    end if;
+
+    select t.* into v_turn
+      from chat.turns t
+     where t.user_id = v_user_id
+       and t.conversation_id = v_conversation_id
+       and t.seq = v_answered
+       for update;
+    v_now := pg_catalog.clock_timestamp();
+    if v_reply_seq is not null then
+      v_state := 'done';
+    elsif found and v_turn.running_until > v_now then
+      v_state := 'running';
+    elsif found and v_turn.reply_key = begin_turn.client_msg_id and v_turn.reply_seq is not null then
+      -- answered by a responder that stored its reply itself (chat.settle_turn)
+      v_state := 'done';
+      v_reply_seq := v_turn.reply_seq;
+    elsif found then
+      update chat.turns t
+         set attempt = pg_catalog.gen_random_uuid(),
+             attempts = t.attempts + 1,
+             running_until = v_now + begin_turn.lease,
+             reply_seq = null,
+             finished_at = null,
+             reply_key = begin_turn.client_msg_id
+       where t.user_id = v_user_id
+         and t.conversation_id = v_conversation_id
+         and t.seq = v_answered
+      returning * into v_turn;
+      v_state := 'run';
+    else
+      insert into chat.turns (user_id, conversation_id, seq, running_until, reply_key)
+      values (v_user_id, v_conversation_id, v_answered, v_now + begin_turn.lease, begin_turn.client_msg_id)
+      returning * into v_turn;
+      v_state := 'run';
+    end if;
+    if v_state = 'run' then
+      update chat.conversations c
+         set head_seq = v_answered
+       where c.user_id = v_user_id
+         and c.id = v_conversation_id;
+    end if;
   else
-    update chat.turns t
-       set attempt = pg_catalog.gen_random_uuid(),
-           attempts = t.attempts + 1,
-           running_until = v_now + begin_turn.lease
+    -- A retry of an opening turn finds its conversation; otherwise open one,
+    -- titled by the message.
+    if v_conversation_id is null then
+      if begin_turn.client_msg_id is not null then
+        perform from chat.users u where u.id = v_user_id for no key update;
+        select t.conversation_id into v_conversation_id
+          from chat.turns t
+         where t.user_id = v_user_id
+           and t.opening_key = begin_turn.client_msg_id;
+      end if;
+      if v_conversation_id is null then
+        select c.id into v_conversation_id
+          from chat.create_conversation(pg_catalog.left(begin_turn.content, 200)) c;
+        v_opening_key := begin_turn.client_msg_id;
+      end if;
+    end if;
+
+    -- Stored, or found again; either way the conversation's row is locked now.
+    if begin_turn.edit_of is not null then
+      if begin_turn.tokens is not null then
+        raise exception 'tokens must be NULL with edit_of: an edited message gets the database''s estimate'
+          using errcode = '22023', column = 'tokens';
+      end if;
+      perform
+        from chat.messages m
+       where m.user_id = v_user_id
+         and m.conversation_id = v_conversation_id
+         and m.seq = begin_turn.edit_of
+         and m.role = 'user';
+      if not found then
+        raise exception 'edit_of % is no user message of this conversation', begin_turn.edit_of
+          using errcode = '22023', column = 'edit_of';
+      end if;
+      v_message := chat.edit_message(v_conversation_id, begin_turn.edit_of, begin_turn.content, '{}',
+                                     begin_turn.client_msg_id);
+    else
+      v_message := chat.append_message(v_conversation_id, 'user', begin_turn.content, '{}',
+                                       begin_turn.client_msg_id, begin_turn.tokens);
+    end if;
+
+    select t.* into v_turn
+      from chat.turns t
      where t.user_id = v_user_id
        and t.conversation_id = v_conversation_id
        and t.seq = v_message.seq
-    returning * into v_turn;
-    v_state := 'run';
+       for update;
+    v_now := pg_catalog.clock_timestamp();
+    if not found then
+      insert into chat.turns (user_id, conversation_id, seq, opening_key, running_until)
+      values (v_user_id, v_conversation_id, v_message.seq, v_opening_key, v_now + begin_turn.lease)
+      returning * into v_turn;
+      v_state := 'run';
+    elsif v_turn.reply_seq is not null then
+      v_state := 'done';
+      v_reply_seq := v_turn.reply_seq;
+    elsif v_turn.running_until > v_now then
+      v_state := 'running';
+    else
+      update chat.turns t
+         set attempt = pg_catalog.gen_random_uuid(),
+             attempts = t.attempts + 1,
+             running_until = v_now + begin_turn.lease
+       where t.user_id = v_user_id
+         and t.conversation_id = v_conversation_id
+         and t.seq = v_message.seq
+      returning * into v_turn;
+      v_state := 'run';
+    end if;
   end if;
 
   return next row('user', v_state,
@@ -849,10 +980,10 @@ begin
         from chat.messages m
        where m.user_id = v_user_id
          and m.conversation_id = v_conversation_id
-         and m.seq = v_turn.reply_seq;
+         and m.seq = v_reply_seq;
   elsif v_state = 'run' then
-    -- the model's view, as fetch_context reads it: the last max_count
-    -- messages, within max_tokens when it is given
+    -- the model's view, as fetch_context reads it from the head (the turn's
+    -- message): the last max_count messages, within max_tokens when it is given
     return query
       select 'history', v_state, null::uuid, null::interval,
              h.id, h.conversation_id, h.user_id, h.seq, h.role, h.content, h.metadata, h.client_msg_id,
@@ -865,10 +996,10 @@ $$;
 
 
 --
--- Name: FUNCTION begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer); Type: COMMENT; Schema: chat; Owner: -
+-- Name: FUNCTION begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer, edit_of bigint, regenerate_of bigint); Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer) IS 'Stores the current user''s message (in a new conversation, titled by it, when conversation_id is NULL; tokens its count, NULL for the database''s estimate) and claims its turn: state run (with an attempt, a lease, and as history the model''s view as fetch_context reads it: at most max_count messages, within max_tokens when given), done (a retry of a turn whose reply is stored: the reply) or running (a retry while another attempt answers: retry_after). A retry is the same client_msg_id; with another content it raises 23505. P0002 when the conversation is missing or someone else''s.';
+COMMENT ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer, edit_of bigint, regenerate_of bigint) IS 'Stores the current user''s message (in a new conversation, titled by it, when conversation_id is NULL; tokens its count, NULL for the database''s estimate) and claims its turn: state run (with an attempt, a lease, and as history the model''s view as fetch_context reads it: at most max_count messages, within max_tokens when given), done (a retry of a turn whose reply is stored: the reply) or running (a retry while another attempt answers: retry_after). edit_of: the message is a new version of that user message, stored beside it (chat.edit_message). regenerate_of: content NULL; the user message that assistant message answers is answered again (its turn opened again, the head moved to it; the reply stored with client_msg_id). A retry is the same client_msg_id; with another content it raises 23505. 22023 naming edit_of or regenerate_of when it names no such message; P0002 when the conversation is missing or someone else''s.';
 
 
 --
@@ -1922,8 +2053,15 @@ CREATE FUNCTION chat.finish_turn(conversation_id uuid, seq bigint, content text,
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
+  -- the conversation's row and the turn's, locked
   v_turn chat.turns := chat_private.lock_turn(finish_turn.conversation_id, finish_turn.seq);
   v_reply chat.appended_message;
+  v_head bigint;
+  v_count bigint;
+  v_updated timestamptz;
+  v_metadata jsonb;
+  v_problem text;
+  v_stored chat.messages;
 begin
   if v_turn.reply_seq is not null then
     select m.*, true into v_reply
@@ -1934,8 +2072,40 @@ begin
     return v_reply;
   end if;
 
-  v_reply := chat.append_message(finish_turn.conversation_id, 'assistant', finish_turn.content,
-                                 finish_turn.metadata, null, finish_turn.tokens);
+  select c.head_seq, c.message_count, c.updated_at into v_head, v_count, v_updated
+    from chat.conversations c
+   where c.user_id = v_turn.user_id
+     and c.id = v_turn.conversation_id;
+
+  if v_head = v_turn.seq or exists (
+    select from chat_private.path_ranges(finish_turn.conversation_id, v_head, v_turn.seq) r
+     where v_turn.seq between r.from_seq and r.to_seq
+  ) then
+    v_reply := chat.append_message(finish_turn.conversation_id, 'assistant', finish_turn.content,
+                                   finish_turn.metadata, v_turn.reply_key, finish_turn.tokens);
+  else
+    v_metadata := chat_private.check_message('assistant', finish_turn.content, finish_turn.metadata,
+                                             v_turn.reply_key);
+    v_problem := chat_private.tokens_problem(finish_turn.tokens);
+    if v_problem is not null then
+      raise exception 'tokens %, not %', v_problem, finish_turn.tokens
+        using errcode = '22003', column = 'tokens';
+    end if;
+    insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
+                               tokens_given, tokens, created_at)
+    values (finish_turn.conversation_id, v_turn.user_id, v_count + 1, v_turn.seq, 'assistant',
+            finish_turn.content, v_metadata, v_turn.reply_key, finish_turn.tokens,
+            coalesce(finish_turn.tokens, chat_private.estimated_tokens(finish_turn.content, v_metadata)),
+            greatest(v_updated, pg_catalog.clock_timestamp()))
+    returning * into v_stored;
+    update chat.conversations c
+       set message_count = v_stored.seq,
+           updated_at = v_stored.created_at
+     where c.user_id = v_turn.user_id
+       and c.id = v_turn.conversation_id;
+    v_reply := row(v_stored.*, false)::chat.appended_message;
+  end if;
+
   update chat.turns t
      set reply_seq = v_reply.seq,
          running_until = null,
@@ -1952,7 +2122,7 @@ $$;
 -- Name: FUNCTION finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb, tokens integer); Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON FUNCTION chat.finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb, tokens integer) IS 'Stores the reply to the current user''s turn (the turn of the user message seq) as an assistant message, with tokens its count of tokens (NULL: the database''s estimate), and ends the turn''s claim; returns it. When the turn has a reply already, stores nothing and returns that one (replayed = true). P0002 when the turn is missing or someone else''s; content and metadata are checked as append_message checks them.';
+COMMENT ON FUNCTION chat.finish_turn(conversation_id uuid, seq bigint, content text, metadata jsonb, tokens integer) IS 'Stores the reply to the current user''s turn (the turn of the user message seq) as an assistant message, with tokens its count of tokens (NULL: the database''s estimate), and ends the turn''s claim; returns it. The reply follows the turn''s message: appended after the head, which moves to it, when the head is that message or after it on the active path; beside the active path, the head left alone, when the person moved away from it. A regenerated answer is stored with the turn''s reply_key as its client_msg_id. When the turn has a reply already, stores nothing and returns that one (replayed = true). P0002 when the turn is missing or someone else''s; content and metadata are checked as append_message checks them.';
 
 
 --
@@ -2751,6 +2921,7 @@ CREATE TABLE chat.turns (
     reply_seq bigint,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     finished_at timestamp with time zone,
+    reply_key chat.client_msg_id,
     CONSTRAINT turns_attempts_positive CHECK ((attempts > 0)),
     CONSTRAINT turns_done_or_running CHECK (((reply_seq IS NULL) OR (running_until IS NULL))),
     CONSTRAINT turns_reply_after_message CHECK ((reply_seq > seq))
@@ -2813,6 +2984,13 @@ COMMENT ON COLUMN chat.turns.reply_seq IS 'The reply''s seq once it is stored; N
 --
 
 COMMENT ON COLUMN chat.turns.finished_at IS 'When the reply was stored.';
+
+
+--
+-- Name: COLUMN turns.reply_key; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.turns.reply_key IS 'The client_msg_id of the request that asked for the turn''s latest answer again (regenerate), stored on that reply: a retry of it finds the reply. NULL for a turn answered once.';
 
 
 --
@@ -3072,6 +3250,36 @@ CREATE FUNCTION chat_private.search_query_problem(query text) RETURNS text
 --
 
 COMMENT ON FUNCTION chat_private.search_query_problem(query text) IS 'The one definition of how long a search''s query may be: NULL when it is at most 1000 characters (or NULL, which search_messages refuses as empty); otherwise what is wrong.';
+
+
+--
+-- Name: sibling_position(uuid, bigint, bigint); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.sibling_position(conversation_id uuid, seq bigint, parent_seq bigint) RETURNS TABLE(sibling_index bigint, sibling_count bigint)
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+ SELECT (1 + count(*) FILTER (WHERE (s.seq < sibling_position.seq))),
+     (1 + count(*) FILTER (WHERE (s.seq <> sibling_position.seq)))
+    FROM ( SELECT m.seq
+            FROM chat.messages m
+           WHERE ((m.user_id = chat_private.current_user_id()) AND (m.conversation_id = sibling_position.conversation_id) AND (m.seq = (COALESCE(sibling_position.parent_seq, (0)::bigint) + 1)) AND (NOT (m.parent_seq IS DISTINCT FROM sibling_position.parent_seq)))
+         UNION ALL
+          SELECT m.seq
+            FROM chat.messages m
+           WHERE ((m.user_id = chat_private.current_user_id()) AND (m.conversation_id = sibling_position.conversation_id) AND (m.parent_seq = sibling_position.parent_seq) AND (m.parent_seq IS DISTINCT FROM (m.seq - 1)) AND (m.seq > 1))
+         UNION ALL
+          SELECT m.seq
+            FROM chat.messages m
+           WHERE ((sibling_position.parent_seq IS NULL) AND (m.user_id = chat_private.current_user_id()) AND (m.conversation_id = sibling_position.conversation_id) AND (m.parent_seq IS NULL) AND (m.parent_seq IS DISTINCT FROM (m.seq - 1)) AND (m.seq > 1))) s;
+END;
+
+
+--
+-- Name: FUNCTION sibling_position(conversation_id uuid, seq bigint, parent_seq bigint); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.sibling_position(conversation_id uuid, seq bigint, parent_seq bigint) IS 'The place of message seq (which follows parent_seq) among its versions in the current user''s conversation: sibling_index counts from 1, oldest first, and sibling_count is how many there are, the message itself counted also when the calling statement cannot see it.';
 
 
 --
@@ -3974,11 +4182,11 @@ GRANT ALL ON FUNCTION chat.append_messages(conversation_id uuid, messages jsonb)
 
 
 --
--- Name: FUNCTION begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer); Type: ACL; Schema: chat; Owner: -
+-- Name: FUNCTION begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer, edit_of bigint, regenerate_of bigint); Type: ACL; Schema: chat; Owner: -
 --
 
-REVOKE ALL ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer) TO chat_app;
+REVOKE ALL ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer, edit_of bigint, regenerate_of bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.begin_turn(conversation_id uuid, content text, client_msg_id text, max_count integer, lease interval, tokens integer, max_tokens integer, edit_of bigint, regenerate_of bigint) TO chat_app;
 
 
 --
@@ -4323,6 +4531,13 @@ GRANT UPDATE(finished_at) ON TABLE chat.turns TO chat_app;
 
 
 --
+-- Name: COLUMN turns.reply_key; Type: ACL; Schema: chat; Owner: -
+--
+
+GRANT UPDATE(reply_key) ON TABLE chat.turns TO chat_app;
+
+
+--
 -- Name: FUNCTION lock_turn(conversation_id uuid, seq bigint); Type: ACL; Schema: chat_private; Owner: -
 --
 
@@ -4398,6 +4613,14 @@ GRANT ALL ON FUNCTION chat_private.search_message_hits(words tsquery, max_count 
 
 REVOKE ALL ON FUNCTION chat_private.search_query_problem(query text) FROM PUBLIC;
 GRANT ALL ON FUNCTION chat_private.search_query_problem(query text) TO chat_app;
+
+
+--
+-- Name: FUNCTION sibling_position(conversation_id uuid, seq bigint, parent_seq bigint); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.sibling_position(conversation_id uuid, seq bigint, parent_seq bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.sibling_position(conversation_id uuid, seq bigint, parent_seq bigint) TO chat_app;
 
 
 --

@@ -10,7 +10,7 @@ import httpx
 
 CONVERSATION_KEYS = {"id", "title", "metadata", "message_count", "created_at", "updated_at"}
 MESSAGE_KEYS = {"id", "conversation_id", "seq", "role", "content", "metadata", "client_msg_id", "created_at",
-                "tokens", "summary_from", "summary_through"}
+                "tokens", "summary_from", "summary_through", "parent_seq", "sibling_index", "sibling_count"}
 
 # The header that asks POST /api/chat for Server-Sent Events.
 STREAM = {"Accept": "text/event-stream"}

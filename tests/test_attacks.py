@@ -217,7 +217,7 @@ def test_public_holds_no_privilege_on_anything_of_chat(db):
 API_FUNCTIONS = {
     "chat.append_message(uuid,text,text,jsonb,text,integer)",
     "chat.append_messages(uuid,jsonb)",
-    "chat.begin_turn(uuid,text,text,integer,interval,integer,integer)",
+    "chat.begin_turn(uuid,text,text,integer,interval,integer,integer,bigint,bigint)",
     "chat.check_token(timestamp with time zone)",
     "chat.clear_conversation(uuid)",
     "chat.compact_messages(uuid,bigint,jsonb,uuid)",
@@ -269,6 +269,7 @@ HELPER_FUNCTIONS = {
     "chat_private.role_problem(text)",
     "chat_private.search_message_hits(tsquery,integer)",
     "chat_private.search_query_problem(text)",
+    "chat_private.sibling_position(uuid,bigint,bigint)",
     "chat_private.stretch_end(uuid,bigint)",
     "chat_private.task_description_problem(text)",
     "chat_private.task_title_problem(text)",

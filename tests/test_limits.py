@@ -153,6 +153,7 @@ CHECKS = {
     ("conversations", "metadata"): {
         "conversations_metadata_valid": "chat_private.conversation_metadata_problem(VALUE) IS NULL"},
     ("turns", "opening_key"): {"client_msg_id_length": "chat_private.client_msg_id_problem(VALUE) IS NULL"},
+    ("turns", "reply_key"): {"client_msg_id_length": "chat_private.client_msg_id_problem(VALUE) IS NULL"},
     ("tasks", "title"): {"tasks_title_length": "chat_private.task_title_problem(VALUE) IS NULL"},
     ("tasks", "description"): {"tasks_description_length": "chat_private.task_description_problem(VALUE) IS NULL"},
     ("messages", "tokens_given"): {"token_count_range": "chat_private.tokens_problem((VALUE)::bigint) IS NULL"},
@@ -215,7 +216,7 @@ def test_every_limit_function_is_inlined_where_it_is_asked(db):
     ("chat.list_conversations(integer, timestamptz, uuid)", "chat_private.max_count_problem(", "1000"),
     ("chat.search_messages(text, integer)", "chat_private.max_count_problem(", "1000"),
     ("chat.search_messages(text, integer)", "chat_private.search_query_problem(", "char_length"),
-    ("chat.begin_turn(uuid, text, text, integer, interval, integer, integer)", "chat_private.max_count_problem(", "1000"),
+    ("chat.begin_turn(uuid, text, text, integer, interval, integer, integer, bigint, bigint)", "chat_private.max_count_problem(", "1000"),
     ("chat.fetch_context(uuid, integer, integer, bigint)", "chat_private.max_count_problem(", "1000"),
     ("chat.fetch_context(uuid, integer, integer, bigint)", "chat_private.tokens_problem(", "2147483647"),
     ("chat_private.check_message_element(jsonb, text)", "chat_private.tokens_problem(", "2147483647"),
@@ -253,6 +254,7 @@ NOT_FOUND_RAISERS = {
     "chat.pop_message(uuid)", "chat.rename_conversation(uuid,text)",
     "chat.edit_message(uuid,bigint,text,jsonb,text)", "chat.switch_branch(uuid,bigint)",
     "chat.fetch_siblings(uuid,bigint)", "chat.fetch_log(uuid,bigint,integer)",
+    "chat.begin_turn(uuid,text,text,integer,interval,integer,integer,bigint,bigint)",
 }
 
 

@@ -56,7 +56,7 @@ SABOTAGE = [
     ("grant delete on chat.turns to chat_app", "turns"),
     ("drop policy turns_update on chat.turns", "turns_rls"),
     ("alter function chat_private.lock_turn(uuid, bigint) security definer", "lock_turn"),
-    ("drop function chat.begin_turn(uuid, text, text, integer, interval, integer, integer)", "begin_turn"),
+    ("drop function chat.begin_turn(uuid, text, text, integer, interval, integer, integer, bigint, bigint)", "begin_turn"),
     ("revoke execute on function chat.finish_turn(uuid, bigint, text, jsonb, integer) from chat_app", "finish_turn"),
     ("grant execute on function chat.settle_turn(uuid, bigint, bigint) to public", "settle_turn"),
     ("drop function chat.fail_turn(uuid, bigint, uuid)", "fail_turn"),
@@ -152,6 +152,11 @@ SABOTAGE = [
      " return 0; end $$", "clear_conversation"),
     ("grant execute on function chat.compact_messages(uuid, bigint, jsonb, uuid) to public", "compact_messages"),
     ("drop function chat.compact_messages(uuid, bigint, jsonb, uuid)", "compact_messages"),
+    # the chat turn on a tree: edits, answers again, and where a message stands among its versions
+    ("alter table chat.turns drop column reply_key", "turns_reply_key"),
+    ("revoke update (reply_key) on chat.turns from chat_app", "turns_reply_key"),
+    ("drop function chat_private.sibling_position(uuid, bigint, bigint)", "sibling_position"),
+    ("grant execute on function chat_private.sibling_position(uuid, bigint, bigint) to public", "sibling_position"),
 ]
 
 
@@ -332,14 +337,16 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
             "metadata_depth", "check_message", "conversation_not_found", "lock_turn", "search_messages",
             "tasks",
             # token counts, the model's context, compaction: new helpers and new signatures, granted
-            "message_tokens", "message_element", "append_message@v0.8.0", "finish_turn", "begin_turn@v0.7.0",
+            "message_tokens", "message_element", "append_message@v0.8.0", "finish_turn@v0.9.0", "begin_turn@v0.7.0",
             "fetch_context@v0.8.0", "compact_messages@v0.8.0",
             # the running total: its trigger's function kept from public; the walk granted
             "message_tokens_before",
             # the tree: the conversations' trigger function kept from public
             "message_parents",
             # the active path's helpers, and the functions of branches
-            "active_path", "fetch_log", "edit_message", "switch_branch", "fetch_siblings", "fetch_context"} <= touching
+            "active_path", "fetch_log", "edit_message", "switch_branch", "fetch_siblings", "fetch_context",
+            # a regenerated answer's key, and the place among versions
+            "turns_reply_key", "sibling_position", "begin_turn"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

@@ -1,10 +1,13 @@
--- Revert chat:begin_turn from pg
+-- Revert chat:begin_turn from pg (reworked)
 --
--- The function as it was at @v0.8.0.
+-- Back to the @v0.9.0 signature and body, without edit_of and regenerate_of,
+-- commented and granted as before.
 
 begin;
 
-create or replace function chat.begin_turn(
+drop function chat.begin_turn(uuid, text, text, integer, interval, integer, integer, bigint, bigint);
+
+create function chat.begin_turn(
   conversation_id uuid,
   content text,
   client_msg_id text default null,
@@ -106,10 +109,16 @@ begin
       select 'history', v_state, null::uuid, null::interval,
              h.id, h.conversation_id, h.user_id, h.seq, h.role, h.content, h.metadata, h.client_msg_id,
              h.created_at, h.tokens_given, h.tokens, h.summary_from, h.summary_through, h.tokens_before,
-             false
+             h.parent_seq, h.stretch_from, false
         from chat.fetch_context(v_conversation_id, begin_turn.max_tokens, begin_turn.max_count) h;
   end if;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
+
+comment on function chat.begin_turn(uuid, text, text, integer, interval, integer, integer) is
+  'Stores the current user''s message (in a new conversation, titled by it, when conversation_id is NULL; tokens its count, NULL for the database''s estimate) and claims its turn: state run (with an attempt, a lease, and as history the model''s view as fetch_context reads it: at most max_count messages, within max_tokens when given), done (a retry of a turn whose reply is stored: the reply) or running (a retry while another attempt answers: retry_after). A retry is the same client_msg_id; with another content it raises 23505. P0002 when the conversation is missing or someone else''s.';
+
+revoke all on function chat.begin_turn(uuid, text, text, integer, interval, integer, integer) from public;
+grant execute on function chat.begin_turn(uuid, text, text, integer, interval, integer, integer) to chat_app;
 
 commit;

@@ -1,16 +1,17 @@
 -- Revert chat:finish_turn from pg (reworked)
 --
--- Back to the @v0.6.0 signature and body, without tokens, granted as before.
+-- Back to the @v0.9.0 body: the reply appended after the head, without the
+-- turn's reply_key. The same signature: its grants stay; its comment
+-- as it was.
 
 begin;
 
-drop function chat.finish_turn(uuid, bigint, text, jsonb, integer);
-
-create function chat.finish_turn(
+create or replace function chat.finish_turn(
   conversation_id uuid,
   seq bigint,
   content text,
-  metadata jsonb default '{}'
+  metadata jsonb default '{}',
+  tokens integer default null
 ) returns chat.appended_message as $$
 declare
   v_turn chat.turns := chat_private.lock_turn(finish_turn.conversation_id, finish_turn.seq);
@@ -26,7 +27,7 @@ begin
   end if;
 
   v_reply := chat.append_message(finish_turn.conversation_id, 'assistant', finish_turn.content,
-                                 finish_turn.metadata);
+                                 finish_turn.metadata, null, finish_turn.tokens);
   update chat.turns t
      set reply_seq = v_reply.seq,
          running_until = null,
@@ -38,10 +39,7 @@ begin
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
 
-comment on function chat.finish_turn(uuid, bigint, text, jsonb) is
-  'Stores the reply to the current user''s turn (the turn of the user message seq) as an assistant message and ends the turn''s claim; returns it. When the turn has a reply already, stores nothing and returns that one (replayed = true). P0002 when the turn is missing or someone else''s; content and metadata are checked as append_message checks them.';
-
-revoke all on function chat.finish_turn(uuid, bigint, text, jsonb) from public;
-grant execute on function chat.finish_turn(uuid, bigint, text, jsonb) to chat_app;
+comment on function chat.finish_turn(uuid, bigint, text, jsonb, integer) is
+  'Stores the reply to the current user''s turn (the turn of the user message seq) as an assistant message, with tokens its count of tokens (NULL: the database''s estimate), and ends the turn''s claim; returns it. When the turn has a reply already, stores nothing and returns that one (replayed = true). P0002 when the turn is missing or someone else''s; content and metadata are checked as append_message checks them.';
 
 commit;
