@@ -75,15 +75,26 @@ merge two legitimate equal items (a user who says "yes" twice) into one. So a ca
 ``add_items`` whose answer was lost may store the batch twice; the SDK's own retries read the tail back
 and rewind instead.
 
+Branches, in the spirit of the SDK's ``AdvancedSQLiteSession``: the conversation is a tree of messages with
+one active path (its head), which every method reads and writes. ``create_branch_from_turn(n)`` branches from
+the n-th user message of the model's view: the branch point lives on the session object (``branch_point``), as
+``AdvancedSQLiteSession`` keeps its current branch, and ``get_items`` reads the view before that message until
+the next ``add_items`` stores its first item, a user message, as a new version of it (``chat.edit_message``,
+beside it) and the rest after it, in one transaction. ``switch_to_branch(seq)`` moves the head to the newest
+leaf under a message (``chat.switch_branch``), for everyone; ``list_branches()`` gives the leaves of the tree,
+with the id that switches to each. Each is one call of the store.
+
 Errors: ``NoSessionUser`` (no user), ``ItemNotStorable`` (an item over the limits), ``TooManyItems`` (a
 batch of more than 1000 items, what one ``append_messages`` takes), ``EmptyCompaction`` (a whole-view
-replacement by no item); a conversation that is missing or someone else's raises the store's
+replacement by no item), ``BranchStartsWithUserMessage`` (a branch's first item not a user message),
+``NotNewestItem`` (``pop_item`` where the active path does not end at the newest message), ``ValueError`` for a
+turn or a branch id that is none; a conversation that is missing or someone else's raises the store's
 ``psycopg.errors.NoDataFound`` (P0002) from every method, the same for both, so that existence does not
 leak; and whatever else the store raises, unchanged.
 
-A mutation (``add_items``, ``pop_item``, ``clear_session``, a compaction's replacement) that has been sent
-runs to its end even when the caller is cancelled; the cancellation is raised once its outcome is known,
-so a cancelled call has either done all of its work or none of it, never left it in flight.
+A mutation (``add_items``, ``pop_item``, ``clear_session``, ``switch_to_branch``, a compaction's replacement)
+that has been sent runs to its end even when the caller is cancelled; the cancellation is raised once its
+outcome is known, so a cancelled call has either done all of its work or none of it, never left it in flight.
 
 The core store (``app.store``) imports without the SDK; only this module needs it.
 """
@@ -91,27 +102,30 @@ The core store (``app.store``) imports without the SDK; only this module needs i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
+import psycopg
 from agents.memory import SessionSettings
 from agents.memory.session import _CompactionSnapshot
 from agents.memory.session_settings import coerce_session_settings
 from psycopg import sql
 from psycopg.rows import scalar_row
+from psycopg.types.json import Jsonb
 
 from app.identity import User
 from app.models import MAX_CONTENT, MAX_MESSAGE_METADATA, MAX_TOKENS, AppendedMessage, storable_json
 from app.store import ChatStore
-from app.transport import Statement, to_the_end
+from app.transport import Statement, model_row, to_the_end
 
 if TYPE_CHECKING:
     from agents.items import TResponseInputItem
     from agents.run_context import RunContextWrapper
 
-__all__ = ["ITEM_KEY", "MAX_BATCH", "ChatStoreSession", "EmptyCompaction", "ItemNotStorable", "NoSessionUser",
-           "TooManyItems"]
+__all__ = ["ITEM_KEY", "MAX_BATCH", "BranchPoint", "BranchStartsWithUserMessage", "ChatStoreSession",
+           "EmptyCompaction", "ItemNotStorable", "NoSessionUser", "NotNewestItem", "TooManyItems"]
 
 # The key of a message's metadata that holds the item.
 ITEM_KEY = "agents_item"
@@ -157,6 +171,61 @@ SNAPSHOT = sql.SQL(
 
 POP = sql.SQL("select {item} from chat.pop_message(%s) m").format(item=ITEM)
 
+# Whether a row is a turn, as the SDK's AdvancedSQLiteSession tells one: its item is a message of role "user" (a row
+# written otherwise, of role user, is a plain user message); an mcp_approval_response, stored as the user's, is none.
+TURN = sql.SQL("coalesce(m.role = 'user' and ({item}) ->> 'role' = 'user', false)").format(item=ITEM)
+
+# The turns of the model's view before a message (before_seq; NULL: all of it), in one statement: the view read back
+# from the newest in pages of chat.fetch_context (each page's oldest row says where the page before it ends; the page
+# after the view's oldest is empty, and ends the recursion); of each turn, its seq, the message it follows, and whether
+# it is a compaction summary's first row. Parameters: the conversation, before_seq, the conversation.
+TURNS = sql.SQL(
+    "with recursive view_rows (seq, parent_seq, turn, opens_summary, before, n) as ("
+    " select m.seq, m.parent_seq, {turn}, {opens}, {before}, m.ordinality"
+    " from chat.fetch_context(%s, null, {page}, %s) with ordinality m"
+    " union all"
+    " select m.seq, m.parent_seq, {turn}, {opens}, {before}, m.ordinality"
+    " from view_rows p cross join lateral chat.fetch_context(%s, null, {page}, p.before)"
+    " with ordinality m where p.n = 1)"
+    " select coalesce(pg_catalog.array_agg(v.seq order by v.seq), '{{}}'),"
+    " coalesce(pg_catalog.array_agg(v.parent_seq order by v.seq), '{{}}'),"
+    " coalesce(pg_catalog.array_agg(v.opens_summary order by v.seq), '{{}}')"
+    " from view_rows v where v.turn"
+).format(turn=TURN, before=BEFORE, page=sql.Literal(PAGE),
+         opens=sql.SQL("coalesce(m.summary_from is not null and m.parent_seq = m.summary_through, false)"))
+
+# The tree of a conversation in one statement: every message of every branch (chat.fetch_log, in pages by seq, each
+# full page's last row the next one's after_seq), as three arrays by seq (seq, parent_seq, whether it is a turn), and
+# the head, read in the same snapshot. Parameters: the conversation, three times.
+TREE = sql.SQL(
+    "with recursive log (seq, parent_seq, turn, n) as ("
+    " select m.seq, m.parent_seq, {turn}, m.ordinality"
+    " from chat.fetch_log(%s, 0, {page}) with ordinality m"
+    " union all"
+    " select m.seq, m.parent_seq, {turn}, m.ordinality"
+    " from log p cross join lateral chat.fetch_log(%s, p.seq, {page}) with ordinality m"
+    " where p.n = {page})"
+    " select coalesce(pg_catalog.array_agg(l.seq order by l.seq), '{{}}'),"
+    " coalesce(pg_catalog.array_agg(l.parent_seq order by l.seq), '{{}}'),"
+    " coalesce(pg_catalog.array_agg(l.turn order by l.seq), '{{}}'),"
+    " (select c.head_seq from chat.get_conversation(%s) c)"
+    " from log l"
+).format(turn=TURN, page=sql.Literal(PAGE))
+
+# A branch's first item, a new version of the user message it replaces (beside it, the head), and the rest after it.
+EDIT = "select * from chat.edit_message(%s, %s, %s, %s, null)"
+APPEND = "select * from chat.append_messages(%s, %s)"
+
+
+class BranchPoint(NamedTuple):
+    """A branch created and not yet written (``ChatStoreSession.branch_point``): from ``turn``, whose user message
+    is ``seq``; the next ``add_items`` stores its first item as a new version of that message. ``parent_seq``: the
+    message it follows (None for a conversation's first)."""
+
+    turn: int
+    seq: int
+    parent_seq: int | None
+
 
 class _Page(NamedTuple):
     """A page of the model's view: its items, ascending, how many they are, and the ``before_seq`` that reads the
@@ -197,6 +266,26 @@ class TooManyItems(ValueError):
         self.count = count
 
 
+class BranchStartsWithUserMessage(ValueError):
+    """A branch's first item is the new version of the user message it replaces, so it must be a user message;
+    nothing was stored, and the branch point stays."""
+
+    def __init__(self, point: BranchPoint, kind: str) -> None:
+        super().__init__(f"the branch from turn {point.turn} starts with a new version of that turn's user message "
+                         f"(message {point.seq}): the first item added must be a user message "
+                         f"({{'role': 'user', 'content': ...}}), not {kind}; nothing was stored, the branch point "
+                         f"stays")
+        self.point = point
+
+
+class NotNewestItem(RuntimeError):
+    """``pop_item`` removes only the conversation's newest message, and the active branch ends at an older one;
+    nothing was removed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
 class EmptyCompaction(ValueError):
     """A replacement of the whole history by no item: a summary is the rows that stand in for the history, and no
     row cannot. Nothing was written; the history is as it was."""
@@ -226,6 +315,9 @@ class ChatStoreSession:
             coerce_session_settings(session_settings) if session_settings is not None else SessionSettings())
         # the budget of get_items, in tokens (chat.messages.tokens); None: none
         self.max_tokens = max_tokens
+        # a branch created by create_branch_from_turn and not yet written: kept by this object, as the SDK's
+        # AdvancedSQLiteSession keeps its current branch (see create_branch_from_turn); None: the active path
+        self.branch_point: BranchPoint | None = None
 
     def __repr__(self) -> str:
         return f"ChatStoreSession(conversation_id={self.session_id!r})"
@@ -261,15 +353,17 @@ class ChatStoreSession:
             limit = self.session_settings.limit
         if limit is not None and limit <= 0:
             return []
+        before = self.branch_point.seq if self.branch_point is not None else None
         if self.max_tokens is not None:
-            return (await self._page(user, self.max_tokens, min(limit or PAGE, PAGE))).items
-        return await self._read_view(user, limit)
+            return (await self._page(user, self.max_tokens, min(limit or PAGE, PAGE), before)).items
+        return await self._read_view(user, limit, before)
 
-    async def _read_view(self, user: User, limit: int | None) -> list[TResponseInputItem]:
-        """The latest ``limit`` items of the model's view (None: all of it), in pages back from the newest."""
+    async def _read_view(self, user: User, limit: int | None,
+                         before: int | None = None) -> list[TResponseInputItem]:
+        """The latest ``limit`` items of the model's view (None: all of it), in pages back from the newest; with
+        ``before``, of the view before that message."""
         pages: list[list[TResponseInputItem]] = []
         wanted = limit
-        before: int | None = None
         while True:
             count = PAGE if wanted is None else min(wanted, PAGE)
             page = await self._page(user, None, count, before)
@@ -299,21 +393,57 @@ class ChatStoreSession:
         """
         user = self._user(wrapper)
         rows = _rows(items, "add_items")
+        if rows and self.branch_point is not None and not _is_user_message(items[0]):
+            raise BranchStartsWithUserMessage(self.branch_point, _kind(items[0]))
         if rows:
             await to_the_end(self._append(user, rows))
 
     async def _append(self, user: User, rows: list[dict[str, Any]]) -> list[AppendedMessage]:
         """Stores the rows of one ``add_items`` (one ``append_messages`` call) and returns them as stored; a
         subclass may keep them (``app.agent`` finds the run's final message so), or give a row its count of
-        tokens (``row["tokens"]``, a whole number from 0; without it the database estimates it)."""
-        return await self.store.append_messages(user, self.conversation_id, rows)
+        tokens (``row["tokens"]``, a whole number from 0; without it the database estimates it).
+
+        With a branch point pending (``create_branch_from_turn``), the first row is a new version of the turn's
+        user message (``chat.edit_message``, which takes no count: the database estimates it) and the rest follow
+        it (``chat.append_messages``), two statements of one transaction and one round trip; the branch point is
+        then written, and cleared."""
+        point = self.branch_point
+        if point is None:
+            return await self.store.append_messages(user, self.conversation_id, rows)
+        first, rest = rows[0], rows[1:]
+        statements = [Statement(EDIT, [self.conversation_id, point.seq, first["content"], Jsonb(first["metadata"])],
+                                model_row(AppendedMessage))]
+        if rest:
+            statements.append(Statement(APPEND, [self.conversation_id, Jsonb(rest)], model_row(AppendedMessage)))
+        results = await self.store.run(user, *statements)
+        if self.branch_point is point:
+            self.branch_point = None
+        return [row for result in results for row in result]
 
     async def pop_item(self, *, wrapper: RunContextWrapper[Any] | None = None) -> TResponseInputItem | None:
         """Removes the latest item and returns it; None when the history is empty. The latest item is the
         conversation's last message, a compaction's too: popping the summary gives the model back what it stood
-        in for."""
+        in for.
+
+        Only the conversation's newest message can go (``chat.pop_message``: seq stays gapless, and the newest
+        message is the only one nothing follows for sure). After a switch to an older branch, the active path ends
+        at an older message: ``NotNewestItem`` says so, and nothing is removed, rather than removing from another
+        branch than the one the model reads or cutting a message out of the middle of the log. The SDK pops only
+        what its run added, which is the newest. With a branch point pending, its view's last item has newer
+        messages after it: ``NotNewestItem`` too (its view empty, from turn 1: None)."""
         user = self._user(wrapper)
-        (popped,) = await to_the_end(self.store.run(user, Statement(POP, [self.conversation_id], scalar_row)))
+        point = self.branch_point
+        if point is not None:
+            if point.parent_seq is None:  # the branch's view is empty
+                return None
+            raise NotNewestItem(
+                f"pop_item removes only the conversation's newest message: the branch from turn {point.turn} is "
+                f"pending, nothing of it is stored yet, and its last item (message {point.parent_seq}) has newer "
+                f"messages after it; nothing was removed. Add the branch's items first, or switch_to_branch")
+        try:
+            (popped,) = await to_the_end(self.store.run(user, Statement(POP, [self.conversation_id], scalar_row)))
+        except psycopg.errors.ObjectNotInPrerequisiteState as error:
+            raise NotNewestItem(_not_newest(error)) from error
         return popped[0] if popped else None
 
     async def clear_session(self, *, wrapper: RunContextWrapper[Any] | None = None) -> None:
@@ -321,6 +451,94 @@ class ChatStoreSession:
         conversation stays. Compaction never calls it on this session (see the hooks below)."""
         user = self._user(wrapper)
         await to_the_end(self.store.clear_conversation(user, self.conversation_id))
+        self.branch_point = None
+
+    # branches, in the spirit of the SDK's AdvancedSQLiteSession (see the module's docstring)
+
+    async def create_branch_from_turn(self, turn_number: int, *,
+                                      wrapper: RunContextWrapper[Any] | None = None) -> int:
+        """A branch from turn ``turn_number`` (1-based: the n-th user message of ``get_items()``, as the SDK's
+        ``AdvancedSQLiteSession`` numbers its turns) that holds what came before that turn; returns its id, the
+        seq of the user message it replaces.
+
+        Nothing is written yet: the branch point lives on this object (``branch_point``), as
+        ``AdvancedSQLiteSession`` keeps its current branch on its own. Until it is written, ``get_items`` is the
+        model's view before that message; the next ``add_items`` (a run's, whose first item is the new input)
+        writes it: its first item, which must be a user message (``BranchStartsWithUserMessage`` otherwise, and
+        nothing stored), becomes a new version of the turn's message (beside it: the same parent), the rest follow
+        it, in one transaction; the conversation's head is then the branch's last item, and the branch the active
+        path, for every session and for people. The old version and what followed it stay, a branch to switch
+        back to. ``switch_to_branch`` and ``clear_session`` drop a pending branch point; another
+        ``create_branch_from_turn`` replaces it (its turns are numbered in the pending branch's view).
+
+        One call: the view's turns are read in one statement. ``ValueError`` naming ``turn_number`` when the view
+        has no such turn, or when that turn's message is the first row of a compaction summary (a new version of
+        it would bring back, for the model, the messages the summary stands in for); ``TypeError`` when it is not
+        an int. The branch point holds for this object only: another session object (another request) sees the
+        active path.
+        """
+        user = self._user(wrapper)
+        if not isinstance(turn_number, int) or isinstance(turn_number, bool):
+            raise TypeError(f"turn_number must be an int, not {type(turn_number).__name__}")
+        if turn_number < 1:
+            raise ValueError(f"turn_number must be 1 or more (turns are numbered from 1), not {turn_number}")
+        point = self.branch_point
+        (rows,) = await self.store.run(user, Statement(
+            TURNS, [self.conversation_id, point.seq if point is not None else None, self.conversation_id]))
+        seqs, parents, opens_summary = rows[0]
+        if turn_number > len(seqs):
+            raise ValueError(f"turn_number {turn_number} is no turn of this session: it has {len(seqs)} turn"
+                             f"{'' if len(seqs) == 1 else 's'} (user messages)")
+        index = turn_number - 1
+        if opens_summary[index]:
+            raise ValueError(f"turn_number {turn_number} cannot be branched from: its user message "
+                             f"(message {seqs[index]}) opens a compaction summary, and a new version of it would "
+                             f"bring back the messages the summary stands in for; branch from a later turn")
+        self.branch_point = BranchPoint(turn_number, seqs[index], parents[index])
+        return seqs[index]
+
+    async def switch_to_branch(self, branch_id: int, *, wrapper: RunContextWrapper[Any] | None = None) -> None:
+        """Makes the branch of message ``branch_id`` the active path (``chat.switch_branch``): the conversation's
+        head becomes the newest leaf under that message, for every session and for people; a run then continues
+        it. ``branch_id`` is any message of the conversation: a ``list_branches()`` entry's ``branch_id`` goes to
+        that branch's leaf, and the id ``create_branch_from_turn`` returned goes back to the branch it left. A
+        pending branch point is dropped. One call. ``ValueError`` naming ``branch_id`` when it is no message of the
+        conversation (nothing changes), ``TypeError`` when it is not an int."""
+        user = self._user(wrapper)
+        if not isinstance(branch_id, int) or isinstance(branch_id, bool):
+            raise TypeError(f"branch_id must be an int (a message's seq), not {type(branch_id).__name__}")
+        if branch_id < 1:
+            raise ValueError(f"branch_id must be a message's seq, 1 or more, not {branch_id}")
+        try:
+            await to_the_end(self.store.switch_branch(user, self.conversation_id, branch_id))
+        except psycopg.errors.InvalidParameterValue as error:
+            raise ValueError(f"branch_id {branch_id} is no message of this conversation; nothing changed") from error
+        self.branch_point = None
+
+    async def list_branches(self, *, wrapper: RunContextWrapper[Any] | None = None) -> list[dict[str, Any]]:
+        """The conversation's branches, one per leaf of its tree, by ``branch_id``: dicts of
+
+        - ``branch_id``: where it departs from another branch, the first message of its own (the nearest message
+          on its path, from its leaf up, that has another version beside it; for a conversation never branched,
+          its first message): ``switch_to_branch(branch_id)`` makes it the active path;
+        - ``leaf_seq``: its last message;
+        - ``item_count``: the messages on its path, from the first (people's count: with a compaction, the
+          summary's rows and the messages it stands in for);
+        - ``user_turns``: the user messages among them;
+        - ``is_current``: whether it is the active path (the conversation's head). A pending branch point
+          (``branch_point``) is this object's, not stored, and not listed.
+
+        When the head is not a leaf (``pop_item`` removed a new version, and the head went back to the message it
+        followed, which older versions follow), the active path is listed too, with ``branch_id`` None: no switch
+        comes back to it, the next ``add_items`` goes on from it. An empty conversation has none.
+
+        One call: the whole tree in one statement (``chat.fetch_log`` read in pages of 1000 within it), three
+        numbers a message; its time grows with the conversation's messages, of every branch.
+        """
+        user = self._user(wrapper)
+        (rows,) = await self.store.run(user, Statement(TREE, [self.conversation_id] * 3))
+        seqs, parents, turns, head = rows[0]
+        return _branches(seqs, parents, turns, head)
 
     # the SDK's compaction hooks (private to the SDK, pinned: see the module's docstring)
 
@@ -340,7 +558,8 @@ class ChatStoreSession:
         as it is). True when the summary was written.
 
         At most 1000 rows are read: for a ``limit`` of 1000 or more, the latest 1000, complete only when they are
-        the whole view.
+        the whole view. It reads the active path: a pending branch point (``create_branch_from_turn``) is not
+        stored yet, and stays valid after a compaction (its message keeps its place).
 
         ``prune_prefix`` (the SDK's encrypted session asks that the expired items before the suffix be deleted
         in the same transaction) is accepted and not acted on: nothing is ever deleted from a conversation,
@@ -384,6 +603,49 @@ class ChatStoreSession:
         messages = _rows(items, "a compaction's replacement")
         await to_the_end(self.store.compact_messages(user, self.conversation_id, 1, messages))
         return True
+
+
+# branches
+
+def _branches(seqs: Sequence[int], parents: Sequence[int | None], turns: Sequence[bool],
+              head: int | None) -> list[dict[str, Any]]:
+    """The branches of a tree given by seq (ascending) and parent_seq (a parent's seq is less than its children's),
+    one per leaf; see ``ChatStoreSession.list_branches``."""
+    children: dict[int | None, int] = {}
+    for parent in parents:
+        children[parent] = children.get(parent, 0) + 1
+    depth: dict[int, int] = {}
+    user_turns: dict[int, int] = {}
+    departs: dict[int, int] = {}  # the nearest message from it up with another version beside it (else the first)
+    for seq, parent, turn in zip(seqs, parents, turns, strict=True):
+        depth[seq] = depth.get(parent, 0) + 1 if parent is not None else 1
+        user_turns[seq] = (user_turns[parent] if parent is not None else 0) + bool(turn)
+        departs[seq] = seq if parent is None or children[parent] > 1 else departs[parent]
+
+    def branch(branch_id: int | None, leaf: int) -> dict[str, Any]:
+        return {"branch_id": branch_id, "leaf_seq": leaf, "item_count": depth[leaf], "user_turns": user_turns[leaf],
+                "is_current": leaf == head}
+
+    branches = sorted((branch(departs[seq], seq) for seq in seqs if seq not in children),
+                      key=lambda entry: entry["branch_id"])
+    if head is not None and head in children:
+        branches.append(branch(None, head))
+    return branches
+
+
+def _not_newest(error: psycopg.Error) -> str:
+    """What a person reads when ``pop_item`` is refused because the head is not the newest message (55000)."""
+    found = re.search(r"message (\d+), is not the conversation's newest message \((\d+)\)",
+                      error.diag.message_primary or "")
+    where = (f" (message {found[1]}; the newest is message {found[2]})" if found else "")
+    return (f"pop_item removes only the conversation's newest message, and the active branch ends at an older "
+            f"one{where}: nothing was removed. Another branch has messages added after it: switch_to_branch to "
+            f"that one first, or add items to this branch, whose newest is then the conversation's")
+
+
+def _is_user_message(item: Any) -> bool:
+    """A user message, as the SDK's AdvancedSQLiteSession tells one (a turn): an item of role "user"."""
+    return isinstance(item, Mapping) and item.get("role") == "user" and _role(item) == "user"
 
 
 # items and rows
