@@ -820,18 +820,31 @@ begin
                       case when begin_turn.content is null then 'tokens' else 'content' end
         using errcode = '22023', column = case when begin_turn.content is null then 'tokens' else 'content' end;
     end if;
-    select r.parent_seq into v_answered
-      from chat.messages r
-     where r.user_id = v_user_id
-       and r.conversation_id = v_conversation_id
-       and r.seq = begin_turn.regenerate_of
-       and r.role = 'assistant';
+    -- the user message it answers: the nearest user message before it on
+    -- its path (an agent's answer is its tool calls, their outputs and its
+    -- messages, all after the user's)
+    with recursive up (seq, parent_seq, role) as (
+      select m.seq, m.parent_seq, m.role
+        from chat.messages r
+        join chat.messages m
+          on m.user_id = r.user_id and m.conversation_id = r.conversation_id and m.seq = r.parent_seq
+       where r.user_id = v_user_id
+         and r.conversation_id = v_conversation_id
+         and r.seq = begin_turn.regenerate_of
+         and r.role = 'assistant'
+      union all
+      select m.seq, m.parent_seq, m.role
+        from up
+        join chat.messages m
+          on m.user_id = v_user_id and m.conversation_id = v_conversation_id and m.seq = up.parent_seq
+       where up.role <> 'user'
+    )
+    select up.seq into v_answered from up where up.role = 'user';
     select m.*, true into v_message
       from chat.messages m
      where m.user_id = v_user_id
        and m.conversation_id = v_conversation_id
-       and m.seq = v_answered
-       and m.role = 'user';
+       and m.seq = v_answered;
     if not found then
       raise exception 'regenerate_of % is no assistant message of this conversation that answers a user message',
                       coalesce(begin_turn.regenerate_of::text, 'NULL')

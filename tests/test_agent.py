@@ -162,6 +162,34 @@ async def test_the_next_turn_finds_the_items_of_the_one_before(settings, db, aut
     assert model.calls[2].input[-1] == {"role": "user", "content": "what did I add?"}
 
 
+async def test_edit_and_regenerate_turns_run_the_agent_on_the_active_path(settings, db, auth, user_a):
+    """Another answer: the agent sees the path up to the question, and its items go beside the old answer's; an
+    edit: it sees the new version, not the old one nor what followed it."""
+    model = ScriptedModel([
+        [function_call("add_task", {"title": "call mum"}, call_id="call-1")],
+        [assistant_message("Added.")],
+        [assistant_message("Done: call mum is on your list.")],
+        [assistant_message("Sure, dad it is.")],
+    ])
+    async with serve(settings, AgentResponder(model)) as client:
+        first = (await client.post("/api/chat", json={"message": "add call mum"}, headers=auth(user_a))).json()
+        conversation_id = first["conversation_id"]
+        again = await client.post("/api/chat", json={"conversation_id": conversation_id, "regenerate_of": 4,
+                                                     "client_msg_id": "again"}, headers=auth(user_a))
+        edited = await client.post("/api/chat", json={"conversation_id": conversation_id, "edit_of": 1,
+                                                      "message": "add call dad"}, headers=auth(user_a))
+    assert again.status_code == edited.status_code == 200, (again.text, edited.text)
+    assert model.calls[2].input == [{"role": "user", "content": "add call mum"}]
+    assert (again.json()["user_message"]["seq"], again.json()["assistant_message"]["seq"]) == (1, 5)
+    assert model.calls[3].input == [{"role": "user", "content": "add call dad"}]
+    assert db.execute("select seq, parent_seq, role from chat.messages where conversation_id = %s order by seq",
+                      [conversation_id]).fetchall() == [
+        (1, None, "user"), (2, 1, "assistant"), (3, 2, "tool"), (4, 3, "assistant"), (5, 1, "assistant"),
+        (6, None, "user"), (7, 6, "assistant")]
+    assert db.execute("select head_seq from chat.conversations where id = %s", [conversation_id]).fetchone() == (7,)
+    model.assert_complete()
+
+
 async def test_the_agent_sees_the_newest_messages_within_the_turns_budget(settings, db, auth, user_a, app_conn):
     """The budget of the chat turn's history, the same messages: 'message N' and 'the 71st one' count 7 tokens each
     (the database's estimate), so 20 of them and the user's fit 147 tokens, and no more."""
