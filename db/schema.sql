@@ -3274,9 +3274,18 @@ CREATE FUNCTION chat_private.sibling_position(conversation_id uuid, seq bigint, 
     BEGIN ATOMIC
  SELECT (1 + count(*) FILTER (WHERE (s.seq < sibling_position.seq))),
      (1 + count(*) FILTER (WHERE (s.seq <> sibling_position.seq)))
-    FROM ( SELECT m.seq
+    FROM ( SELECT n.seq
+            FROM ( SELECT m.seq,
+                     m.parent_seq
+                    FROM chat.messages m
+                   WHERE ((m.user_id = chat_private.current_user_id()) AND (m.conversation_id = sibling_position.conversation_id) AND (m.seq > sibling_position.parent_seq))
+                   ORDER BY m.seq
+                  LIMIT 1) n
+           WHERE (n.parent_seq = sibling_position.parent_seq)
+         UNION ALL
+          SELECT m.seq
             FROM chat.messages m
-           WHERE ((m.user_id = chat_private.current_user_id()) AND (m.conversation_id = sibling_position.conversation_id) AND (m.seq = (COALESCE(sibling_position.parent_seq, (0)::bigint) + 1)) AND (NOT (m.parent_seq IS DISTINCT FROM sibling_position.parent_seq)))
+           WHERE ((sibling_position.parent_seq IS NULL) AND (m.user_id = chat_private.current_user_id()) AND (m.conversation_id = sibling_position.conversation_id) AND (m.seq = 1))
          UNION ALL
           SELECT m.seq
             FROM chat.messages m

@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from app.store import positioned
 from as_user import acting_as
 from query_plans import function_plans, nodes
 
@@ -101,6 +102,22 @@ def test_fetch_messages_page_is_a_bounded_forward_index_scan(app_conn, user_a, b
         plan = explain(app_conn, sql, [big_conversation])
     assert plan["Actual Rows"] == 100
     assert total_buffers(plan) <= 400, plan
+
+
+def test_a_page_with_each_messages_place_among_its_versions_probes_two_indexes_a_message(app_conn, user_a,
+                                                                                        big_conversation):
+    """What the HTTP routes read: a page of 100, each message's sibling_index and sibling_count read by a probe of
+    the seq index (the message after its parent) and one of the forks' index, never a scan of the conversation
+    (under row security an index condition must be leakproof: no arithmetic on the page's columns)."""
+    sql = positioned("chat.fetch_messages(%s, 5000, 100)")
+    with acting_as(app_conn, user_a):
+        plan = explain(app_conn, sql, [big_conversation])
+    assert plan["Actual Rows"] == 100
+    scans = [n for n in nodes(plan) if n.get("Relation Name") == "messages"]
+    assert {n["Node Type"] for n in scans} <= {"Index Scan", "Index Only Scan"}, scans
+    assert {n["Index Name"] for n in scans} == {"messages_conversation_seq_key", "messages_forks_idx"}
+    assert sum(n["Actual Rows"] * n["Actual Loops"] for n in scans) <= 100
+    assert total_buffers(plan) <= 400 + 100 * 2 * 4, plan
 
 
 # search: the GIN index keyed by (user_id, words) reads the current user's matches only

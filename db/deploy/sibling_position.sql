@@ -4,9 +4,13 @@
 -- A client draws "2 of 3" beside a message without another call: the HTTP
 -- routes read each message's place among its versions (the messages that
 -- follow the same one) in the statement that reads the message. The main
--- child of a message (the one just after it) is one primary-key probe, the
--- others are in messages_forks_idx, which is empty when nobody branches. A
--- SQL-standard body, so that it is inlined into the query that calls it.
+-- child of a message (the one just after it) is one probe of the seq index,
+-- the others are in messages_forks_idx, which is empty when nobody branches.
+-- A SQL-standard body, so that it is inlined into the query that calls it.
+-- Under row security an index condition must be leakproof, and arithmetic
+-- on the caller's columns (parent_seq + 1) is not: the main child is the
+-- first message after the parent (seq > parent_seq), which a comparison
+-- finds.
 -- The message itself is counted whether or not the calling statement sees
 -- it (a message its own function call just stored is not visible to it).
 
@@ -18,12 +22,24 @@ language sql stable security invoker
 begin atomic
   select 1 + count(*) filter (where s.seq < sibling_position.seq),
          1 + count(*) filter (where s.seq <> sibling_position.seq)
-    from (select m.seq
+    from (-- the main child: the message just after the parent, when it follows it
+          select n.seq
+            from (select m.seq, m.parent_seq
+                    from chat.messages m
+                   where m.user_id = chat_private.current_user_id()
+                     and m.conversation_id = sibling_position.conversation_id
+                     and m.seq > sibling_position.parent_seq
+                   order by m.seq
+                   limit 1) n
+           where n.parent_seq = sibling_position.parent_seq
+          union all
+          select m.seq
             from chat.messages m
-           where m.user_id = chat_private.current_user_id()
+           where sibling_position.parent_seq is null
+             and m.user_id = chat_private.current_user_id()
              and m.conversation_id = sibling_position.conversation_id
-             and m.seq = coalesce(sibling_position.parent_seq, 0) + 1
-             and m.parent_seq is not distinct from sibling_position.parent_seq
+             and m.seq = 1
+          -- the others, which start branches
           union all
           select m.seq
             from chat.messages m
