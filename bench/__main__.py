@@ -3,8 +3,11 @@
 The server is the one the libpq variables name (PGUSER a superuser; ``make
 bench`` starts a private one). The run creates database ``chat_bench``,
 deploys the plan, grows the data set in three steps (1 %, 10 % and 100 % of
-the users) measuring the scale curve at each, copies the final data set into
-the peers' own tables, then measures in interleaved rounds: each round runs
+the users) measuring the scale curve at each, adds a conversation edited
+200 times along its active path and fetch_recent as it was before the tree
+(bench.branches), copies the final data set into the peers' own tables,
+makes two small databases for the append at the plan and at @v0.8.0
+(bench.earlier_plan), then measures in interleaved rounds: each round runs
 every workload of every subject once, the subjects in a rotated order, so
 that the machine's drift over seconds falls on all alike. It writes the
 results (JSON: medians of the rounds with their spread), BENCHMARKS.md and
@@ -27,7 +30,7 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from bench import dataset, pgbench, report, workloads
+from bench import branches, dataset, earlier_plan, pgbench, report, workloads
 from bench.bare import BarePsycopg
 from bench.ours import Ours, OursOnReplica
 
@@ -224,6 +227,10 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
             results.append(await workloads.latency(ours, "scale_page100", size,
                                                    lambda: ours.page(*long_args, 5000, 100), repeats))
             await ours.close()
+        # the conversation an edit forked EDITS times along its active path, and fetch_recent as it was before it
+        # read the path (bench.branches)
+        branches.build_branched(conn)
+        branches.install_before(conn)
         size = dataset.messages_in(conn)
         if replica_port:
             replica_caught_up(conn, replica_port)
@@ -237,6 +244,9 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
         print(f"bench: loading {subject.name}", file=sys.stderr)
         await subject.open()
         await subject.load()
+    # the single append at the plan as it is and at an earlier tag, each in a small database of its own
+    print(f"bench: the plan, and the plan at {earlier_plan.TAG}, in databases of their own", file=sys.stderr)
+    appends_since = earlier_plan.EarlierPlanAppends(pgbench_conn, earlier_plan.prepare(s, DATABASE))
     # the peers' copies vacuumed and their pages written out now, so that the first round does not pay for it
     print("bench: vacuum and checkpoint", file=sys.stderr)
     with psycopg.connect(dbname=DATABASE, autocommit=True, **s) as conn:
@@ -253,13 +263,29 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
     long_args = (dataset.user_uuid(dataset.LONG_CONVERSATION[0]), dataset.conversation_uuid(*dataset.LONG_CONVERSATION))
     context = await count_context(ours)
     budget, in_budget = workloads.CONTEXT_TOKENS, context["conversation"]["messages"]
+    # and fetch_recent(50) now and before the tree (the same rows, checked here first), and now on the branched
+    # conversation (across stretches, checked too; as many calls a statement as a probe says take 250 ms), in turn
+    branched_args = branches.branched_args()
+    with psycopg.connect(url("bench_app", password), autocommit=True) as conn:
+        branches.check_before(conn, *long_args)
+        branches.check_branched(conn)
+    calls = branches.SERVER_CALLS
+    branched_calls = branches.branched_calls(await ours.recent_server_ms(*branched_args, 50, calls=10))
     plans.append(("server", [lambda: workloads.server_times([
         workloads.ServerTimed(ours.name, "recent50_server", lambda: ours.recent_server_ms(*long_args, 50), 50),
         workloads.ServerTimed(bypass.name, "recent50_server", lambda: bypass.recent_server_ms(*long_args, 50), 50),
         workloads.ServerTimed(ours.name, workloads.BUDGETED_SERVER,
                               lambda: ours.context_server_ms(*long_args, budget), in_budget),
+    ], size), lambda: workloads.server_times([
+        workloads.ServerTimed(ours.name, branches.TREE_SERVER,
+                              lambda: ours.recent_server_ms(*long_args, 50, calls=calls), 50),
+        workloads.ServerTimed(branches.BEFORE_SUBJECT, branches.TREE_SERVER,
+                              lambda: ours.recent_server_ms(*long_args, 50, branches.BEFORE_RECENT, calls), 50),
+        workloads.ServerTimed(ours.name, branches.BRANCHED_SERVER,
+                              lambda: ours.recent_server_ms(*branched_args, 50, calls=branched_calls), 50),
     ], size)]))
     plans.append((pgbench_subject.name, pgbench_subject.workloads(size, seconds)))
+    plans.append(("plan " + earlier_plan.TAG, appends_since.workloads(seconds)))
     try:
         for n in range(rounds):
             print(f"bench: round {n + 1} of {rounds}", file=sys.stderr)

@@ -46,10 +46,13 @@ class Ours:
     async def recent(self, user: UUID, conversation: UUID, n: int) -> int:
         return len(await self.store.fetch_recent(User(user), conversation, n))
 
-    async def recent_server_ms(self, user: UUID, conversation: UUID, n: int) -> float:
-        """The server's own time of one ``fetch_recent(n)``, without the round trip."""
-        return await self._server_ms(user, "chat.fetch_recent(%(conversation)s, %(n)s + 0 * g)",
-                                     {"conversation": conversation, "n": n})
+    async def recent_server_ms(self, user: UUID, conversation: UUID, n: int,
+                               function: str = "chat.fetch_recent", calls: int = 1000) -> float:
+        """The server's own time of one ``fetch_recent(n)``, without the round trip, from a statement of ``calls``
+        calls; ``function``, another function of the same arguments in its place (``bench.branches.BEFORE_RECENT``,
+        the one before the tree)."""
+        return await self._server_ms(user, f"{function}(%(conversation)s, %(n)s + 0 * g)",
+                                     {"conversation": conversation, "n": n}, calls)
 
     async def context_server_ms(self, user: UUID, conversation: UUID, max_tokens: int) -> float:
         """The server's own time of one ``fetch_context(max_tokens)`` (the model's context within a budget), without

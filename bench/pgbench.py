@@ -35,9 +35,11 @@ def _pipeline(call: str) -> str:
     return "\n".join([r"\startpipeline", act_as + ";", call + ";", r"\endpipeline"]) + "\n"
 
 
-def append_script(users: int) -> str:
+def append_script(users: int, *, first_user: int = 3, conversations: int = 100) -> str:
+    """One append to a random conversation (1 to ``conversations``) of a random user (``first_user`` to
+    ``users``)."""
     content = CONTENT.replace("'", "''")
-    return (f"\\set u random(3, {max(3, users)})\n\\set c random(1, 100)\n"
+    return (f"\\set u random({first_user}, {max(first_user, users)})\n\\set c random(1, {conversations})\n"
             + _pipeline(f"select * from chat.append_message(bench.conversation_uuid(:u, :c), 'user', "
                         f"'{content}', '{{}}', null)"))
 

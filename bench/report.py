@@ -13,6 +13,8 @@ from pathlib import Path
 
 import psycopg
 
+from bench import earlier_plan
+from bench.branches import BEFORE_SUBJECT, BRANCHED_SERVER, BRANCHED_STATEMENT_MS, EDITS, TREE_SERVER
 from bench.workloads import BUDGETED_ITEMS, BUDGETED_SERVER, CONTEXT_TOKENS, Result
 
 # (name, what, numerator, denominator, measure, comparison, target)
@@ -64,6 +66,13 @@ TARGETS = [
      "info", None),
     ("agent_context_vs_items50", f"get_items() within {CONTEXT_TOKENS:,} tokens / get_items(50) of 10,000 items, "
      "latency (information)", ("ours", BUDGETED_ITEMS), ("ours", "agent_items50"), "p50_ms", "info", None),
+    ("recent50_vs_before_tree", "fetch_recent(50) of 10,000, no branch, server time, by the active path / by seq "
+     "(@v0.9.0)", ("ours", TREE_SERVER), (BEFORE_SUBJECT, TREE_SERVER), "p50_ms", "<=", 1.1),
+    ("recent50_branched", f"fetch_recent(50) of 10,000, server time, {EDITS} edits along the active path / "
+     "no branch", ("ours", BRANCHED_SERVER), ("ours", TREE_SERVER), "p50_ms", "<=", 1.5),
+    ("append_vs_earlier_plan", f"append throughput (pgbench, 8 clients), the plan / the plan at tag {earlier_plan.TAG}",
+     (earlier_plan.NOW, earlier_plan.WORKLOAD), (earlier_plan.BEFORE, earlier_plan.WORKLOAD), "throughput", ">=",
+     0.95),
     ("agent_context_per_item", f"get_items() within {CONTEXT_TOKENS:,} tokens / get_items(50), latency an item "
      "(information)", ("ours", BUDGETED_ITEMS), ("ours", "agent_items50"), "p50_ms_per_row", "info", None),
 ]
@@ -270,8 +279,15 @@ def results_section(data: dict) -> list[str]:
     lines += ["", "![latency, throughput and scale](benchmarks.png)", "", "## Measurements", "",
               f"`recent50_server` and `{BUDGETED_SERVER}` are the server's own time per call (one statement of",
               "1,000 calls, timed by the server; 7 statements a round of each, `fetch_recent(50)` as the runtime",
-              f"role and as BYPASSRLS and `fetch_context({CONTEXT_TOKENS})` as the runtime role, in turn); every",
-              "other latency is a call's, through the client.", "",
+              f"role and as BYPASSRLS and `fetch_context({CONTEXT_TOKENS})` as the runtime role, in turn).",
+              f"`{TREE_SERVER}` and `{BRANCHED_SERVER}` are the same, in turn: `fetch_recent(50)` of the",
+              "10,000-message conversation as it is (`ours`) and as it was before it read the active path",
+              f"(`{BEFORE_SUBJECT}`: its body at @v0.9.0, under another name), and of a conversation of as many",
+              f"messages with {EDITS} edits along its active path (fewer calls a statement when 1,000 would",
+              f"take over {BRANCHED_STATEMENT_MS:g} ms, at least 20). `{earlier_plan.WORKLOAD}` is pgbench's append",
+              "(8 clients, as the runtime role) in two small databases of their own, seeded alike, one with the",
+              f"plan and one with the plan at {earlier_plan.TAG}, one after the other. Every other latency is a",
+              "call's, through the client.", "",
               "| subject | workload | messages | rounds | calls | median ms [rounds] | p99 ms | per second [rounds] |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in data["results"]:
