@@ -1857,6 +1857,10 @@ declare
   v_problem text;
   v_head bigint;
   v_from bigint;
+  v_froms bigint[];
+  v_tos bigint[];
+  v_left bigint;
+  v_read bigint;
 begin
   perform chat_private.require_user_id();
 
@@ -1902,16 +1906,25 @@ begin
     return;
   end if;
 
-  -- the stretches back along the path to the one that holds it
-  return query
-    select m.*
-      from chat_private.path_ranges(fetch_messages.conversation_id, v_head, fetch_messages.after_seq + 1) r
-      join chat.messages m
-        on m.user_id = chat_private.current_user_id()
-       and m.conversation_id = fetch_messages.conversation_id
-       and m.seq between greatest(r.from_seq, fetch_messages.after_seq + 1) and r.to_seq
-     order by m.seq
-     limit fetch_messages.max_count;
+  -- the stretches back along the path to the one that holds it, then each
+  -- read from the page's start, oldest first, while the page has room
+  select pg_catalog.array_agg(r.from_seq order by r.to_seq desc), pg_catalog.array_agg(r.to_seq order by r.to_seq desc)
+    into v_froms, v_tos
+    from chat_private.path_ranges(fetch_messages.conversation_id, v_head, fetch_messages.after_seq + 1) r;
+  v_left := fetch_messages.max_count;
+  for i in reverse coalesce(pg_catalog.cardinality(v_tos), 0) .. 1 loop
+    return query
+      select m.*
+        from chat.messages m
+       where m.user_id = chat_private.current_user_id()
+         and m.conversation_id = fetch_messages.conversation_id
+         and m.seq between greatest(v_froms[i], fetch_messages.after_seq + 1) and v_tos[i]
+       order by m.seq
+       limit v_left;
+    get diagnostics v_read = row_count;
+    v_left := v_left - v_read;
+    exit when v_left <= 0;
+  end loop;
 end
 $$;
 
@@ -1930,11 +1943,16 @@ COMMENT ON FUNCTION chat.fetch_messages(conversation_id uuid, after_seq bigint, 
 CREATE FUNCTION chat.fetch_recent(conversation_id uuid, max_count integer DEFAULT 50) RETURNS SETOF chat.messages
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
   v_problem text;
   v_head bigint;
   v_from bigint;
+  v_hi bigint;
+  v_los bigint[];           -- the ranges of the stretches read, oldest first
+  v_his bigint[];
+  v_left bigint;            -- how many more the count allows
 begin
   perform chat_private.require_user_id();
 
@@ -1967,25 +1985,42 @@ begin
        where m.user_id = chat_private.current_user_id()
          and m.conversation_id = fetch_recent.conversation_id
          and m.seq between greatest(v_from, v_head - fetch_recent.max_count + 1) and v_head
-       order by m.seq;
+       order by m.seq
+       limit fetch_recent.max_count;
     return;
   end if;
 
-  -- the stretches back along the path, the oldest cut to the count
+  -- the stretches back along the path, newest first, until they hold the
+  -- count: from each stretch's first message, one statement finds the message
+  -- it follows and that one's stretch
+  v_los := array[greatest(v_from, v_head - fetch_recent.max_count + 1)];
+  v_his := array[v_head];
+  v_left := fetch_recent.max_count - (v_head - v_from + 1);
+  while v_left > 0 loop
+    select p.seq, p.stretch_from into v_hi, v_from
+      from chat.messages f
+      join chat.messages p
+        on p.user_id = f.user_id and p.conversation_id = f.conversation_id and p.seq = f.parent_seq
+     where f.user_id = chat_private.current_user_id()
+       and f.conversation_id = fetch_recent.conversation_id
+       and f.seq = v_from;
+    exit when not found;
+    v_los := greatest(v_from, v_hi - v_left + 1) || v_los;
+    v_his := v_hi || v_his;
+    v_left := v_left - (v_hi - v_los[1] + 1);
+  end loop;
+
+  -- each stretch read by its range, in one statement
   return query
-    with ranges as (
-      select r.from_seq, r.to_seq,
-             coalesce(sum(r.to_seq - r.from_seq + 1) over (order by r.to_seq desc
-                                                            rows between unbounded preceding and 1 preceding), 0)
-               as newer
-        from chat_private.path_ranges(fetch_recent.conversation_id, v_head, 1, fetch_recent.max_count) r
-    )
     select m.*
-      from ranges r
-      join chat.messages m
-        on m.user_id = chat_private.current_user_id()
-       and m.conversation_id = fetch_recent.conversation_id
-       and m.seq between greatest(r.from_seq, r.to_seq - (fetch_recent.max_count - r.newer) + 1) and r.to_seq
+      from rows from (pg_catalog.unnest(v_los), pg_catalog.unnest(v_his)) r (lo, hi)
+     cross join lateral (
+       select m.*
+         from chat.messages m
+        where m.user_id = chat_private.current_user_id()
+          and m.conversation_id = fetch_recent.conversation_id
+          and m.seq between r.lo and r.hi
+        order by m.seq) m
      order by m.seq;
 end
 $$;

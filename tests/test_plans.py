@@ -13,7 +13,7 @@ import re
 import pytest
 
 from app.store import positioned
-from as_user import acting_as
+from as_user import acting_as, call
 from query_plans import function_plans, nodes
 
 HISTORY = 10_000
@@ -118,6 +118,50 @@ def test_a_page_with_each_messages_place_among_its_versions_probes_two_indexes_a
     assert {n["Index Name"] for n in scans} == {"messages_conversation_seq_key", "messages_forks_idx"}
     assert sum(n["Actual Rows"] * n["Actual Loops"] for n in scans) <= 100
     assert total_buffers(plan) <= 400 + 100 * 2 * 4, plan
+
+
+@pytest.fixture
+def branched_conversation(db, app_conn, user_a):
+    """user_a's conversation whose active path crosses 200 edits: 50 messages, the last of them edited, and so on,
+    200 times, then 25 more (10,225 messages, 201 stretches on the path, 200 versions left beside it); analyzed,
+    as autovacuum would after so many."""
+    conversation = call(app_conn, user_a, "select id from chat.create_conversation('edited often')")[0][0]
+    with acting_as(app_conn, user_a):
+        app_conn.execute("""
+            do $$
+            declare
+              c uuid := %s;
+            begin
+              for i in 1 .. 200 loop
+                perform chat.append_messages(c, (select jsonb_agg(jsonb_build_object('role', 'user', 'content', g::text))
+                                                   from generate_series(1, 50) g));
+                perform chat.edit_message(c, (select head_seq from chat.conversations where id = c), 'edited');
+              end loop;
+              perform chat.append_messages(c, (select jsonb_agg(jsonb_build_object('role', 'user', 'content', g::text))
+                                                 from generate_series(1, 25) g));
+            end $$""".replace("%s", f"'{conversation}'"))
+    db.execute("analyze chat.messages")
+    db.execute("analyze chat.conversations")
+    return conversation
+
+
+@pytest.mark.parametrize(("sql", "returned", "read_at_most"), [
+    ("select * from chat.fetch_recent(%s, 50)", 50, 1 + 50 + 2),
+    ("select * from chat.fetch_messages(%s, 0, 100)", 100, 100 + 2 * 201),
+    ("select * from chat.fetch_messages(%s, 10100, 100)", 100, 100 + 2 * 4),
+], ids=["recent", "first page", "a page across a fork"])
+def test_reads_across_stretches_read_by_ranges_not_the_conversation(db, user_a, branched_conversation, sql, returned,
+                                                                    read_at_most):
+    """As the runtime role, on a path of 201 stretches: the messages returned, read by index ranges, and a probe or
+    two a stretch crossed to find where the one before it ends; never a scan of the conversation's 10,225 (which a
+    join of the ranges to the messages was planned as)."""
+    plans = function_plans(db, user_a, sql, [branched_conversation])
+    scans = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "messages"]
+    assert not any(n["Node Type"] in ("Seq Scan", "Bitmap Heap Scan") for n in scans), scans
+    assert sum(n["Actual Rows"] * n["Actual Loops"] for n in scans) <= read_at_most, scans
+    (rows,) = [p for p in plans if p["Node Type"] == "Function Scan" and p.get("Actual Loops") == 1
+               and p["Actual Rows"] == returned] or [None]
+    assert rows is not None, plans
 
 
 # search: the GIN index keyed by (user_id, words) reads the current user's matches only

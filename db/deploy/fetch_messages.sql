@@ -1,13 +1,13 @@
 -- Deploy chat:fetch_messages to pg (reworked)
--- requires: fetch_messages@v0.9.0
+-- requires: fetch_messages@v0.10.0
 -- requires: active_path
 --
--- A page of the active path: its messages with seq > after_seq, ascending
--- along it (a path ascends in seq), at most max_count; keyset pages as
--- before, next_after being the last one's seq. When the head's stretch holds
--- the page's start (always, in a conversation nobody branches) it is one
--- range, as it was; otherwise the stretches back to the one that holds it.
--- The raw log of every branch is chat.fetch_log.
+-- As before when the head's stretch holds the page's start (always, in a
+-- conversation nobody branches): one range. Otherwise the stretches back to
+-- the one that holds it are found, then read oldest first, a statement each,
+-- each an index range scan limited to what the page still needs, until the
+-- page is full: one statement joining them read every message from the
+-- page's start to the head, and sorted them, for a page of a hundred.
 
 begin;
 
@@ -17,6 +17,10 @@ declare
   v_problem text;
   v_head bigint;
   v_from bigint;
+  v_froms bigint[];
+  v_tos bigint[];
+  v_left bigint;
+  v_read bigint;
 begin
   perform chat_private.require_user_id();
 
@@ -62,16 +66,25 @@ begin
     return;
   end if;
 
-  -- the stretches back along the path to the one that holds it
-  return query
-    select m.*
-      from chat_private.path_ranges(fetch_messages.conversation_id, v_head, fetch_messages.after_seq + 1) r
-      join chat.messages m
-        on m.user_id = chat_private.current_user_id()
-       and m.conversation_id = fetch_messages.conversation_id
-       and m.seq between greatest(r.from_seq, fetch_messages.after_seq + 1) and r.to_seq
-     order by m.seq
-     limit fetch_messages.max_count;
+  -- the stretches back along the path to the one that holds it, then each
+  -- read from the page's start, oldest first, while the page has room
+  select pg_catalog.array_agg(r.from_seq order by r.to_seq desc), pg_catalog.array_agg(r.to_seq order by r.to_seq desc)
+    into v_froms, v_tos
+    from chat_private.path_ranges(fetch_messages.conversation_id, v_head, fetch_messages.after_seq + 1) r;
+  v_left := fetch_messages.max_count;
+  for i in reverse coalesce(pg_catalog.cardinality(v_tos), 0) .. 1 loop
+    return query
+      select m.*
+        from chat.messages m
+       where m.user_id = chat_private.current_user_id()
+         and m.conversation_id = fetch_messages.conversation_id
+         and m.seq between greatest(v_froms[i], fetch_messages.after_seq + 1) and v_tos[i]
+       order by m.seq
+       limit v_left;
+    get diagnostics v_read = row_count;
+    v_left := v_left - v_read;
+    exit when v_left <= 0;
+  end loop;
 end
 $$ language plpgsql stable security invoker set search_path = pg_catalog, pg_temp;
 

@@ -1,6 +1,14 @@
--- Revert chat:fetch_messages from pg
+-- Revert chat:fetch_messages from pg (reworked)
 --
--- The function as it was at @v0.9.0.
+-- Back to the @v0.10.0 body: across stretches, one statement joining the
+-- ranges to the messages.
+--
+-- A page of the active path: its messages with seq > after_seq, ascending
+-- along it (a path ascends in seq), at most max_count; keyset pages as
+-- before, next_after being the last one's seq. When the head's stretch holds
+-- the page's start (always, in a conversation nobody branches) it is one
+-- range, as it was; otherwise the stretches back to the one that holds it.
+-- The raw log of every branch is chat.fetch_log.
 
 begin;
 
@@ -8,8 +16,11 @@ create or replace function chat.fetch_messages(conversation_id uuid, after_seq b
 returns setof chat.messages as $$
 declare
   v_problem text;
+  v_head bigint;
+  v_from bigint;
 begin
   perform chat_private.require_user_id();
+
 
   v_problem := chat_private.max_count_problem(fetch_messages.max_count);
   if v_problem is not null then
@@ -21,26 +32,51 @@ begin
       using errcode = '22023', column = 'after_seq';
   end if;
 
+  select c.head_seq, h.stretch_from into v_head, v_from
+    from chat.conversations c
+    left join lateral (
+      select h.stretch_from
+        from chat.messages h
+       where h.user_id = chat_private.current_user_id() and h.conversation_id = c.id and h.seq = c.head_seq
+       limit 1) h on true
+   where c.user_id = chat_private.current_user_id() and c.id = fetch_messages.conversation_id;
   -- An empty conversation is not a missing one.
-  if not exists (
-    select from chat.conversations c
-     where c.user_id = chat_private.current_user_id() and c.id = fetch_messages.conversation_id
-  ) then
+  if not found then
     perform chat_private.raise_conversation_not_found(fetch_messages.conversation_id);
   end if;
+  -- (the path ascends to its head: nothing after it)
+  if v_head is null or fetch_messages.after_seq >= v_head then
+    return;
+  end if;
 
+  -- the head's stretch holds the page's start, or the path starts with it
+  if v_from <= fetch_messages.after_seq + 1 or v_from = 1 then
+    return query
+      select m.*
+        from chat.messages m
+       where m.user_id = chat_private.current_user_id()
+         and m.conversation_id = fetch_messages.conversation_id
+         and m.seq > fetch_messages.after_seq
+         and m.seq <= v_head
+       order by m.seq
+       limit fetch_messages.max_count;
+    return;
+  end if;
+
+  -- the stretches back along the path to the one that holds it
   return query
     select m.*
-      from chat.messages m
-     where m.user_id = chat_private.current_user_id()
+      from chat_private.path_ranges(fetch_messages.conversation_id, v_head, fetch_messages.after_seq + 1) r
+      join chat.messages m
+        on m.user_id = chat_private.current_user_id()
        and m.conversation_id = fetch_messages.conversation_id
-       and m.seq > fetch_messages.after_seq
+       and m.seq between greatest(r.from_seq, fetch_messages.after_seq + 1) and r.to_seq
      order by m.seq
      limit fetch_messages.max_count;
 end
 $$ language plpgsql stable security invoker set search_path = pg_catalog, pg_temp;
 
 comment on function chat.fetch_messages(uuid, bigint, integer) is
-  'Messages of the current user''s conversation with seq > after_seq, ascending, at most max_count (1..1000). P0002 when the conversation is missing or someone else''s.';
+  'A page of the active path of the current user''s conversation: its messages with seq > after_seq, ascending along it, at most max_count (1..1000). Every branch: chat.fetch_log. P0002 when the conversation is missing or someone else''s.';
 
 commit;

@@ -25,4 +25,9 @@ select 1 / count(*) from pg_catalog.pg_proc
  where oid = 'chat.fetch_messages(uuid, bigint, integer)'::regprocedure
    and prosrc like '%c.head_seq%' and prosrc like '%chat_private.path_ranges(%';
 
+-- across stretches, each range read by a statement of its own
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.fetch_messages(uuid, bigint, integer)'::regprocedure
+   and prosrc like '%get diagnostics v_read = row_count;%';
+
 rollback;

@@ -23,6 +23,11 @@ select 1 / count(*) from pg_catalog.pg_proc
 -- the active path, from the head
 select 1 / count(*) from pg_catalog.pg_proc
  where oid = 'chat.fetch_recent(uuid, integer)'::regprocedure
-   and prosrc like '%c.head_seq%' and prosrc like '%chat_private.path_ranges(%';
+   and prosrc like '%c.head_seq%' and prosrc like '%p.seq = f.parent_seq%';
+
+-- across stretches, each range read by an index range scan of its own
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.fetch_recent(uuid, integer)'::regprocedure
+   and prosrc like '%pg_catalog.unnest(v_los), pg_catalog.unnest(v_his)%' and prosrc like '%m.seq between r.lo and r.hi%';
 
 rollback;
