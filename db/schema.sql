@@ -507,39 +507,28 @@ begin
     end if;
   end if;
 
-  -- One statement, whose data flow orders it: lock the conversation's row (or
-  -- hold the lock taken above) and read its head and count, so that appends to
-  -- one conversation queue here and each reads what the one before it wrote;
-  -- insert after the head (the clock read once the lock is held, so created_at
-  -- follows seq); then move the head and the count to the new message. (An
-  -- UPDATE's RETURNING gives no old value, and a head read in the snapshot
-  -- before the lock could be a racing append's stale one.)
-  with locked as (
-    select c.head_seq, c.message_count, c.updated_at
-      from chat.conversations c
-     where c.user_id = v_user_id
-       and c.id = append_message.conversation_id
-       for update
-  ), stored as (
-    insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
-                               tokens_given, tokens, created_at)
-    select append_message.conversation_id, v_user_id, locked.message_count + 1, locked.head_seq,
-           append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
-           append_message.tokens,
-           coalesce(append_message.tokens, chat_private.estimated_tokens(append_message.content, v_metadata)),
-           greatest(locked.updated_at, pg_catalog.clock_timestamp())
-      from locked
-    returning *
-  ), moved as (
+  -- One statement: the UPDATE locks the conversation's row (or holds the lock
+  -- taken above), bumps its count, moves its head and returns the head it
+  -- replaced; the insert follows it, with the clock read under the lock.
+  with bumped as (
     update chat.conversations c
-       set message_count = stored.seq,
-           head_seq = stored.seq,
-           updated_at = stored.created_at
-      from stored
+       set message_count = c.message_count + 1,
+           head_seq = c.message_count + 1,
+           previous_head_seq = c.head_seq,
+           updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
      where c.user_id = v_user_id
        and c.id = append_message.conversation_id
+    returning c.message_count, c.previous_head_seq, c.updated_at
   )
-  select stored.* into v_stored from stored;
+  insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
+                             tokens_given, tokens, created_at)
+  select append_message.conversation_id, v_user_id, bumped.message_count, bumped.previous_head_seq,
+         append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
+         append_message.tokens,
+         coalesce(append_message.tokens, chat_private.estimated_tokens(append_message.content, v_metadata)),
+         bumped.updated_at
+    from bumped
+  returning * into v_stored;
 
   if not found then
     perform chat_private.raise_conversation_not_found(append_message.conversation_id);
@@ -611,19 +600,19 @@ begin
   -- conversation's lock (appends to it queue here) and reads its clock under
   -- it, so created_at follows seq; the insert returns what it stored.
   if not v_keyed then
-    select c.head_seq, c.message_count, c.updated_at into v_head, v_count, v_created
-      from chat.conversations c
+    update chat.conversations c
+       set message_count = c.message_count + v_total,
+           head_seq = c.message_count + v_total,
+           previous_head_seq = c.head_seq,
+           updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
      where c.user_id = v_user_id
        and c.id = append_messages.conversation_id
-       for update;
+    returning c.message_count - v_total, c.previous_head_seq, c.updated_at into v_count, v_head, v_created;
     if not found then
       perform chat_private.raise_conversation_not_found(append_messages.conversation_id);
     end if;
-    -- the clock read once the lock is held, so that created_at follows seq
-    v_created := greatest(v_created, pg_catalog.clock_timestamp());
 
-    -- the first message follows the head, each other the one before it; the
-    -- head moves to the last
+    -- the first message follows the old head, each other the one before it
     return query
       with stored as (
         insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
@@ -637,13 +626,6 @@ begin
           from pg_catalog.jsonb_array_elements(append_messages.messages) with ordinality as e (value, position)
          cross join lateral (select coalesce(nullif(e.value -> 'metadata', 'null'), '{}')) as m (metadata)
         returning *
-      ), moved as (
-        update chat.conversations c
-           set message_count = v_count + v_total,
-               head_seq = v_count + v_total,
-               updated_at = v_created
-         where c.user_id = v_user_id
-           and c.id = append_messages.conversation_id
       )
       select stored.*, false from stored order by stored.seq;
     return;
@@ -1389,6 +1371,7 @@ CREATE TABLE chat.conversations (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     head_seq bigint,
+    previous_head_seq bigint,
     CONSTRAINT conversations_head CHECK ((((head_seq IS NULL) = (message_count = 0)) AND (head_seq >= 1) AND (head_seq <= message_count))),
     CONSTRAINT conversations_message_count_nonnegative CHECK ((message_count >= 0))
 );
@@ -1436,6 +1419,13 @@ COMMENT ON COLUMN chat.conversations.updated_at IS 'Time of the last activity: l
 --
 
 COMMENT ON COLUMN chat.conversations.head_seq IS 'The last message of the active path (the path that fetch_recent, fetch_messages and fetch_context read, and after which every writer appends); NULL when the conversation is empty.';
+
+
+--
+-- Name: COLUMN conversations.previous_head_seq; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.conversations.previous_head_seq IS 'The head before the last append moved it: what that append''s UPDATE returned as the message its first new message follows. Written by the appends only; it means nothing to a reader.';
 
 
 --
@@ -4327,6 +4317,13 @@ GRANT UPDATE(updated_at) ON TABLE chat.conversations TO chat_app;
 --
 
 GRANT UPDATE(head_seq) ON TABLE chat.conversations TO chat_app;
+
+
+--
+-- Name: COLUMN conversations.previous_head_seq; Type: ACL; Schema: chat; Owner: -
+--
+
+GRANT UPDATE(previous_head_seq) ON TABLE chat.conversations TO chat_app;
 
 
 --

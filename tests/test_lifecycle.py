@@ -83,7 +83,7 @@ ADDED_COLUMNS = "'{tokens_given,tokens,summary_from,summary_through,tokens_befor
 ROWS = f"""
 select t, pg_catalog.jsonb_agg(r order by r::text)
   from (select 'users' as t, to_jsonb(x) as r from chat.users x
-        union all select 'conversations', to_jsonb(x) - 'head_seq' from chat.conversations x
+        union all select 'conversations', to_jsonb(x) - 'head_seq' - 'previous_head_seq' from chat.conversations x
         union all select 'messages', to_jsonb(x) - {ADDED_COLUMNS} from chat.messages x
         union all select 'turns', to_jsonb(x) - 'reply_key' from chat.turns x
         union all select 'tasks', to_jsonb(x) from chat.tasks x) rows

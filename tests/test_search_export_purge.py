@@ -105,7 +105,7 @@ def test_export_holds_everything_of_the_user_and_nothing_else(app_conn, db, worl
     assert set(exported["tasks"][0]) == {"id", "title", "description", "completed", "created_at", "updated_at"}
     (conversation,) = exported["conversations"]
     assert set(conversation) == {"id", "title", "metadata", "message_count", "created_at", "updated_at", "head_seq",
-                                 "messages"}
+                                 "previous_head_seq", "messages"}
     assert (conversation["id"], conversation["title"], conversation["message_count"]) == \
         (str(world.conversation), "A's secret", 2)
     assert [(m["seq"], m["role"], m["content"]) for m in conversation["messages"]] == \

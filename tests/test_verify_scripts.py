@@ -157,6 +157,9 @@ SABOTAGE = [
     ("revoke update (reply_key) on chat.turns from chat_app", "turns_reply_key"),
     ("drop function chat_private.sibling_position(uuid, bigint, bigint)", "sibling_position"),
     ("grant execute on function chat_private.sibling_position(uuid, bigint, bigint) to public", "sibling_position"),
+    # the head an append replaces, read back from its update
+    ("alter table chat.conversations drop column previous_head_seq cascade", "previous_head"),
+    ("revoke update (previous_head_seq) on chat.conversations from chat_app", "previous_head"),
 ]
 
 
@@ -346,7 +349,7 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
             # the active path's helpers, and the functions of branches
             "active_path", "fetch_log", "edit_message", "switch_branch", "fetch_siblings", "fetch_context",
             # a regenerated answer's key, and the place among versions
-            "turns_reply_key", "sibling_position", "begin_turn"} <= touching
+            "turns_reply_key", "sibling_position", "begin_turn", "previous_head"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

@@ -1,10 +1,14 @@
 -- Deploy chat:append_message to pg (reworked)
--- requires: append_message@v0.8.0
--- requires: message_parents
+-- requires: append_message@v0.10.0
+-- requires: previous_head
 --
--- As before, but after the conversation's head: the message follows it
--- (parent_seq) and becomes it (head_seq). A conversation nobody branches has
--- its head at its last message, so it is one path, as before.
+-- One statement appends: the conversation's UPDATE takes its lock (appends
+-- to one conversation queue there), bumps the count, moves the head to the
+-- new message, reads the clock under the lock (so created_at follows seq),
+-- and returns the head it replaced (previous_head_seq), which the insert
+-- follows. Under READ COMMITTED the UPDATE works on the row's latest version,
+-- so a racing append's head is the one it reads. The locking read before it
+-- is gone: a row lock is a write of its own. Same arguments, rows, errors.
 
 begin;
 
@@ -59,39 +63,28 @@ begin
     end if;
   end if;
 
-  -- One statement, whose data flow orders it: lock the conversation's row (or
-  -- hold the lock taken above) and read its head and count, so that appends to
-  -- one conversation queue here and each reads what the one before it wrote;
-  -- insert after the head (the clock read once the lock is held, so created_at
-  -- follows seq); then move the head and the count to the new message. (An
-  -- UPDATE's RETURNING gives no old value, and a head read in the snapshot
-  -- before the lock could be a racing append's stale one.)
-  with locked as (
-    select c.head_seq, c.message_count, c.updated_at
-      from chat.conversations c
-     where c.user_id = v_user_id
-       and c.id = append_message.conversation_id
-       for update
-  ), stored as (
-    insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
-                               tokens_given, tokens, created_at)
-    select append_message.conversation_id, v_user_id, locked.message_count + 1, locked.head_seq,
-           append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
-           append_message.tokens,
-           coalesce(append_message.tokens, chat_private.estimated_tokens(append_message.content, v_metadata)),
-           greatest(locked.updated_at, pg_catalog.clock_timestamp())
-      from locked
-    returning *
-  ), moved as (
+  -- One statement: the UPDATE locks the conversation's row (or holds the lock
+  -- taken above), bumps its count, moves its head and returns the head it
+  -- replaced; the insert follows it, with the clock read under the lock.
+  with bumped as (
     update chat.conversations c
-       set message_count = stored.seq,
-           head_seq = stored.seq,
-           updated_at = stored.created_at
-      from stored
+       set message_count = c.message_count + 1,
+           head_seq = c.message_count + 1,
+           previous_head_seq = c.head_seq,
+           updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
      where c.user_id = v_user_id
        and c.id = append_message.conversation_id
+    returning c.message_count, c.previous_head_seq, c.updated_at
   )
-  select stored.* into v_stored from stored;
+  insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
+                             tokens_given, tokens, created_at)
+  select append_message.conversation_id, v_user_id, bumped.message_count, bumped.previous_head_seq,
+         append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
+         append_message.tokens,
+         coalesce(append_message.tokens, chat_private.estimated_tokens(append_message.content, v_metadata)),
+         bumped.updated_at
+    from bumped
+  returning * into v_stored;
 
   if not found then
     perform chat_private.raise_conversation_not_found(append_message.conversation_id);

@@ -1,9 +1,13 @@
 -- Deploy chat:append_messages to pg (reworked)
--- requires: append_messages@v0.8.0
--- requires: message_parents
+-- requires: append_messages@v0.10.0
+-- requires: previous_head
 --
--- As before, but after the conversation's head: the first new message
--- follows it, each other the one before it, and the head moves to the last.
+-- Without keys (nothing to replay), one UPDATE of the conversation takes its
+-- lock, bumps the count by the batch, moves the head to the last new message,
+-- reads the clock under the lock and returns the head it replaced
+-- (previous_head_seq), which the first new message follows; the insert
+-- follows. The locking read before it is gone: a row lock is a write of its
+-- own. With keys, as before. Same arguments, rows, errors.
 
 begin;
 
@@ -55,19 +59,19 @@ begin
   -- conversation's lock (appends to it queue here) and reads its clock under
   -- it, so created_at follows seq; the insert returns what it stored.
   if not v_keyed then
-    select c.head_seq, c.message_count, c.updated_at into v_head, v_count, v_created
-      from chat.conversations c
+    update chat.conversations c
+       set message_count = c.message_count + v_total,
+           head_seq = c.message_count + v_total,
+           previous_head_seq = c.head_seq,
+           updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
      where c.user_id = v_user_id
        and c.id = append_messages.conversation_id
-       for update;
+    returning c.message_count - v_total, c.previous_head_seq, c.updated_at into v_count, v_head, v_created;
     if not found then
       perform chat_private.raise_conversation_not_found(append_messages.conversation_id);
     end if;
-    -- the clock read once the lock is held, so that created_at follows seq
-    v_created := greatest(v_created, pg_catalog.clock_timestamp());
 
-    -- the first message follows the head, each other the one before it; the
-    -- head moves to the last
+    -- the first message follows the old head, each other the one before it
     return query
       with stored as (
         insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
@@ -81,13 +85,6 @@ begin
           from pg_catalog.jsonb_array_elements(append_messages.messages) with ordinality as e (value, position)
          cross join lateral (select coalesce(nullif(e.value -> 'metadata', 'null'), '{}')) as m (metadata)
         returning *
-      ), moved as (
-        update chat.conversations c
-           set message_count = v_count + v_total,
-               head_seq = v_count + v_total,
-               updated_at = v_created
-         where c.user_id = v_user_id
-           and c.id = append_messages.conversation_id
       )
       select stored.*, false from stored order by stored.seq;
     return;

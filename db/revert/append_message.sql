@@ -1,6 +1,7 @@
--- Revert chat:append_message from pg
+-- Revert chat:append_message from pg (reworked)
 --
--- The function as it was at @v0.8.0.
+-- Back to the @v0.10.0 body: the conversation locked by a read, then the
+-- insert and the head's move.
 
 begin;
 
@@ -55,26 +56,39 @@ begin
     end if;
   end if;
 
-  -- The update takes (or holds) the conversation's row lock, so appends to one
-  -- conversation queue here; its clock is read once the lock is held, so
-  -- created_at follows seq.
-  with bumped as (
-    update chat.conversations c
-       set message_count = c.message_count + 1,
-           updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
+  -- One statement, whose data flow orders it: lock the conversation's row (or
+  -- hold the lock taken above) and read its head and count, so that appends to
+  -- one conversation queue here and each reads what the one before it wrote;
+  -- insert after the head (the clock read once the lock is held, so created_at
+  -- follows seq); then move the head and the count to the new message. (An
+  -- UPDATE's RETURNING gives no old value, and a head read in the snapshot
+  -- before the lock could be a racing append's stale one.)
+  with locked as (
+    select c.head_seq, c.message_count, c.updated_at
+      from chat.conversations c
      where c.user_id = v_user_id
        and c.id = append_message.conversation_id
-    returning c.message_count, c.updated_at
+       for update
+  ), stored as (
+    insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
+                               tokens_given, tokens, created_at)
+    select append_message.conversation_id, v_user_id, locked.message_count + 1, locked.head_seq,
+           append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
+           append_message.tokens,
+           coalesce(append_message.tokens, chat_private.estimated_tokens(append_message.content, v_metadata)),
+           greatest(locked.updated_at, pg_catalog.clock_timestamp())
+      from locked
+    returning *
+  ), moved as (
+    update chat.conversations c
+       set message_count = stored.seq,
+           head_seq = stored.seq,
+           updated_at = stored.created_at
+      from stored
+     where c.user_id = v_user_id
+       and c.id = append_message.conversation_id
   )
-  insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
-                             tokens, created_at)
-  select append_message.conversation_id, v_user_id, bumped.message_count,
-         append_message.role, append_message.content, v_metadata, append_message.client_msg_id,
-         append_message.tokens,
-         coalesce(append_message.tokens, chat_private.estimated_tokens(append_message.content, v_metadata)),
-         bumped.updated_at
-    from bumped
-  returning * into v_stored;
+  select stored.* into v_stored from stored;
 
   if not found then
     perform chat_private.raise_conversation_not_found(append_message.conversation_id);

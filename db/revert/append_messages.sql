@@ -1,6 +1,7 @@
--- Revert chat:append_messages from pg
+-- Revert chat:append_messages from pg (reworked)
 --
--- The function as it was at @v0.8.0.
+-- Back to the @v0.10.0 body: the conversation locked by a read, then the
+-- insert and the head's move.
 
 begin;
 
@@ -20,6 +21,7 @@ declare
   v_seq bigint;
   v_same boolean;
   v_count bigint;      -- the conversation's message_count, under its lock
+  v_head bigint;       -- and its head, which the first new message follows
   v_created timestamptz;
   -- per element, in order: its client_msg_id, the seq of the message it
   -- returns, and whether that is a replay
@@ -51,22 +53,25 @@ begin
   -- conversation's lock (appends to it queue here) and reads its clock under
   -- it, so created_at follows seq; the insert returns what it stored.
   if not v_keyed then
-    update chat.conversations c
-       set message_count = c.message_count + v_total,
-           updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
+    select c.head_seq, c.message_count, c.updated_at into v_head, v_count, v_created
+      from chat.conversations c
      where c.user_id = v_user_id
        and c.id = append_messages.conversation_id
-    returning c.message_count - v_total, c.updated_at
-      into v_count, v_created;
+       for update;
     if not found then
       perform chat_private.raise_conversation_not_found(append_messages.conversation_id);
     end if;
+    -- the clock read once the lock is held, so that created_at follows seq
+    v_created := greatest(v_created, pg_catalog.clock_timestamp());
 
+    -- the first message follows the head, each other the one before it; the
+    -- head moves to the last
     return query
       with stored as (
-        insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id,
+        insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
                                    tokens_given, tokens, created_at)
         select append_messages.conversation_id, v_user_id, v_count + e.position,
+               case when e.position = 1 then v_head else v_count + e.position - 1 end,
                e.value ->> 'role', e.value ->> 'content', m.metadata,
                null, (e.value ->> 'tokens')::integer,
                coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),
@@ -74,13 +79,20 @@ begin
           from pg_catalog.jsonb_array_elements(append_messages.messages) with ordinality as e (value, position)
          cross join lateral (select coalesce(nullif(e.value -> 'metadata', 'null'), '{}')) as m (metadata)
         returning *
+      ), moved as (
+        update chat.conversations c
+           set message_count = v_count + v_total,
+               head_seq = v_count + v_total,
+               updated_at = v_created
+         where c.user_id = v_user_id
+           and c.id = append_messages.conversation_id
       )
       select stored.*, false from stored order by stored.seq;
     return;
   end if;
 
   -- Queue behind other appends to this conversation.
-  select c.message_count into v_count
+  select c.head_seq, c.message_count into v_head, v_count
     from chat.conversations c
    where c.user_id = v_user_id
      and c.id = append_messages.conversation_id
@@ -142,14 +154,16 @@ begin
   if pg_catalog.cardinality(v_new) > 0 then
     update chat.conversations c
        set message_count = c.message_count + pg_catalog.cardinality(v_new),
+           head_seq = c.message_count + pg_catalog.cardinality(v_new),
            updated_at = greatest(c.updated_at, pg_catalog.clock_timestamp())
      where c.user_id = v_user_id
        and c.id = append_messages.conversation_id
     returning c.updated_at into v_created;
 
-    insert into chat.messages (conversation_id, user_id, seq, role, content, metadata, client_msg_id, tokens_given,
-                               tokens, created_at)
+    insert into chat.messages (conversation_id, user_id, seq, parent_seq, role, content, metadata, client_msg_id,
+                               tokens_given, tokens, created_at)
     select append_messages.conversation_id, v_user_id, v_count + n.ordinal,
+           case when n.ordinal = 1 then v_head else v_count + n.ordinal - 1 end,
            e.value ->> 'role', e.value ->> 'content', m.metadata,
            e.value ->> 'client_msg_id', (e.value ->> 'tokens')::integer,
            coalesce((e.value ->> 'tokens')::integer, chat_private.estimated_tokens(e.value ->> 'content', m.metadata)),

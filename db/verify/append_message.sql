@@ -20,10 +20,10 @@ select 1 / count(*) from pg_catalog.pg_proc
    and prosrc like '%chat_private.require_user_id()%'
    and prosrc like '%chat_private.raise_conversation_not_found(%';
 
--- after the conversation's head, which it moves
+-- after the conversation's head, which it moves, read back from the update
 select 1 / count(*) from pg_catalog.pg_proc
  where oid = 'chat.append_message(uuid, text, text, jsonb, text, integer)'::regprocedure
    and prosrc like '%parent_seq%'
-   and prosrc like '%head_seq = stored.seq%';
+   and prosrc like '%previous_head_seq = c.head_seq%';
 
 rollback;

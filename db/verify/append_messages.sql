@@ -37,4 +37,9 @@ select 1 / count(*) from pg_catalog.pg_proc
    and prosrc like '%parent_seq%'
    and prosrc like '%head_seq = %';
 
+-- without keys, the head read back from the update that moves it
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.append_messages(uuid, jsonb)'::regprocedure
+   and prosrc like '%previous_head_seq = c.head_seq%';
+
 rollback;
