@@ -5,6 +5,7 @@ it as a process of its own (``uvicorn app.main:app``)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -53,6 +54,20 @@ async def serve(settings, responder=None, **changes) -> AsyncIterator[httpx.Asyn
         async with client_of(service) as client:
             client.app = service
             yield client
+
+
+async def duplicates_on_two(one: httpx.AsyncClient, other: httpx.AsyncClient, responders, body: dict,
+                            headers: dict, count: int = 6) -> list[httpx.Response]:
+    """``count`` copies of the chat turn ``body``, alternating between two instances of the service whose
+    ``responders`` (each with events ``called`` and ``gate``) answer once their gate opens: the gates open once
+    one of them is called, and the answers come back in the order sent."""
+    racing = [asyncio.create_task((one if n % 2 else other).post("/api/chat", json=body, headers=headers))
+              for n in range(count)]
+    await asyncio.wait_for(asyncio.wait([asyncio.ensure_future(r.called.wait()) for r in responders],
+                                        return_when=asyncio.FIRST_COMPLETED), 30)
+    for responder in responders:
+        responder.gate.set()
+    return await asyncio.gather(*racing)
 
 
 def client_of(service) -> httpx.AsyncClient:

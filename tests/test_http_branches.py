@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from http_api import MESSAGE_KEYS, STREAM, assert_refused, events_of
-from serving import serve
+from serving import duplicates_on_two, serve
 from stored_data import broken_conversations, conversations_of
 
 pytestmark = pytest.mark.errors_as_500
@@ -223,14 +223,7 @@ async def test_racing_regenerate_retries_on_two_instances_answer_once(settings, 
     first.gate, second.gate = asyncio.Event(), asyncio.Event()
     body = {"conversation_id": conversation_id, "regenerate_of": 6, "client_msg_id": "race-again"}
     async with serve(settings, first) as one, serve(settings, second) as other:
-        racing = [asyncio.create_task((one if n % 2 else other).post("/api/chat", json=body, headers=headers))
-                  for n in range(6)]
-        await asyncio.wait_for(asyncio.wait([asyncio.ensure_future(first.called.wait()),
-                                             asyncio.ensure_future(second.called.wait())],
-                                            return_when=asyncio.FIRST_COMPLETED), 30)
-        first.gate.set()
-        second.gate.set()
-        responses = await asyncio.gather(*racing)
+        responses = await duplicates_on_two(one, other, (first, second), body, headers)
         retried = await one.post("/api/chat", json=body, headers=headers)
     assert len(first.histories) + len(second.histories) == 1
     statuses = sorted(response.status_code for response in responses)
