@@ -29,6 +29,8 @@ CONVERSATION_ROUTES = [
     ("post", "/api/conversations/{id}/messages", {"role": "user", "content": "hi"}),
     ("get", "/api/conversations/{id}/messages", None),
     ("get", "/api/conversations/{id}/messages/recent", None),
+    ("post", "/api/conversations/{id}/head", {"seq": 1}),
+    ("get", "/api/conversations/{id}/messages/1/siblings", None),
 ]
 
 ROUTES = [
