@@ -1933,6 +1933,7 @@ COMMENT ON FUNCTION chat.fetch_messages(conversation_id uuid, after_seq bigint, 
 CREATE FUNCTION chat.fetch_recent(conversation_id uuid, max_count integer DEFAULT 50) RETURNS SETOF chat.messages
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_indexonlyscan TO 'off'
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare

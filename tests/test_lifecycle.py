@@ -204,9 +204,11 @@ def test_every_function_pins_search_path_and_nothing_is_executable_by_public(pg_
 
 # The settings a function plans its statements with, beside its search_path: fetch_context's cut, planned
 # generic on statistics where most conversations are short, read a long one by seq and sorted it; fetch_recent's
-# read across stretches, whose custom plan always looked cheaper than a generic one, was planned on every call.
+# read across stretches, whose custom plan always looked cheaper than a generic one, was planned on every call; and
+# its lookups of a stretch by seq, planned generically as index-only scans of the budget's index, read the whole
+# conversation's entries.
 PLANNER_SETTINGS = {"chat.fetch_context(uuid,integer,integer,bigint)": ["enable_sort=off"],
-                    "chat.fetch_recent(uuid,integer)": ["plan_cache_mode=force_generic_plan"]}
+                    "chat.fetch_recent(uuid,integer)": ["enable_indexonlyscan=off", "plan_cache_mode=force_generic_plan"]}
 
 # The functions that run with their owner's rights: search's word lookup,
 # which row security would keep off the word index (see its deploy script).

@@ -13,7 +13,12 @@
 -- statements are planned once (plan_cache_mode = force_generic_plan): the
 -- read's custom plan, knowing the two or three ranges, always looked cheaper
 -- than a generic one, so it was planned again on every call, which cost more
--- than the read.
+-- than the read. And without index-only scans (enable_indexonlyscan = off):
+-- a message's stretch looked up by its seq was planned, generically, as an
+-- index-only scan of the budget's index (messages_tokens_before_idx, which
+-- holds both columns, seq last), reading the whole conversation's entries,
+-- because an average conversation has a few messages; none of its reads
+-- wants one.
 
 begin;
 
@@ -98,7 +103,7 @@ begin
      order by m.seq;
 end
 $$ language plpgsql stable security invoker set search_path = pg_catalog, pg_temp
-  set plan_cache_mode = force_generic_plan;
+  set enable_indexonlyscan = off set plan_cache_mode = force_generic_plan;
 
 comment on function chat.fetch_recent(uuid, integer) is
   'The last max_count messages of the active path of the current user''s conversation (from its head back along the messages each follows), ascending. P0002 when the conversation is missing or someone else''s.';

@@ -30,4 +30,9 @@ select 1 / count(*) from pg_catalog.pg_proc
  where oid = 'chat.fetch_recent(uuid, integer)'::regprocedure
    and prosrc like '%pg_catalog.unnest(v_los), pg_catalog.unnest(v_his)%' and prosrc like '%m.seq between r.lo and r.hi%';
 
+-- planned once, and never as an index-only scan of the budget's index
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.fetch_recent(uuid, integer)'::regprocedure
+   and proconfig @> '{enable_indexonlyscan=off,plan_cache_mode=force_generic_plan}';
+
 rollback;
