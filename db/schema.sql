@@ -3667,7 +3667,14 @@ COMMENT ON INDEX chat.messages_summaries_idx IS 'compact_messages and fetch_cont
 -- Name: messages_tokens_before_idx; Type: INDEX; Schema: chat; Owner: -
 --
 
-CREATE INDEX messages_tokens_before_idx ON chat.messages USING btree (user_id, conversation_id, stretch_from, tokens_before, seq);
+CREATE INDEX messages_tokens_before_idx ON chat.messages USING btree (stretch_from, user_id, conversation_id, tokens_before, seq);
+
+
+--
+-- Name: INDEX messages_tokens_before_idx; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON INDEX chat.messages_tokens_before_idx IS 'The budget''s index: within a stretch (stretch_from first, so that no lookup by seq takes it), the running total of tokens grows with seq; the cut of a token budget is one probe, and so is a stretch''s end.';
 
 
 --

@@ -128,7 +128,7 @@ SABOTAGE = [
     ("revoke execute on function chat.fetch_context(uuid, integer, integer, bigint) from chat_app", "fetch_context"),
     ("drop function chat.fetch_context(uuid, integer, integer, bigint)", "fetch_context"),
     ("drop trigger messages_tokens_before on chat.messages", "message_tokens_before"),
-    ("drop index chat.messages_tokens_before_idx", "message_tokens_before"),
+    ("drop index chat.messages_tokens_before_idx", "tokens_before_index"),
     ("revoke execute on function chat_private.fetch_context_walk(uuid, integer, integer, bigint) from chat_app",
      "fetch_context"),
     # the tree of messages
