@@ -108,7 +108,7 @@ def test_a_page_with_each_messages_place_among_its_versions_probes_two_indexes_a
                                                                                         big_conversation):
     """What the HTTP routes read: a page of 100, each message's sibling_index and sibling_count read by a probe of
     the seq index (the message after its parent) and one of the forks' index, never a scan of the conversation
-    (under row security an index condition must be leakproof: no arithmetic on the page's columns)."""
+    (as seq = parent_seq + 1 the main sibling's probe was planned as a scan of the conversation for each message)."""
     sql = positioned("chat.fetch_messages(%s, 5000, 100)")
     with acting_as(app_conn, user_a):
         plan = explain(app_conn, sql, [big_conversation])

@@ -7,10 +7,9 @@
 -- child of a message (the one just after it) is one probe of the seq index,
 -- the others are in messages_forks_idx, which is empty when nobody branches.
 -- A SQL-standard body, so that it is inlined into the query that calls it.
--- Under row security an index condition must be leakproof, and arithmetic
--- on the caller's columns (parent_seq + 1) is not: the main child is the
--- first message after the parent (seq > parent_seq), which a comparison
--- finds.
+-- The main child is found as the first message after the parent (seq >
+-- parent_seq, limit 1): written as seq = parent_seq + 1 on the page's
+-- column, it was planned as a scan of the conversation for every message.
 -- The message itself is counted whether or not the calling statement sees
 -- it (a message its own function call just stored is not visible to it).
 
