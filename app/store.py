@@ -31,9 +31,12 @@ from app.transport import Statement, Transport, model_row
 TASK_FIELDS = frozenset({"title", "description", "completed"})
 
 
-def positioned(call: str, only: str = "true") -> str:
+def positioned(call: str, positions: bool = True, only: str = "true") -> str:
     """A query of the rows of ``call`` (a function of messages), in its order, each with its place among its
-    versions (``sibling_index`` of ``sibling_count``, read in the same statement), where ``only`` holds."""
+    versions (``sibling_index`` of ``sibling_count``, read in the same statement), where ``only`` holds; without
+    ``positions``, the rows alone."""
+    if not positions:
+        return f"select * from {call}"
     return (f"select m.*, p.sibling_index, p.sibling_count from {call} with ordinality m"
             " left join lateral chat_private.sibling_position(m.conversation_id, m.seq, m.parent_seq) p"
             f" on {only} order by m.ordinality")
@@ -133,9 +136,8 @@ class ChatStore(Transport):
                              positions: bool = False) -> AppendedMessage:
         """Appends a message; ``tokens`` is the writer's count of its tokens (None: the database estimates it);
         ``positions``: with its place among its versions."""
-        call = "chat.append_message(%s, %s, %s, %s, %s, %s)"
         return await self._one(user, Statement(
-            positioned(call) if positions else f"select * from {call}",
+            positioned("chat.append_message(%s, %s, %s, %s, %s, %s)", positions),
             [conversation_id, role, content, Jsonb(metadata or {}), client_msg_id, tokens],
             model_row(AppendedMessage)))
 
@@ -162,17 +164,15 @@ class ChatStore(Transport):
     async def fetch_messages(self, user: User, conversation_id: UUID, after_seq: int = 0, limit: int = 100, *,
                              positions: bool = False, replica: Replica | None = None) -> list[Message]:
         """The active path after ``after_seq``, ascending; ``positions``: each with its place among its versions."""
-        call = "chat.fetch_messages(%s, %s, %s)"
         return await self._read(user, Statement(
-            positioned(call) if positions else f"select * from {call}", [conversation_id, after_seq, limit],
+            positioned("chat.fetch_messages(%s, %s, %s)", positions), [conversation_id, after_seq, limit],
             model_row(Message)), replica)
 
     async def fetch_recent(self, user: User, conversation_id: UUID, limit: int = 50, *,
                            positions: bool = False, replica: Replica | None = None) -> list[Message]:
         """The last ``limit`` messages of the active path, ascending; ``positions`` as ``fetch_messages``."""
-        call = "chat.fetch_recent(%s, %s)"
         return await self._read(user, Statement(
-            positioned(call) if positions else f"select * from {call}", [conversation_id, limit],
+            positioned("chat.fetch_recent(%s, %s)", positions), [conversation_id, limit],
             model_row(Message)), replica)
 
     async def fetch_log(self, user: User, conversation_id: UUID, after_seq: int = 0, limit: int = 100, *,
@@ -235,9 +235,8 @@ class ChatStore(Transport):
                               replica: Replica | None = None) -> list[Message]:
         """The user's messages matching ``query`` (web-search syntax), best match first; ``positions``: each with
         its place among its versions."""
-        call = "chat.search_messages(%s, %s)"
         return await self._read(user, Statement(
-            positioned(call) if positions else f"select * from {call}", [query, limit], model_row(Message)),
+            positioned("chat.search_messages(%s, %s)", positions), [query, limit], model_row(Message)),
             replica)
 
     # the user's data
@@ -262,9 +261,8 @@ class ChatStore(Transport):
         to ``lease``). With ``regenerate_of`` (an assistant message; ``content`` None), the user message it
         answered is the turn's, answered again. The message and the reply come with their places among their
         versions."""
-        call = "chat.begin_turn(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
         (rows,) = await self._run(user, Statement(
-            positioned(call, only="m.part <> 'history'"),
+            positioned("chat.begin_turn(%s, %s, %s, %s, %s, %s, %s, %s, %s)", only="m.part <> 'history'"),
             [conversation_id, content, client_msg_id, history, lease, tokens, history_tokens, edit_of,
              regenerate_of], dict_row),
             provision=self.provision if conversation_id is None else None)
