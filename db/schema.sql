@@ -1989,30 +1989,31 @@ begin
   v_left := fetch_recent.max_count - (v_head - v_from + 1);
   while v_left > 0 loop
     select p.seq, p.stretch_from into v_hi, v_from
-      from chat.messages f
-      join chat.messages p
-        on p.user_id = f.user_id and p.conversation_id = f.conversation_id and p.seq = f.parent_seq
-     where f.user_id = chat_private.current_user_id()
-       and f.conversation_id = fetch_recent.conversation_id
-       and f.seq = v_from;
+      from chat.messages p
+     where p.user_id = chat_private.current_user_id()
+       and p.conversation_id = fetch_recent.conversation_id
+       and p.seq = (select f.parent_seq
+                      from chat.messages f
+                     where f.user_id = chat_private.current_user_id()
+                       and f.conversation_id = fetch_recent.conversation_id
+                       and f.seq = v_from);
     exit when not found;
     v_los := greatest(v_from, v_hi - v_left + 1) || v_los;
     v_his := v_hi || v_his;
     v_left := v_left - (v_hi - v_los[1] + 1);
   end loop;
 
-  -- each stretch read by its range, in one statement
-  return query
-    select m.*
-      from rows from (pg_catalog.unnest(v_los), pg_catalog.unnest(v_his)) r (lo, hi)
-     cross join lateral (
-       select m.*
-         from chat.messages m
-        where m.user_id = chat_private.current_user_id()
-          and m.conversation_id = fetch_recent.conversation_id
-          and m.seq between r.lo and r.hi
-        order by m.seq) m
-     order by m.seq;
+  -- each stretch read by its range, oldest first: appended to what the
+  -- function returns in turn, they need no sort
+  for i in 1 .. pg_catalog.array_length(v_los, 1) loop
+    return query
+      select m.*
+        from chat.messages m
+       where m.user_id = chat_private.current_user_id()
+         and m.conversation_id = fetch_recent.conversation_id
+         and m.seq between v_los[i] and v_his[i]
+       order by m.seq;
+  end loop;
 end
 $$;
 

@@ -1,14 +1,7 @@
 -- Revert chat:fetch_recent from pg (reworked)
 --
--- Back to the @v0.10.0 body: across stretches, one statement joining the
--- ranges to the messages.
---
--- The last max_count messages of the active path, ascending. The head's
--- stretch is read by one range, as the whole conversation was: a conversation
--- nobody branches costs what it did (one statement finds the conversation and
--- its head's stretch, where it only checked the conversation). Only when that
--- stretch holds fewer messages than asked, and the path goes on before it,
--- are the stretches before it found (chat_private.path_ranges).
+-- Back to the @v0.11.0 body: the message a stretch follows found by a join on
+-- parent_seq.
 
 begin;
 
@@ -18,6 +11,10 @@ declare
   v_problem text;
   v_head bigint;
   v_from bigint;
+  v_hi bigint;
+  v_los bigint[];           -- the ranges of the stretches read, oldest first
+  v_his bigint[];
+  v_left bigint;            -- how many more the count allows
 begin
   perform chat_private.require_user_id();
 
@@ -50,28 +47,46 @@ begin
        where m.user_id = chat_private.current_user_id()
          and m.conversation_id = fetch_recent.conversation_id
          and m.seq between greatest(v_from, v_head - fetch_recent.max_count + 1) and v_head
-       order by m.seq;
+       order by m.seq
+       limit fetch_recent.max_count;
     return;
   end if;
 
-  -- the stretches back along the path, the oldest cut to the count
+  -- the stretches back along the path, newest first, until they hold the
+  -- count: from each stretch's first message, one statement finds the message
+  -- it follows and that one's stretch
+  v_los := array[greatest(v_from, v_head - fetch_recent.max_count + 1)];
+  v_his := array[v_head];
+  v_left := fetch_recent.max_count - (v_head - v_from + 1);
+  while v_left > 0 loop
+    select p.seq, p.stretch_from into v_hi, v_from
+      from chat.messages f
+      join chat.messages p
+        on p.user_id = f.user_id and p.conversation_id = f.conversation_id and p.seq = f.parent_seq
+     where f.user_id = chat_private.current_user_id()
+       and f.conversation_id = fetch_recent.conversation_id
+       and f.seq = v_from;
+    exit when not found;
+    v_los := greatest(v_from, v_hi - v_left + 1) || v_los;
+    v_his := v_hi || v_his;
+    v_left := v_left - (v_hi - v_los[1] + 1);
+  end loop;
+
+  -- each stretch read by its range, in one statement
   return query
-    with ranges as (
-      select r.from_seq, r.to_seq,
-             coalesce(sum(r.to_seq - r.from_seq + 1) over (order by r.to_seq desc
-                                                            rows between unbounded preceding and 1 preceding), 0)
-               as newer
-        from chat_private.path_ranges(fetch_recent.conversation_id, v_head, 1, fetch_recent.max_count) r
-    )
     select m.*
-      from ranges r
-      join chat.messages m
-        on m.user_id = chat_private.current_user_id()
-       and m.conversation_id = fetch_recent.conversation_id
-       and m.seq between greatest(r.from_seq, r.to_seq - (fetch_recent.max_count - r.newer) + 1) and r.to_seq
+      from rows from (pg_catalog.unnest(v_los), pg_catalog.unnest(v_his)) r (lo, hi)
+     cross join lateral (
+       select m.*
+         from chat.messages m
+        where m.user_id = chat_private.current_user_id()
+          and m.conversation_id = fetch_recent.conversation_id
+          and m.seq between r.lo and r.hi
+        order by m.seq) m
      order by m.seq;
 end
-$$ language plpgsql stable security invoker set search_path = pg_catalog, pg_temp;
+$$ language plpgsql stable security invoker set search_path = pg_catalog, pg_temp
+  set enable_indexonlyscan = off set plan_cache_mode = force_generic_plan;
 
 comment on function chat.fetch_recent(uuid, integer) is
   'The last max_count messages of the active path of the current user''s conversation (from its head back along the messages each follows), ascending. P0002 when the conversation is missing or someone else''s.';

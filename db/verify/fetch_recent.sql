@@ -20,15 +20,18 @@ select 1 / count(*) from pg_catalog.pg_proc
    and prosrc like '%chat_private.max_count_problem(%' and prosrc like '%chat_private.raise_conversation_not_found(%'
    and prosrc not like '%1000%' and prosrc not like '%P0002%';
 
--- the active path, from the head
+-- the active path, from the head; the message a stretch follows found by
+-- its seq, which a subquery gives, not by a join
 select 1 / count(*) from pg_catalog.pg_proc
  where oid = 'chat.fetch_recent(uuid, integer)'::regprocedure
-   and prosrc like '%c.head_seq%' and prosrc like '%p.seq = f.parent_seq%';
+   and prosrc like '%c.head_seq%' and prosrc like '%p.seq = (select f.parent_seq%'
+   and prosrc not like '%join chat.messages p%';
 
--- across stretches, each range read by an index range scan of its own
+-- across stretches, each range read by a statement of its own, oldest first
 select 1 / count(*) from pg_catalog.pg_proc
  where oid = 'chat.fetch_recent(uuid, integer)'::regprocedure
-   and prosrc like '%pg_catalog.unnest(v_los), pg_catalog.unnest(v_his)%' and prosrc like '%m.seq between r.lo and r.hi%';
+   and prosrc like '%for i in 1 .. pg_catalog.array_length(v_los, 1) loop%'
+   and prosrc like '%m.seq between v_los[i] and v_his[i]%';
 
 -- planned once, and never as an index-only scan of the budget's index
 select 1 / count(*) from pg_catalog.pg_proc
