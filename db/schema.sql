@@ -807,18 +807,23 @@ begin
     -- messages, all after the user's)
     with recursive up (seq, parent_seq, role) as (
       select m.seq, m.parent_seq, m.role
-        from chat.messages r
-        join chat.messages m
-          on m.user_id = r.user_id and m.conversation_id = r.conversation_id and m.seq = r.parent_seq
-       where r.user_id = v_user_id
-         and r.conversation_id = v_conversation_id
-         and r.seq = begin_turn.regenerate_of
-         and r.role = 'assistant'
+        from chat.messages m
+       where m.user_id = v_user_id
+         and m.conversation_id = v_conversation_id
+         and m.seq = (select r.parent_seq
+                        from chat.messages r
+                       where r.user_id = v_user_id
+                         and r.conversation_id = v_conversation_id
+                         and r.seq = begin_turn.regenerate_of
+                         and r.role = 'assistant')
       union all
       select m.seq, m.parent_seq, m.role
         from up
-        join chat.messages m
-          on m.user_id = v_user_id and m.conversation_id = v_conversation_id and m.seq = up.parent_seq
+       cross join lateral (
+         select m.seq, m.parent_seq, m.role
+           from chat.messages m
+          where m.user_id = v_user_id and m.conversation_id = v_conversation_id and m.seq = up.parent_seq
+         offset 0) m
        where up.role <> 'user'
     )
     select up.seq into v_answered from up where up.role = 'user';
@@ -2054,14 +2059,22 @@ begin
       using errcode = '22023', column = 'seq';
   end if;
 
+  -- the first version, then those that start a branch, oldest first (a
+  -- message that starts one comes after the one just after its parent)
   if v_parent is null then
     return query
       select m.*
         from chat.messages m
        where m.user_id = v_user_id
          and m.conversation_id = fetch_siblings.conversation_id
+         and m.seq = 1;
+    return query
+      select m.*
+        from chat.messages m
+       where m.user_id = v_user_id
+         and m.conversation_id = fetch_siblings.conversation_id
          and m.parent_seq is null
-         and (m.seq = 1 or (m.parent_seq is distinct from m.seq - 1 and m.seq > 1))
+         and m.parent_seq is distinct from m.seq - 1 and m.seq > 1
        order by m.seq;
   else
     return query
@@ -2069,8 +2082,15 @@ begin
         from chat.messages m
        where m.user_id = v_user_id
          and m.conversation_id = fetch_siblings.conversation_id
-         and ((m.seq = v_parent + 1 and m.parent_seq = v_parent)
-              or (m.parent_seq = v_parent and m.parent_seq is distinct from m.seq - 1 and m.seq > 1))
+         and m.seq = v_parent + 1
+         and m.parent_seq = v_parent;
+    return query
+      select m.*
+        from chat.messages m
+       where m.user_id = v_user_id
+         and m.conversation_id = fetch_siblings.conversation_id
+         and m.parent_seq = v_parent
+         and m.parent_seq is distinct from m.seq - 1 and m.seq > 1
        order by m.seq;
   end if;
 end
@@ -2606,11 +2626,14 @@ begin
     union all
     select f.seq, chat_private.stretch_end(switch_branch.conversation_id, f.seq)
       from under u
-      join chat.messages f
-        on f.user_id = v_user_id
-       and f.conversation_id = switch_branch.conversation_id
-       and f.parent_seq between u.from_seq and u.to_seq
-       and f.parent_seq is distinct from f.seq - 1 and f.seq > 1
+     cross join lateral (
+       select f.seq
+         from chat.messages f
+        where f.user_id = v_user_id
+          and f.conversation_id = switch_branch.conversation_id
+          and f.parent_seq between u.from_seq and u.to_seq
+          and f.parent_seq is distinct from f.seq - 1 and f.seq > 1
+       offset 0) f
   )
   select max(u.to_seq) into v_leaf from under u;
 
@@ -3338,6 +3361,7 @@ COMMENT ON FUNCTION chat_private.sibling_position(conversation_id uuid, seq bigi
 CREATE FUNCTION chat_private.stretch_end(conversation_id uuid, stretch_from bigint) RETURNS bigint
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_sort TO 'off'
     AS $$
   select m.seq
     from chat.messages m

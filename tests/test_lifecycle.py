@@ -206,9 +206,10 @@ def test_every_function_pins_search_path_and_nothing_is_executable_by_public(pg_
 # generic on statistics where most conversations are short, read a long one by seq and sorted it; fetch_recent's
 # read across stretches, whose custom plan always looked cheaper than a generic one, was planned on every call; and
 # its lookups of a stretch by seq, planned generically as index-only scans of the budget's index, read the whole
-# conversation's entries.
+# conversation's entries; and a stretch's end, planned generically, read the conversation by seq and sorted it.
 PLANNER_SETTINGS = {"chat.fetch_context(uuid,integer,integer,bigint)": ["enable_sort=off"],
-                    "chat.fetch_recent(uuid,integer)": ["enable_indexonlyscan=off", "plan_cache_mode=force_generic_plan"]}
+                    "chat.fetch_recent(uuid,integer)": ["enable_indexonlyscan=off", "plan_cache_mode=force_generic_plan"],
+                    "chat_private.stretch_end(uuid,bigint)": ["enable_sort=off"]}
 
 # The functions that run with their owner's rights: search's word lookup,
 # which row security would keep off the word index (see its deploy script).

@@ -175,6 +175,31 @@ def test_reads_across_stretches_read_by_ranges_not_the_conversation(db, user_a, 
     assert rows is not None, plans
 
 
+
+def test_versions_a_regeneration_and_a_switch_read_by_seq_on_a_branched_path(db, app_conn, user_a,
+                                                                             branched_conversation):
+    """As the runtime role, generic plans, on the path of 201 stretches: the versions of a message, the walk from a
+    regenerated answer back to the message it answers, and a switch (the end of each stretch below the message,
+    and the messages that start a branch from it) each read a message by its seq or a stretch by its index, a
+    few rows a stretch at most; never the conversation's 10,225 (which an OR of the versions, joins on parent_seq
+    and a stretch's end sorted from the conversation were planned as, in the benchmark's database)."""
+    c = branched_conversation
+    ((answer,),) = call(app_conn, user_a, "select seq from chat.append_message(%s, 'assistant', 'an answer')", [c])
+    stretches_below = 201 - 5051 // 51
+    for sql, read_at_most in [
+        ("select * from chat.fetch_siblings(%s, 5051)", 1 + 2),
+        ("select * from chat.begin_turn(%s, null, gen_random_uuid()::text, 50, '1 minute', null, 8000, null,"
+         f" {answer})", 60 + 2),
+        ("select chat.switch_branch(%s, 5051)", 1 + 2 * stretches_below + 1),
+    ]:
+        for _ in range(6):  # past plpgsql's first custom plans
+            function_plans(db, user_a, sql, [c])
+        plans = function_plans(db, user_a, sql, [c])
+        scans = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "messages"]
+        assert not any(n["Node Type"] in ("Seq Scan", "Bitmap Heap Scan") for n in scans), (sql, scans)
+        most = max(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) for n in scans)
+        assert most <= read_at_most, (sql, scans)
+
 # search: the GIN index keyed by (user_id, words) reads the current user's matches only
 
 @pytest.fixture

@@ -137,6 +137,7 @@ SABOTAGE = [
     ("drop trigger conversations_default_head on chat.conversations", "message_parents"),
     ("drop index chat.messages_forks_idx", "active_path"),
     ("grant execute on function chat_private.path_ranges(uuid, bigint, bigint, bigint) to public", "active_path"),
+    ("alter function chat_private.stretch_end(uuid, bigint) reset enable_sort", "stretch_end_without_sort"),
     ("drop function chat.edit_message(uuid, bigint, text, jsonb, text)", "edit_message"),
     ("revoke execute on function chat.switch_branch(uuid, bigint) from chat_app", "switch_branch"),
     ("drop function chat.fetch_siblings(uuid, bigint)", "fetch_siblings"),
@@ -347,9 +348,10 @@ def test_the_changes_that_touch_privileges_are_all_checked(sabotaged):
             # the tree: the conversations' trigger function kept from public
             "message_parents",
             # the active path's helpers, and the functions of branches
-            "active_path", "fetch_log", "edit_message", "switch_branch", "fetch_siblings", "fetch_context",
+            "active_path", "fetch_log", "edit_message", "switch_branch@v0.11.0", "fetch_siblings@v0.11.0",
+            "fetch_context",
             # a regenerated answer's key, and the place among versions
-            "turns_reply_key", "sibling_position", "begin_turn", "previous_head"} <= touching
+            "turns_reply_key", "sibling_position", "begin_turn@v0.11.0", "previous_head"} <= touching
     assert sum(len(found.granted) for found in sabotaged.values()) >= 40
     # the reworked purge takes chat_operator's select and delete
     assert len(sabotaged[Change("purge_inactive")].taken) == 2

@@ -1,6 +1,8 @@
--- Deploy chat:switch_branch to pg
+-- Deploy chat:switch_branch to pg (reworked)
+-- requires: switch_branch@v0.11.0
 -- requires: active_path
 -- requires: conversation_not_found
+-- requires: stretch_end_without_sort
 --
 -- A person switches to another version of a message ("< 2/3 >"): the head
 -- moves to the newest leaf under it, so that the active path runs through it
@@ -8,10 +10,18 @@
 -- leaf (a message's children come after it), and the newest under a message
 -- ends one of the stretches below it: found stretch by stretch, each through
 -- the small index of the messages that start a branch.
+--
+-- Reworked: the messages that start a branch from a stretch found are read
+-- by a subquery of their own (offset 0: not flattened into a join), a probe
+-- of the small index by the stretch's range. Joined to the stretches found,
+-- they were read, planned generically, as the conversation's whole list of
+-- forks for each stretch (20,400 rows for a switch in make bench's
+-- database, with a stretch's end read by a scan of the conversation, which
+-- change stretch_end_without_sort mends).
 
 begin;
 
-create function chat.switch_branch(conversation_id uuid, seq bigint)
+create or replace function chat.switch_branch(conversation_id uuid, seq bigint)
 returns chat.conversations as $$
 declare
   v_user_id uuid := chat_private.require_user_id();
@@ -45,11 +55,14 @@ begin
     union all
     select f.seq, chat_private.stretch_end(switch_branch.conversation_id, f.seq)
       from under u
-      join chat.messages f
-        on f.user_id = v_user_id
-       and f.conversation_id = switch_branch.conversation_id
-       and f.parent_seq between u.from_seq and u.to_seq
-       and f.parent_seq is distinct from f.seq - 1 and f.seq > 1
+     cross join lateral (
+       select f.seq
+         from chat.messages f
+        where f.user_id = v_user_id
+          and f.conversation_id = switch_branch.conversation_id
+          and f.parent_seq between u.from_seq and u.to_seq
+          and f.parent_seq is distinct from f.seq - 1 and f.seq > 1
+       offset 0) f
   )
   select max(u.to_seq) into v_leaf from under u;
 

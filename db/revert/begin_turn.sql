@@ -1,20 +1,20 @@
 -- Revert chat:begin_turn from pg (reworked)
 --
--- Back to the @v0.9.0 signature and body, without edit_of and regenerate_of,
--- commented and granted as before.
+-- Back to the @v0.11.0 body: the walk from a regenerated answer joined on
+-- parent_seq.
 
 begin;
 
-drop function chat.begin_turn(uuid, text, text, integer, interval, integer, integer, bigint, bigint);
-
-create function chat.begin_turn(
+create or replace function chat.begin_turn(
   conversation_id uuid,
   content text,
   client_msg_id text default null,
   max_count integer default 50,
   lease interval default '150 seconds',
   tokens integer default null,
-  max_tokens integer default null
+  max_tokens integer default null,
+  edit_of bigint default null,
+  regenerate_of bigint default null
 ) returns setof chat.turn_part as $$
 declare
   v_user_id uuid := chat_private.require_user_id();
@@ -22,6 +22,9 @@ declare
   v_opening_key text;
   v_message chat.appended_message;
   v_turn chat.turns;
+  v_reply_seq bigint;
+  v_answered bigint;
+  v_found chat.messages;
   v_state text;
   v_now timestamptz;
   v_problem text;
@@ -40,54 +43,195 @@ begin
     raise exception 'lease must be more than 0 and at most 1 day, not %', coalesce(begin_turn.lease::text, 'NULL')
       using errcode = '22023', column = 'lease';
   end if;
+  if begin_turn.edit_of is not null and begin_turn.regenerate_of is not null then
+    raise exception 'regenerate_of cannot be given with edit_of: a turn answers one message'
+      using errcode = '22023', column = 'regenerate_of';
+  end if;
+  if v_conversation_id is null and coalesce(begin_turn.edit_of, begin_turn.regenerate_of) is not null then
+    raise exception 'conversation_id is required with %', case when begin_turn.edit_of is null then 'regenerate_of'
+                                                              else 'edit_of' end
+      using errcode = '22023', column = 'conversation_id';
+  end if;
 
-  -- A retry of an opening turn finds its conversation; otherwise open one,
-  -- titled by the message.
-  if v_conversation_id is null then
-    if begin_turn.client_msg_id is not null then
-      perform from chat.users u where u.id = v_user_id for no key update;
-      select t.conversation_id into v_conversation_id
-        from chat.turns t
-       where t.user_id = v_user_id
-         and t.opening_key = begin_turn.client_msg_id;
-    end if;
-    if v_conversation_id is null then
-      select c.id into v_conversation_id
-        from chat.create_conversation(pg_catalog.left(begin_turn.content, 200)) c;
-      v_opening_key := begin_turn.client_msg_id;
+  -- An edit or another answer is of a message of this conversation: queue
+  -- behind its writers (lock its row) and find the message.
+  if coalesce(begin_turn.edit_of, begin_turn.regenerate_of) is not null then
+    perform
+      from chat.conversations c
+     where c.user_id = v_user_id
+       and c.id = v_conversation_id
+       for update;
+    if not found then
+      perform chat_private.raise_conversation_not_found(v_conversation_id);
     end if;
   end if;
 
-  -- Stored, or found again; either way the conversation's row is locked now.
-  v_message := chat.append_message(v_conversation_id, 'user', begin_turn.content, '{}', begin_turn.client_msg_id,
-                                   begin_turn.tokens);
+  if begin_turn.regenerate_of is not null then
+    if begin_turn.content is not null or begin_turn.tokens is not null then
+      raise exception '% must be NULL with regenerate_of: the message answered again is stored already',
+                      case when begin_turn.content is null then 'tokens' else 'content' end
+        using errcode = '22023', column = case when begin_turn.content is null then 'tokens' else 'content' end;
+    end if;
+    -- the user message it answers: the nearest user message before it on
+    -- its path (an agent's answer is its tool calls, their outputs and its
+    -- messages, all after the user's)
+    with recursive up (seq, parent_seq, role) as (
+      select m.seq, m.parent_seq, m.role
+        from chat.messages r
+        join chat.messages m
+          on m.user_id = r.user_id and m.conversation_id = r.conversation_id and m.seq = r.parent_seq
+       where r.user_id = v_user_id
+         and r.conversation_id = v_conversation_id
+         and r.seq = begin_turn.regenerate_of
+         and r.role = 'assistant'
+      union all
+      select m.seq, m.parent_seq, m.role
+        from up
+        join chat.messages m
+          on m.user_id = v_user_id and m.conversation_id = v_conversation_id and m.seq = up.parent_seq
+       where up.role <> 'user'
+    )
+    select up.seq into v_answered from up where up.role = 'user';
+    select m.*, true into v_message
+      from chat.messages m
+     where m.user_id = v_user_id
+       and m.conversation_id = v_conversation_id
+       and m.seq = v_answered;
+    if not found then
+      raise exception 'regenerate_of % is no assistant message of this conversation that answers a user message',
+                      coalesce(begin_turn.regenerate_of::text, 'NULL')
+        using errcode = '22023', column = 'regenerate_of';
+    end if;
 
-  select t.* into v_turn
-    from chat.turns t
-   where t.user_id = v_user_id
-     and t.conversation_id = v_conversation_id
-     and t.seq = v_message.seq
-     for update;
-  v_now := pg_catalog.clock_timestamp();
-  if not found then
-    insert into chat.turns (user_id, conversation_id, seq, opening_key, running_until)
-    values (v_user_id, v_conversation_id, v_message.seq, v_opening_key, v_now + begin_turn.lease)
-    returning * into v_turn;
-    v_state := 'run';
-  elsif v_turn.reply_seq is not null then
-    v_state := 'done';
-  elsif v_turn.running_until > v_now then
-    v_state := 'running';
+    -- A retry finds the reply stored with its key.
+    if begin_turn.client_msg_id is not null then
+      v_problem := chat_private.client_msg_id_problem(begin_turn.client_msg_id);
+      if v_problem is not null then
+        raise exception 'client_msg_id %', v_problem
+          using errcode = '22023', column = 'client_msg_id';
+      end if;
+      select m.* into v_found
+        from chat.messages m
+       where m.user_id = v_user_id
+         and m.conversation_id = v_conversation_id
+         and m.client_msg_id = begin_turn.client_msg_id;
+      if found and (v_found.role <> 'assistant' or v_found.parent_seq is distinct from v_answered) then
+        raise exception 'client_msg_id % was already used in this conversation for another message', pg_catalog.quote_literal(begin_turn.client_msg_id)
+          using errcode = '23505', column = 'client_msg_id',
+                constraint = 'messages_client_msg_id_key', table = 'messages';
+      end if;
+      v_reply_seq := v_found.seq;
+    end if;
+
+    select t.* into v_turn
+      from chat.turns t
+     where t.user_id = v_user_id
+       and t.conversation_id = v_conversation_id
+       and t.seq = v_answered
+       for update;
+    v_now := pg_catalog.clock_timestamp();
+    if v_reply_seq is not null then
+      v_state := 'done';
+    elsif found and v_turn.running_until > v_now then
+      v_state := 'running';
+    elsif found and v_turn.reply_key = begin_turn.client_msg_id and v_turn.reply_seq is not null then
+      -- answered by a responder that stored its reply itself (chat.settle_turn)
+      v_state := 'done';
+      v_reply_seq := v_turn.reply_seq;
+    elsif found then
+      update chat.turns t
+         set attempt = pg_catalog.gen_random_uuid(),
+             attempts = t.attempts + 1,
+             running_until = v_now + begin_turn.lease,
+             reply_seq = null,
+             finished_at = null,
+             reply_key = begin_turn.client_msg_id
+       where t.user_id = v_user_id
+         and t.conversation_id = v_conversation_id
+         and t.seq = v_answered
+      returning * into v_turn;
+      v_state := 'run';
+    else
+      insert into chat.turns (user_id, conversation_id, seq, running_until, reply_key)
+      values (v_user_id, v_conversation_id, v_answered, v_now + begin_turn.lease, begin_turn.client_msg_id)
+      returning * into v_turn;
+      v_state := 'run';
+    end if;
+    if v_state = 'run' then
+      update chat.conversations c
+         set head_seq = v_answered
+       where c.user_id = v_user_id
+         and c.id = v_conversation_id;
+    end if;
   else
-    update chat.turns t
-       set attempt = pg_catalog.gen_random_uuid(),
-           attempts = t.attempts + 1,
-           running_until = v_now + begin_turn.lease
+    -- A retry of an opening turn finds its conversation; otherwise open one,
+    -- titled by the message.
+    if v_conversation_id is null then
+      if begin_turn.client_msg_id is not null then
+        perform from chat.users u where u.id = v_user_id for no key update;
+        select t.conversation_id into v_conversation_id
+          from chat.turns t
+         where t.user_id = v_user_id
+           and t.opening_key = begin_turn.client_msg_id;
+      end if;
+      if v_conversation_id is null then
+        select c.id into v_conversation_id
+          from chat.create_conversation(pg_catalog.left(begin_turn.content, 200)) c;
+        v_opening_key := begin_turn.client_msg_id;
+      end if;
+    end if;
+
+    -- Stored, or found again; either way the conversation's row is locked now.
+    if begin_turn.edit_of is not null then
+      if begin_turn.tokens is not null then
+        raise exception 'tokens must be NULL with edit_of: an edited message gets the database''s estimate'
+          using errcode = '22023', column = 'tokens';
+      end if;
+      perform
+        from chat.messages m
+       where m.user_id = v_user_id
+         and m.conversation_id = v_conversation_id
+         and m.seq = begin_turn.edit_of
+         and m.role = 'user';
+      if not found then
+        raise exception 'edit_of % is no user message of this conversation', begin_turn.edit_of
+          using errcode = '22023', column = 'edit_of';
+      end if;
+      v_message := chat.edit_message(v_conversation_id, begin_turn.edit_of, begin_turn.content, '{}',
+                                     begin_turn.client_msg_id);
+    else
+      v_message := chat.append_message(v_conversation_id, 'user', begin_turn.content, '{}',
+                                       begin_turn.client_msg_id, begin_turn.tokens);
+    end if;
+
+    select t.* into v_turn
+      from chat.turns t
      where t.user_id = v_user_id
        and t.conversation_id = v_conversation_id
        and t.seq = v_message.seq
-    returning * into v_turn;
-    v_state := 'run';
+       for update;
+    v_now := pg_catalog.clock_timestamp();
+    if not found then
+      insert into chat.turns (user_id, conversation_id, seq, opening_key, running_until)
+      values (v_user_id, v_conversation_id, v_message.seq, v_opening_key, v_now + begin_turn.lease)
+      returning * into v_turn;
+      v_state := 'run';
+    elsif v_turn.reply_seq is not null then
+      v_state := 'done';
+      v_reply_seq := v_turn.reply_seq;
+    elsif v_turn.running_until > v_now then
+      v_state := 'running';
+    else
+      update chat.turns t
+         set attempt = pg_catalog.gen_random_uuid(),
+             attempts = t.attempts + 1,
+             running_until = v_now + begin_turn.lease
+       where t.user_id = v_user_id
+         and t.conversation_id = v_conversation_id
+         and t.seq = v_message.seq
+      returning * into v_turn;
+      v_state := 'run';
+    end if;
   end if;
 
   return next row('user', v_state,
@@ -101,10 +245,10 @@ begin
         from chat.messages m
        where m.user_id = v_user_id
          and m.conversation_id = v_conversation_id
-         and m.seq = v_turn.reply_seq;
+         and m.seq = v_reply_seq;
   elsif v_state = 'run' then
-    -- the model's view, as fetch_context reads it: the last max_count
-    -- messages, within max_tokens when it is given
+    -- the model's view, as fetch_context reads it from the head (the turn's
+    -- message): the last max_count messages, within max_tokens when it is given
     return query
       select 'history', v_state, null::uuid, null::interval,
              h.id, h.conversation_id, h.user_id, h.seq, h.role, h.content, h.metadata, h.client_msg_id,
@@ -114,11 +258,5 @@ begin
   end if;
 end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
-
-comment on function chat.begin_turn(uuid, text, text, integer, interval, integer, integer) is
-  'Stores the current user''s message (in a new conversation, titled by it, when conversation_id is NULL; tokens its count, NULL for the database''s estimate) and claims its turn: state run (with an attempt, a lease, and as history the model''s view as fetch_context reads it: at most max_count messages, within max_tokens when given), done (a retry of a turn whose reply is stored: the reply) or running (a retry while another attempt answers: retry_after). A retry is the same client_msg_id; with another content it raises 23505. P0002 when the conversation is missing or someone else''s.';
-
-revoke all on function chat.begin_turn(uuid, text, text, integer, interval, integer, integer) from public;
-grant execute on function chat.begin_turn(uuid, text, text, integer, interval, integer, integer) to chat_app;
 
 commit;

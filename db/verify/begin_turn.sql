@@ -29,4 +29,10 @@ select 1 / count(*) from pg_catalog.pg_proc
    and prosrc like '%reply_key = begin_turn.client_msg_id%'
    and prosrc not like '%1000%';
 
+-- the walk from a regenerated answer reads each message by its seq, not by a
+-- join on parent_seq
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.begin_turn(uuid, text, text, integer, interval, integer, integer, bigint, bigint)'::regprocedure
+   and prosrc like '%m.seq = up.parent_seq%offset 0) m%' and prosrc not like '%join chat.messages m%';
+
 rollback;

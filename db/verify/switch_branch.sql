@@ -1,4 +1,4 @@
--- Verify chat:switch_branch on pg
+-- Verify chat:switch_branch on pg (reworked)
 
 begin;
 
@@ -7,5 +7,11 @@ select 1 / count(*) from pg_catalog.pg_proc
    and prorettype = 'chat.conversations'::regtype and not proretset and not prosecdef;
 select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.switch_branch(uuid, bigint)', 'execute')::int;
 select 1 / (not pg_catalog.has_function_privilege('public', 'chat.switch_branch(uuid, bigint)', 'execute'))::int;
+
+-- the messages that start a branch from a stretch read by a subquery of
+-- their own for each stretch, not joined to the stretches found
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.switch_branch(uuid, bigint)'::regprocedure
+   and prosrc like '%cross join lateral (%offset 0) f%' and prosrc not like '%join chat.messages f%';
 
 rollback;

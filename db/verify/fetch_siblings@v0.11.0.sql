@@ -1,0 +1,11 @@
+-- Verify chat:fetch_siblings on pg
+
+begin;
+
+select 1 / count(*) from pg_catalog.pg_proc
+ where oid = 'chat.fetch_siblings(uuid, bigint)'::regprocedure
+   and prorettype = 'chat.messages'::regtype and proretset and not prosecdef;
+select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.fetch_siblings(uuid, bigint)', 'execute')::int;
+select 1 / (not pg_catalog.has_function_privilege('public', 'chat.fetch_siblings(uuid, bigint)', 'execute'))::int;
+
+rollback;
