@@ -3,7 +3,8 @@
 ``create_app`` builds it with a given configuration and responder; the
 lifespan reads the configuration (when none is given), builds the token
 verifier, and opens the connection pool and closes it. Every error is
-answered by the handlers of ``app.problems``.
+answered by the handlers of ``app.problems``. ``GET /`` is the chat page
+(``app.page``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 from app.auth import TokenVerifier
 from app.chat import Responder, Turns, load_responder
 from app.database import create_pool
+from app.page import add_chat_page
 from app.positions import PositionHeader
 from app.problems import RETRY_AFTER_SECONDS, add_error_handlers, log_unavailable, unavailability
 from app.routes import router
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
                                      "PostgreSQL row-level security.",
                          swagger_ui_parameters={"validatorUrl": None})
     app.include_router(router)
+    add_chat_page(app)
     app.add_middleware(PositionHeader)
 
     @app.get("/healthz", tags=["health"],
