@@ -259,7 +259,8 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
     plans = [(subject.name, workloads_of(subject, size, users, seconds, repeats)) for subject in subjects]
     # the server's own time, statement by statement in turn: fetch_recent(50) as the runtime role and as the role
     # with BYPASSRLS (what RLS costs the server), and fetch_context(CONTEXT_TOKENS) as the runtime role (what a
-    # budget costs against a count)
+    # budget costs against a count), and fetch_recent of as many messages as the budget holds (against a count of
+    # the same rows)
     long_args = (dataset.user_uuid(dataset.LONG_CONVERSATION[0]), dataset.conversation_uuid(*dataset.LONG_CONVERSATION))
     context = await count_context(ours)
     budget, in_budget = workloads.CONTEXT_TOKENS, context["conversation"]["messages"]
@@ -276,6 +277,8 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
         workloads.ServerTimed(bypass.name, "recent50_server", lambda: bypass.recent_server_ms(*long_args, 50), 50),
         workloads.ServerTimed(ours.name, workloads.BUDGETED_SERVER,
                               lambda: ours.context_server_ms(*long_args, budget), in_budget),
+        workloads.ServerTimed(ours.name, workloads.RECENT_AS_BUDGETED_SERVER,
+                              lambda: ours.recent_server_ms(*long_args, in_budget), in_budget),
     ], size), lambda: workloads.server_times([
         workloads.ServerTimed(ours.name, branches.TREE_SERVER,
                               lambda: ours.recent_server_ms(*long_args, 50, calls=calls), 50),

@@ -25,6 +25,8 @@ CLIENTS = 8
 # the model's context the benchmark reads, in tokens: chat.fetch_context's budget, and ChatStoreSession's max_tokens
 CONTEXT_TOKENS = 8000
 BUDGETED_SERVER = f"context{CONTEXT_TOKENS}_server"  # chat.fetch_context(…, CONTEXT_TOKENS): the server's own time
+# fetch_recent of as many messages as the budget holds: the server's own time of a count read of the same rows
+RECENT_AS_BUDGETED_SERVER = "recent_as_budgeted_server"
 BUDGETED_ITEMS = f"agent_context{CONTEXT_TOKENS}"  # ChatStoreSession(…, max_tokens=CONTEXT_TOKENS).get_items()
 CONTENT = ("Remind me to renew the car insurance before the end of the month, and move the dentist "
            "appointment to a morning next week if one is free; also add milk, eggs and coffee to the list.")

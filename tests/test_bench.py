@@ -98,7 +98,8 @@ def test_the_benchmark_runs_at_a_tiny_scale(pg_server, standby, tmp_path):
                                                    "turn_batch_vs_single", "get_items_vs_recent",
                                                    "turn4_vs_langchain", "agent_add_vs_sdk", "agent_items50_vs_sdk",
                                                    "agent_items_all_vs_sdk", "context_server",
-                                                   "context_server_per_message", "agent_context_vs_items50",
+                                                   "context_server_per_message", "context_server_same_rows",
+                                                   "agent_context_vs_items50",
                                                    "agent_context_per_item", "recent50_vs_before_tree",
                                                    "recent50_branched", "append_vs_earlier_plan"}
     ratios = {r["name"]: r for r in data["ratios"]}
@@ -121,6 +122,7 @@ def test_the_benchmark_runs_at_a_tiny_scale(pg_server, standby, tmp_path):
     text = (tmp_path / "BENCHMARKS.md").read_text()
     assert report.START in text and "| ours | append |" in text
     assert "| ours | context8000_server |" in text and "| ours | agent_context8000 |" in text
+    assert "| ours | recent_as_budgeted_server |" in text
     assert "| fetch_context(8,000 tokens) / fetch_recent(50) of 10,000 messages, server time" in text
     assert "| ours@v0.9.0 | recent50_tree_server |" in text and "| ours | recent50_branched_server |" in text
     assert "| pgbench@v0.8.0 | plan_append |" in text and "| pgbench | plan_append |" in text
