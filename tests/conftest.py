@@ -431,7 +431,7 @@ def auth(token):
 SLOW_FILES = {"test_lifecycle.py", "test_verify_scripts.py", "test_bench.py", "test_make_run.py", "test_adopt.py",
               "test_tls.py", "test_faults.py", "test_pooler.py", "test_replica.py", "test_schema_file.py",
               "test_concurrency.py"}
-
+# and the chat page's tests (test_browser_*.py), each of which serves the service over HTTP to a Chromium
 
 # What make test runs alone, after the rest, which it runs on two pytest-xdist workers (scripts/test): the files
 # that act on the whole test cluster or need it quiet while they run: restarting it, freezing or terminating its
@@ -444,7 +444,7 @@ SERIAL_FILES = {"test_faults.py", "test_pooler.py", "test_replica.py", "test_ben
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if item.path.name in SLOW_FILES:
+        if item.path.name in SLOW_FILES or item.path.name.startswith("test_browser_"):
             item.add_marker(pytest.mark.slow)
         if item.path.name in SERIAL_FILES:
             item.add_marker(pytest.mark.serial)
