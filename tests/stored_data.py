@@ -38,6 +38,11 @@ def counts(db: psycopg.Connection, conversation) -> tuple[int, int]:
                       " from chat.conversations c where c.id = %s", [conversation]).fetchone()
 
 
+def head_of(db: psycopg.Connection, conversation) -> int | None:
+    """The conversation's head (head_seq): the last message of its active path, None when it is empty."""
+    return db.execute("select head_seq from chat.conversations where id = %s", [conversation]).fetchone()[0]
+
+
 def conversations_of(db: psycopg.Connection, user) -> int:
     return db.execute("select count(*) from chat.conversations where user_id = %s", [user]).fetchone()[0]
 

@@ -28,6 +28,7 @@ from app.agent_session import (
     NoSessionUser,
     NotNewestItem,
 )
+from stored_data import head_of
 
 
 def json_round_trip(value: Any) -> Any:
@@ -51,9 +52,6 @@ def tree(db, conversation) -> list[tuple]:
     return db.execute("select seq, parent_seq, role, content from chat.messages where conversation_id = %s"
                       " order by seq", [conversation]).fetchall()
 
-
-def head(db, conversation) -> int | None:
-    return db.execute("select head_seq from chat.conversations where id = %s", [conversation]).fetchone()[0]
 
 
 class RoundTrips:
@@ -134,14 +132,14 @@ async def test_a_branch_from_an_earlier_turn_under_the_runner(store, alices_conv
     assert rows[6] == (7, 2, "user", "What is the weather in Rome?")
     assert rows[6][1] == rows[2][1]
     assert [row[1] for row in rows[7:]] == [7, 8, 9]
-    assert head(db, alices_conversation) == 10
+    assert head_of(db, alices_conversation) == 10
     assert await trips.of(session.list_branches()) == [
         {"branch_id": 3, "leaf_seq": 6, "item_count": 6, "user_turns": 2, "is_current": False},
         {"branch_id": 7, "leaf_seq": 10, "item_count": 6, "user_turns": 2, "is_current": True}]
 
     # back to the first branch: its items, and a run continues it
     await trips.of(session.switch_to_branch(3))
-    assert head(db, alices_conversation) == 6
+    assert head_of(db, alices_conversation) == 6
     assert await session.get_items() == first_path
     batches = len(session.batches)
     result = await Runner.run(agent, "What did I ask?", session=session, run_config=RUN)
@@ -281,7 +279,7 @@ async def test_the_head_back_on_a_message_with_versions(session, alices_conversa
     await session.create_branch_from_turn(2)
     await session.add_items([user("deux")])
     assert await session.pop_item() == user("deux")
-    assert head(db, alices_conversation) == 2
+    assert head_of(db, alices_conversation) == 2
     assert await session.get_items() == [user("one"), reply("1")]
     assert await session.list_branches() == [
         {"branch_id": 1, "leaf_seq": 4, "item_count": 4, "user_turns": 2, "is_current": False},
@@ -397,7 +395,7 @@ async def test_the_user_of_the_run_context(store, alices_conversation, alice, bo
     for operation in (session.create_branch_from_turn(1), session.switch_to_branch(1), session.list_branches()):
         with pytest.raises(NoSessionUser):
             await operation
-    assert head(db, alices_conversation) == 3
+    assert head_of(db, alices_conversation) == 3
 
 
 # long conversations

@@ -14,7 +14,7 @@ from playwright.sync_api import Route, expect
 
 from chat_page import ChatPage, eventually, only_conversation, starting
 from scripted_responders import FailingFirst, Held, Numbered
-from stored_data import stored_messages
+from stored_data import head_of, stored_messages
 
 pytest_plugins = ["browser"]
 
@@ -27,9 +27,6 @@ def user_messages(db, conversation) -> list[tuple]:
     return db.execute("select seq, content, client_msg_id from chat.messages"
                       " where conversation_id = %s and role = 'user' order by seq", [conversation]).fetchall()
 
-
-def head_of(db, conversation) -> int:
-    return db.execute("select head_seq from chat.conversations where id = %s", [conversation]).fetchone()[0]
 
 
 def test_a_turn_streams_its_reply_as_it_grows(serve_page, page, token, user_a, db):

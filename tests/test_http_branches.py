@@ -13,7 +13,7 @@ import pytest
 
 from http_api import MESSAGE_KEYS, STREAM, assert_refused, events_of
 from serving import duplicates_on_two, serve
-from stored_data import broken_conversations, conversations_of
+from stored_data import broken_conversations, conversations_of, head_of
 
 pytestmark = pytest.mark.errors_as_500
 
@@ -49,9 +49,6 @@ def tree(db, conversation_id) -> list[tuple]:
     return db.execute("select seq, parent_seq, role, content from chat.messages where conversation_id = %s"
                       " order by seq", [conversation_id]).fetchall()
 
-
-def head(db, conversation_id) -> int | None:
-    return db.execute("select head_seq from chat.conversations where id = %s", [conversation_id]).fetchone()[0]
 
 
 def placed(message: dict) -> tuple:
@@ -97,7 +94,7 @@ async def test_an_edited_message_is_stored_beside_it_and_answered_from_the_activ
     # the responder saw the path up to the edited message's parent, then the new version
     assert responder.histories[-1] == [*range(1, position), 7]
     assert tree(db, conversation_id)[6:] == [(7, parent, "user", "edited"), (8, 7, "assistant", "answer 4 to edited")]
-    assert head(db, conversation_id) == 8
+    assert head_of(db, conversation_id) == 8
     assert await active_path(api, headers, conversation_id) == [
         *[(seq, seq - 1 or None, 1, 1) for seq in range(1, position)], (7, parent, 2, 2), (8, 7, 1, 1)]
     assert broken_conversations(db) == []
@@ -113,7 +110,7 @@ async def test_a_regenerated_answer_is_a_new_reply_beside_the_old(api, db, auth,
     assert placed(turn["assistant_message"]) == (7, position - 1, 2, 2)
     assert turn["assistant_message"]["client_msg_id"] == "again-1"
     assert responder.histories[-1] == list(range(1, position))
-    assert head(db, conversation_id) == 7
+    assert head_of(db, conversation_id) == 7
     assert await active_path(api, headers, conversation_id) == [
         *[(seq, seq - 1 or None, 1, 1) for seq in range(1, position - 1)], (position - 1, position - 2 or None, 1, 1),
         (7, position - 1, 2, 2)]
@@ -143,7 +140,7 @@ async def test_switching_to_each_version_and_back(api, db, auth, user_a):
     switched = await api.post(f"/api/conversations/{conversation_id}/head", json={"seq": 3}, headers=headers)
     assert switched.status_code == 200, switched.text
     assert switched.json()["id"] == conversation_id and switched.json()["message_count"] == 8
-    assert head(db, conversation_id) == 6
+    assert head_of(db, conversation_id) == 6
     assert [seq for seq, *_ in await active_path(api, headers, conversation_id)] == [1, 2, 3, 4, 5, 6]
     recent = await api.get(f"/api/conversations/{conversation_id}/messages/recent?limit=2", headers=headers)
     assert [placed(m) for m in recent.json()["items"]] == [(5, 4, 1, 1), (6, 5, 1, 1)]
@@ -253,7 +250,7 @@ async def test_bad_edit_and_regenerate_requests_are_422_naming_the_field(api, db
     turn = await chat(api, headers, message="one")
     response = await api.post("/api/chat", json={"conversation_id": turn["conversation_id"], **body}, headers=headers)
     assert_refused(response, "body", field)
-    assert len(tree(db, turn["conversation_id"])) == 2 and head(db, turn["conversation_id"]) == 2
+    assert len(tree(db, turn["conversation_id"])) == 2 and head_of(db, turn["conversation_id"]) == 2
 
 
 @pytest.mark.parametrize("field", ["edit_of", "regenerate_of"])
@@ -274,7 +271,7 @@ async def test_a_bad_switch_or_siblings_request_is_refused(api, db, auth, user_a
     assert (missing.status_code, missing.json()) == (404, {"detail": "message not found"})
     assert_refused(await api.get(f"/api/conversations/{conversation_id}/messages/0/siblings", headers=headers),
                    "path", "seq")
-    assert head(db, conversation_id) == 2
+    assert head_of(db, conversation_id) == 2
 
 
 async def test_another_users_conversation_is_refused_exactly_as_a_missing_one(api, db, auth, user_a, user_b):
@@ -289,7 +286,7 @@ async def test_another_users_conversation_is_refused_exactly_as_a_missing_one(ap
             await api.post("/api/chat", json={"conversation_id": target, "regenerate_of": 2}, headers=auth(user_b)),
         ]
         assert [(a.status_code, a.json()) for a in answers] == [(404, {"detail": "conversation not found"})] * 4
-    assert tree(db, conversation_id) == before and head(db, conversation_id) == 6
+    assert tree(db, conversation_id) == before and head_of(db, conversation_id) == 6
     assert conversations_of(db, user_b) == 0
 
 

@@ -12,6 +12,7 @@ from psycopg import errors
 
 from as_user import acting_as, call
 from audit_scripts import run_integrity
+from stored_data import head_of
 
 BEGIN = ("select part, state, seq, parent_seq, role, content, replayed, attempt is not null"
          " from chat.begin_turn(%(c)s, %(content)s, %(key)s, edit_of => %(edit_of)s,"
@@ -29,9 +30,6 @@ def finish(conn, user, conversation, seq, content) -> tuple:
     return call(conn, user, "select seq, parent_seq, client_msg_id, replayed from chat.finish_turn(%s, %s, %s)",
                 [conversation, seq, content])[0]
 
-
-def head(db, conversation) -> int | None:
-    return db.execute("select head_seq from chat.conversations where id = %s", [conversation]).fetchone()[0]
 
 
 def tree(db, conversation) -> list[tuple]:
@@ -52,13 +50,13 @@ def test_regenerate_opens_the_turn_again_from_its_message(app_conn, db, user_a, 
     rows = begin(app_conn, user_a, answered, key="again", regenerate_of=2)
     assert rows == [("user", "run", 1, None, "user", "one", True, True),
                     ("history", "run", 1, None, "user", "one", False, False)]
-    assert head(db, answered) == 1
+    assert head_of(db, answered) == 1
     assert db.execute("select attempts, reply_seq, reply_key, running_until is not null from chat.turns"
                       " where conversation_id = %s and seq = 1", [answered]).fetchone() == (2, None, "again", True)
     # a racing duplicate waits; the reply follows the turn's message, with the key
     assert [r[:2] for r in begin(app_conn, user_a, answered, key="again", regenerate_of=2)] == [("user", "running")]
     assert finish(app_conn, user_a, answered, 1, "another answer") == (5, 1, "again", False)
-    assert head(db, answered) == 5
+    assert head_of(db, answered) == 5
     done = begin(app_conn, user_a, answered, key="again", regenerate_of=2)
     assert [(r[0], r[1], r[2]) for r in done] == [("user", "done", 1), ("reply", "done", 5)]
     assert tree(db, answered) == [(1, None, "user"), (2, 1, "assistant"), (3, 2, "user"), (4, 3, "assistant"),
@@ -98,7 +96,7 @@ def test_a_reply_follows_its_message_when_the_person_moved_away(app_conn, db, pg
     begin(app_conn, user_a, answered, "three")                                  # 5, running
     call(app_conn, user_a, "select chat.edit_message(%s, 5, 'three!')", [answered])  # 6, the head
     assert finish(app_conn, user_a, answered, 5, "late answer") == (7, 5, None, False)
-    assert head(db, answered) == 6
+    assert head_of(db, answered) == 6
     assert db.execute("select message_count from chat.conversations where id = %s", [answered]).fetchone() == (7,)
     assert run_integrity(pg_server, chat_db).returncode == 0
 
@@ -110,7 +108,7 @@ def test_a_reply_after_another_append_follows_the_head_as_before(app_conn, db, u
     assert finish(app_conn, user_a, answered, 5, "to three") == (7, 6, None, False)
     assert finish(app_conn, user_a, answered, 6, "to four") == (8, 7, None, False)
     assert tree(db, answered)[4:] == [(5, 4, "user"), (6, 5, "user"), (7, 6, "assistant"), (8, 7, "assistant")]
-    assert head(db, answered) == 8
+    assert head_of(db, answered) == 8
 
 
 @pytest.mark.parametrize(("arguments", "column"), [
@@ -126,7 +124,7 @@ def test_bad_edit_and_regenerate_arguments_are_named(app_conn, db, user_a, answe
     with pytest.raises(psycopg.DataError) as refused:
         begin(app_conn, user_a, answered, **arguments)
     assert (refused.value.sqlstate, refused.value.diag.column_name) == ("22023", column)
-    assert tree(db, answered) == before and head(db, answered) == 4
+    assert tree(db, answered) == before and head_of(db, answered) == 4
 
 
 def test_a_regenerate_key_used_for_another_message_is_a_conflict(app_conn, db, user_a, conversation):
@@ -134,7 +132,7 @@ def test_a_regenerate_key_used_for_another_message_is_a_conflict(app_conn, db, u
     finish(app_conn, user_a, conversation, 1, "answer")
     with pytest.raises(errors.UniqueViolation):
         begin(app_conn, user_a, conversation, key="k", regenerate_of=2)
-    assert head(db, conversation) == 2
+    assert head_of(db, conversation) == 2
 
 
 @pytest.mark.parametrize("kind", ["edit", "regenerate"])
@@ -144,6 +142,6 @@ def test_another_users_conversation_is_not_found_and_untouched(app_conn, db, use
     with pytest.raises(errors.NoDataFound) as refused:
         begin(app_conn, user_b, answered, **arguments)
     assert refused.value.diag.message_primary == f"conversation {answered} not found"
-    assert tree(db, answered) == before and head(db, answered) == 4
+    assert tree(db, answered) == before and head_of(db, answered) == 4
     with acting_as(app_conn, user_b):
         assert app_conn.execute("select count(*) from chat.turns").fetchone() == (0,)
