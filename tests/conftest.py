@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 import httpx
@@ -425,13 +426,14 @@ def auth(token):
 # inputs), recorded with pytest's ``record_property`` and printed at the end
 # of the run; RELIABILITY.md quotes them.
 
-# What make test-fast leaves out besides the tests marked slow one by one: the files that deploy the plan
-# change by change, run the scripts or start servers of their own (PostgreSQL, a standby, PgBouncer, uvicorn,
-# TLS), or load the service. make test runs them all.
+# What make test-fast leaves out besides the tests marked slow one by one: the files (names or patterns) that
+# deploy the plan change by change, run the scripts or start servers of their own (PostgreSQL, a standby,
+# PgBouncer, uvicorn, TLS, the service for the chat page's Chromium), or load the service. make test runs them
+# all.
 SLOW_FILES = {"test_lifecycle.py", "test_verify_scripts.py", "test_bench.py", "test_make_run.py", "test_adopt.py",
               "test_tls.py", "test_faults.py", "test_pooler.py", "test_replica.py", "test_schema_file.py",
-              "test_concurrency.py"}
-# and the chat page's tests (test_browser_*.py), each of which serves the service over HTTP to a Chromium
+              "test_concurrency.py", "test_browser_*.py"}
+
 
 # What make test runs alone, after the rest, which it runs on two pytest-xdist workers (scripts/test): the files
 # that act on the whole test cluster or need it quiet while they run: restarting it, freezing or terminating its
@@ -444,7 +446,7 @@ SERIAL_FILES = {"test_faults.py", "test_pooler.py", "test_replica.py", "test_ben
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if item.path.name in SLOW_FILES or item.path.name.startswith("test_browser_"):
+        if any(fnmatch(item.path.name, pattern) for pattern in SLOW_FILES):
             item.add_marker(pytest.mark.slow)
         if item.path.name in SERIAL_FILES:
             item.add_marker(pytest.mark.serial)

@@ -154,6 +154,18 @@ def branched_conversation(db, app_conn, make_user, user_a):
     return conversation
 
 
+def generic_plans(db, user, sql, conversation) -> tuple[list[dict], list[dict]]:
+    """The plans of the statements ``sql`` runs as the runtime role once plpgsql has left its first custom plans
+    for the generic ones (where an average conversation is short), and their scans of the messages: index scans
+    only, never a sequential or bitmap scan."""
+    for _ in range(6):
+        function_plans(db, user, sql, [conversation])
+    plans = function_plans(db, user, sql, [conversation])
+    scans = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "messages"]
+    assert not any(n["Node Type"] in ("Seq Scan", "Bitmap Heap Scan") for n in scans), (sql, scans)
+    return plans, scans
+
+
 @pytest.mark.parametrize(("sql", "returned", "read_at_most"), [
     ("select * from chat.fetch_recent(%s, 50)", 50, 1 + 50 + 2),
     ("select * from chat.fetch_messages(%s, 0, 100)", 100, 100 + 2 * 201),
@@ -164,16 +176,11 @@ def test_reads_across_stretches_read_by_ranges_not_the_conversation(db, user_a, 
     """As the runtime role, on a path of 201 stretches: the messages returned, read by index ranges, and a probe or
     two a stretch crossed to find where the one before it ends; never a scan of the conversation's 10,225 (which a
     join of the ranges to the messages was planned as)."""
-    for _ in range(6):  # past plpgsql's first custom plans: the generic plans, where an average conversation is short
-        function_plans(db, user_a, sql, [branched_conversation])
-    plans = function_plans(db, user_a, sql, [branched_conversation])
-    scans = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "messages"]
-    assert not any(n["Node Type"] in ("Seq Scan", "Bitmap Heap Scan") for n in scans), scans
+    plans, scans = generic_plans(db, user_a, sql, branched_conversation)
     assert sum(n["Actual Rows"] * n["Actual Loops"] for n in scans) <= read_at_most, scans
     (rows,) = [p for p in plans if p["Node Type"] == "Function Scan" and p.get("Actual Loops") == 1
                and p["Actual Rows"] == returned] or [None]
     assert rows is not None, plans
-
 
 
 def test_versions_a_regeneration_and_a_switch_read_by_seq_on_a_branched_path(db, app_conn, user_a,
@@ -185,6 +192,7 @@ def test_versions_a_regeneration_and_a_switch_read_by_seq_on_a_branched_path(db,
     and a stretch's end sorted from the conversation were planned as, in the benchmark's database)."""
     c = branched_conversation
     ((answer,),) = call(app_conn, user_a, "select seq from chat.append_message(%s, 'assistant', 'an answer')", [c])
+    # the fixture's path gains a stretch every 51 messages (50 appended and an edit): those from 5051's down
     stretches_below = 201 - 5051 // 51
     for sql, read_at_most in [
         ("select * from chat.fetch_siblings(%s, 5051)", 1 + 2),
@@ -192,13 +200,10 @@ def test_versions_a_regeneration_and_a_switch_read_by_seq_on_a_branched_path(db,
          f" {answer})", 60 + 2),
         ("select chat.switch_branch(%s, 5051)", 1 + 2 * stretches_below + 1),
     ]:
-        for _ in range(6):  # past plpgsql's first custom plans
-            function_plans(db, user_a, sql, [c])
-        plans = function_plans(db, user_a, sql, [c])
-        scans = [n for p in plans for n in nodes(p) if n.get("Relation Name") == "messages"]
-        assert not any(n["Node Type"] in ("Seq Scan", "Bitmap Heap Scan") for n in scans), (sql, scans)
+        _, scans = generic_plans(db, user_a, sql, c)
         most = max(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) for n in scans)
         assert most <= read_at_most, (sql, scans)
+
 
 # search: the GIN index keyed by (user_id, words) reads the current user's matches only
 
