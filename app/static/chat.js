@@ -4,7 +4,9 @@
 
 import { ApiError, call, getJson, paths, sendJson } from './api.js';
 import { conversationItem, searchResultItem, titleOf } from './conversations.js';
-import { editForm, element, growingReply, messageItem, sendOnEnter } from './messages.js';
+import {
+  counted, editForm, editKey, element, growingReply, messageItem, sendOnEnter, switcherKey,
+} from './messages.js';
 import { describe, retryable } from './problems.js';
 import { addressWith, forgetToken, fragment, keepToken, readToken, takeTokenFromFragment } from './session.js';
 import { streamTurn, turnBody } from './turns.js';
@@ -27,7 +29,7 @@ const state = {
   view: 0, // counts what was opened: an answer that comes after the person moved on is dropped
   loadingEarlier: false,
   editing: null, // the seq of the message being edited
-  turn: null, // the turn in flight: { controller, stoppedByUser, reply }
+  turn: null, // the turn in flight: { controller, reply }
   retry: null, // what the Retry button does
   focusKey: null, // the control to focus once the messages are drawn again
 };
@@ -70,8 +72,8 @@ function showChat() {
   }
 }
 
-function signIn(event) {
-  event.preventDefault();
+// (The forms' submits are prevented in start(), before their handlers run.)
+function signIn() {
   const token = $('token-input').value.trim();
   if (token) {
     keepToken(token);
@@ -188,8 +190,7 @@ function toggleList(open = $('list-toggle').getAttribute('aria-expanded') !== 't
 
 // --- search and export -------------------------------------------------------------------------------------
 
-async function search(event) {
-  event.preventDefault();
+async function search() {
   const q = $('search-input').value.trim();
   if (!q) {
     return;
@@ -202,7 +203,7 @@ async function search(event) {
     const titles = new Map(state.conversations.map((c) => [c.id, titleOf(c)]));
     $('search-list').replaceChildren(...items.map((m) => searchResultItem(m, titles.get(m.conversation_id))));
     $('search-summary').textContent = items.length
-      ? `${items.length} message${items.length === 1 ? '' : 's'} found for “${q}”.`
+      ? `${counted(items.length, 'message')} found for “${q}”.`
       : `No message found for “${q}”.`;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
@@ -433,8 +434,7 @@ function closeRename({ focus = false } = {}) {
   }
 }
 
-async function rename(event) {
-  event.preventDefault();
+async function rename() {
   const title = $('rename-input').value.trim();
   try {
     // an empty title removes it (null)
@@ -453,7 +453,7 @@ async function rename(event) {
 function askDelete() {
   const count = state.conversation?.message_count ?? 0;
   $('delete-dialog-text').textContent =
-    `“${titleOf(state.conversation)}” and its ${count} message${count === 1 ? '' : 's'} will be deleted for good.`;
+    `“${titleOf(state.conversation)}” and its ${counted(count, 'message')} will be deleted for good.`;
   $('delete-dialog').returnValue = '';
   $('delete-dialog').showModal();
 }
@@ -474,8 +474,7 @@ async function deleteConversation() {
 
 // --- chat turns --------------------------------------------------------------------------------------------
 
-function send(event) {
-  event.preventDefault();
+function send() {
   const text = $('composer-input').value;
   if (!text.trim() || state.turn) {
     return;
@@ -494,14 +493,14 @@ function startEdit(message) {
 }
 
 function editItem(message) {
-  const { form } = editForm(message, {
+  const form = editForm(message, {
     onSave: (text) => {
       state.editing = null;
       runTurn(turnBody({ conversation_id: state.conversationId, edit_of: message.seq, message: text }), 'edit');
     },
     onCancel: () => {
       state.editing = null;
-      state.focusKey = `edit-${message.seq}`;
+      state.focusKey = editKey(message);
       renderMessages();
     },
   });
@@ -516,7 +515,7 @@ function regenerate(message) {
 async function switchVersion(message, step) {
   const id = state.conversationId;
   const view = state.view;
-  state.focusKey = `versions-${message.parent_seq ?? 0}-${message.role}-${step < 0 ? 'previous' : 'next'}`;
+  state.focusKey = switcherKey(message, step);
   try {
     const { items } = await getJson(paths.siblings(id, message.seq));
     const target = items[items.findIndex((m) => m.seq === message.seq) + step];
@@ -536,7 +535,7 @@ async function runTurn(body, kind) {
   if (state.turn) {
     return;
   }
-  const turn = { controller: new AbortController(), stoppedByUser: false, reply: null };
+  const turn = { controller: new AbortController(), reply: null };
   state.turn = turn;
   clearProblem();
   setStatus(kind === 'regenerate' ? 'Asking for another reply…' : 'Sending…');
@@ -645,10 +644,7 @@ function setTurnControls(busy) {
 }
 
 function stop() {
-  if (state.turn) {
-    state.turn.stoppedByUser = true;
-    state.turn.controller.abort();
-  }
+  state.turn?.controller.abort();
 }
 
 // Leaving a conversation ends this page's part of its turn (the service finishes it all the same).

@@ -1,7 +1,7 @@
 // How the conversation list and the search results look: links to #conversation=<id>, so that they are
 // real links (keyboard, history, the back button) and the page opens what the address names.
 
-import { element } from './messages.js';
+import { counted, element, roleName } from './messages.js';
 
 const UNTITLED = 'Untitled conversation';
 
@@ -14,14 +14,13 @@ export function titleOf(conversation) {
 }
 
 export function conversationItem(conversation, isCurrent) {
-  const count = conversation.message_count;
   const link = element('a', {
     className: 'conversation-link', attributes: { href: conversationLink(conversation.id) },
   }, [
     element('span', { className: 'conversation-name', text: titleOf(conversation) }),
     element('span', {
       className: 'conversation-meta',
-      text: `${count} message${count === 1 ? '' : 's'} · ${when(conversation.updated_at)}`,
+      text: `${counted(conversation.message_count, 'message')} · ${when(conversation.updated_at)}`,
     }),
   ]);
   if (isCurrent) {
@@ -41,10 +40,9 @@ function when(timestamp) {
 // A message found by search, linking to its conversation (named when the list shows it).
 export function searchResultItem(message, conversationTitle) {
   const excerpt = message.content.length > 160 ? `${message.content.slice(0, 160)}…` : message.content;
-  const who = message.role === 'user' ? 'You' : message.role === 'assistant' ? 'Assistant' : message.role;
   return element('li', {}, [
     element('a', { className: 'search-link', attributes: { href: conversationLink(message.conversation_id) } }, [
-      element('span', { className: 'search-excerpt', text: `${who}: ${excerpt}` }),
+      element('span', { className: 'search-excerpt', text: `${roleName(message.role)}: ${excerpt}` }),
       element('span', { className: 'conversation-meta', text: conversationTitle ?? 'in a conversation' }),
     ]),
   ]);

@@ -3,6 +3,27 @@
 
 const ROLE_NAMES = { user: 'You', assistant: 'Assistant', system: 'System', tool: 'Tool' };
 
+// How a role is named to people.
+export function roleName(role) {
+  return ROLE_NAMES[role] ?? role;
+}
+
+// "1 message", "3 messages".
+export function counted(count, noun) {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+// The keys by which chat.js gives the focus back to a message's control after the messages are drawn again:
+// its Edit button, and a Previous or Next of the switcher of its position (shared by its versions, which share
+// their parent and role: the focus stays on the switcher across versions).
+export function editKey(message) {
+  return `edit-${message.seq}`;
+}
+
+export function switcherKey(message, step) {
+  return `versions-${message.parent_seq ?? 0}-${message.role}-${step < 0 ? 'previous' : 'next'}`;
+}
+
 export function element(tag, { className, text, attributes = {} } = {}, children = []) {
   const node = document.createElement(tag);
   if (className) {
@@ -29,7 +50,7 @@ function button(text, onClick, attributes = {}) {
 // "< 2/3 >" switcher for a message that has other versions.
 export function messageItem(message, actions) {
   const meta = element('div', { className: 'message-meta' }, [
-    element('span', { className: 'message-role', text: ROLE_NAMES[message.role] ?? message.role }),
+    element('span', { className: 'message-role', text: roleName(message.role) }),
     timeOf(message.created_at),
   ]);
   if (message.summary_from != null) {
@@ -46,7 +67,7 @@ export function messageItem(message, actions) {
   const controls = element('div', { className: 'message-actions' });
   if (message.role === 'user') {
     controls.append(button('Edit', () => actions.onEdit(message), {
-      'aria-label': 'Edit this message', 'data-focus-key': `edit-${message.seq}`,
+      'aria-label': 'Edit this message', 'data-focus-key': editKey(message),
     }));
   } else if (message.role === 'assistant' && message.parent_seq != null) {
     controls.append(button('Regenerate', () => actions.onRegenerate(message), {
@@ -64,14 +85,11 @@ export function messageItem(message, actions) {
 
 // "< 2/3 >": the versions of a message's position (the messages that follow the same one).
 function versionSwitcher(message, actions) {
-  // The versions share their parent: the focus stays on the switcher across versions (chat.js restores it
-  // after a reload by this key).
-  const key = `versions-${message.parent_seq ?? 0}-${message.role}`;
   const previous = button('<', () => actions.onSwitch(message, -1), {
-    'aria-label': 'Previous version', 'data-focus-key': `${key}-previous`,
+    'aria-label': 'Previous version', 'data-focus-key': switcherKey(message, -1),
   });
   const next = button('>', () => actions.onSwitch(message, 1), {
-    'aria-label': 'Next version', 'data-focus-key': `${key}-next`,
+    'aria-label': 'Next version', 'data-focus-key': switcherKey(message, 1),
   });
   previous.disabled = actions.busy || message.sibling_index <= 1;
   next.disabled = actions.busy || message.sibling_index >= message.sibling_count;
@@ -146,7 +164,7 @@ export function editForm(message, { onSave, onCancel }) {
       onCancel();
     }
   });
-  return { form, input };
+  return form;
 }
 
 // Enter submits ``form``, Shift+Enter is a new line (and Enter that completes an input method's composition

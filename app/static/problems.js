@@ -1,6 +1,7 @@
 // What went wrong, in words people read: never a blank screen, never a bare status code.
 
 import { ApiError, NetworkError } from './api.js';
+import { counted } from './messages.js';
 import { StreamCut, TurnFailed } from './turns.js';
 
 export function describe(error) {
@@ -66,8 +67,7 @@ function later(retryAfter) {
     return '';
   }
   if (/^\d+$/.test(retryAfter)) {
-    const seconds = Number(retryAfter);
-    return ` Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`;
+    return ` Try again in ${counted(Number(retryAfter), 'second')}.`;
   }
   const when = new Date(retryAfter);
   return Number.isNaN(when.getTime()) ? '' : ` Try again after ${when.toLocaleTimeString()}.`;
