@@ -22,24 +22,24 @@ STATIC = Path(__file__).parent / "static"
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
                            "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
+# Every file of the page: checked again (by its ETag) on every load, so that a new version of the service is
+# served with its own page and scripts, never beside cached ones of the last; and taken as the type it is sent as.
+FILE_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+
 PAGE_HEADERS = {
+    **FILE_HEADERS,
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     # the page's address may carry a token in its fragment until the page removes it: never sent on
     "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    # a new version of the service serves its new page at once
-    "Cache-Control": "no-cache",
 }
 
 
 class PageFiles(StaticFiles):
-    """The page's files, checked again (by their ETag) on every load, so that a new version of the service is
-    served with its own scripts, never beside cached ones of the last."""
+    """The page's files, with FILE_HEADERS."""
 
     def file_response(self, full_path, stat_result, scope: Scope, status_code: int = 200):
         response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers["Cache-Control"] = "no-cache"
-        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.update(FILE_HEADERS)
         return response
 
 
