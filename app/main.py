@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from app.auth import TokenVerifier
 from app.chat import Responder, Turns, load_responder
 from app.database import create_pool
+from app.events import Listener
 from app.page import add_chat_page
 from app.positions import PositionHeader
 from app.problems import RETRY_AFTER_SECONDS, add_error_handlers, log_unavailable, unavailability
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
             await read_pool.open(wait=False)
         app.state.store = ChatStore(pool, statement_timeout_ms=config.statement_timeout_ms, read_pool=read_pool,
                                     read_max_lag=config.read_max_lag)
+        app.state.listener = Listener(config.database_listen_url or config.database_url)
+        app.state.listener.start()
         app.state.turns = Turns(app.state.store, app.state.responder, responder_timeout=config.responder_timeout,
                                 context_tokens=config.context_tokens)
         try:
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
         finally:
             # the turns in flight store their replies (or release their claims) while the pool is still open
             await app.state.turns.close(config.shutdown_timeout)
+            await app.state.listener.close()
             await pool.close()
             if read_pool is not None:
                 await read_pool.close()

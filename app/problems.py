@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.chat import ResponderFailed, ShuttingDown, TurnInProgress, TurnInterrupted
 from app.database import DatabaseUnreachable, PoolExhausted
+from app.events import LiveUpdatesUnavailable
 from app.transport import NoReply
 
 logger = logging.getLogger("app")
@@ -216,6 +217,10 @@ def add_error_handlers(app: FastAPI) -> None:
     async def on_turn_interrupted(request: Request, error: TurnInterrupted):
         return JSONResponse({"detail": problem(error), "conversation_id": str(error.conversation_id)},
                             status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+    @app.exception_handler(LiveUpdatesUnavailable)
+    async def on_live_updates_unavailable(request: Request, error: LiveUpdatesUnavailable):
+        return JSONResponse({"detail": str(error)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
     @app.exception_handler(ShuttingDown)
     async def on_shutting_down(request: Request, error: ShuttingDown):

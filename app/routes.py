@@ -11,12 +11,13 @@ from typing import Annotated
 from uuid import UUID
 
 import psycopg
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.auth import current_user
 from app.chat import TurnHandle, Turns
+from app.events import Listener, open_stream
 from app.identity import User
 from app.models import (
     MAX_LIMIT, MAX_QUERY, MAX_SEQ, ChatRequest, ChatTurn, Conversation, ConversationCreate, ConversationPage,
@@ -246,6 +247,35 @@ async def turn_events(handle: TurnHandle) -> AsyncIterator[ServerSentEvent]:
         else:
             data = Message.model_validate(value, from_attributes=True).model_dump_json()
         yield ServerSentEvent(data=data, event=kind)
+
+
+# live updates
+
+def get_listener(request: Request) -> Listener:
+    return request.app.state.listener
+
+
+LIVE_UPDATES = {"text/event-stream": {"example": "id: 41\nevent: message\n"
+                                                 "data: {\"conversation_id\": \"…\", \"seq\": 7}\n\n"}}
+
+
+@router.get("/events", response_class=EventSourceResponse,
+            responses={200: {"content": LIVE_UPDATES,
+                             "description": "Every change to the user's own conversations, from any instance, ids "
+                                            "only: message {conversation_id, seq}, conversation_created, "
+                                            "conversation_renamed, conversation_deleted {conversation_id}, "
+                                            "head_switched {conversation_id, seq}. It starts with ready (a new "
+                                            "stream: load what you show now), with the events after "
+                                            "Last-Event-ID, or with resync (that event is too old: load "
+                                            "everything again). Each event's id is what Last-Event-ID resumes "
+                                            "from."},
+                       503: {"model": Problem,
+                             "description": "The database is unreachable, or live updates are off (DATABASE_LISTEN_URL "
+                                            "is a transaction pooler): detail says which"}})
+async def events(user: CurrentUser, store: Store, listener: Annotated[Listener, Depends(get_listener)],
+                 last_event_id: Annotated[int | None, Header(ge=0, le=MAX_SEQ)] = None):
+    """Live updates of the user's conversations, as Server-Sent Events (``app.events``)."""
+    return EventSourceResponse(await open_stream(listener, store, user, last_event_id))
 
 
 # search

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     # over: the primary answers, and the log says so.
     database_read_url: str | None = None
     read_max_lag: float = Field(5.0, ge=0)
+    # Live updates (GET /api/events): the connection that LISTENs for the
+    # changes the database announces, one per instance, as the same runtime
+    # login. It must reach PostgreSQL directly: a transaction-mode pooler
+    # (PgBouncer, Neon's pooled endpoint) loses a LISTEN with its
+    # transaction. Unset, DATABASE_URL; where that is a pooler, set this to
+    # the direct endpoint, or /api/events answers 503 saying why.
+    database_listen_url: str | None = None
 
     # How bearer tokens are verified, one of the two: the HS256 key they are
     # signed with, or the URL of the key set (JWKS) of the identity provider
@@ -120,7 +127,8 @@ class Settings(BaseSettings):
             raise ValueError("must be module:attribute, as uvicorn names an app (app.chat:EchoResponder)")
         return value
 
-    @field_validator("jwt_secret", "jwt_jwks_url", "jwt_issuer", "jwt_audience", "database_read_url", mode="before")
+    @field_validator("jwt_secret", "jwt_jwks_url", "jwt_issuer", "jwt_audience", "database_read_url",
+                     "database_listen_url", mode="before")
     @classmethod
     def empty_is_unset(cls, value):
         """``JWT_SECRET=`` is no secret at all, not an empty one."""

@@ -22,6 +22,7 @@ from psycopg import sql
 from psycopg.rows import dict_row, scalar_row
 from psycopg.types.json import Jsonb
 
+from app.events import Event
 from app.identity import User
 from app.models import AppendedMessage, ContextMessage, Conversation, Message, Role, Task
 from app.replica import Replica
@@ -286,6 +287,15 @@ class ChatStore(Transport):
         """Releases ``attempt``'s claim on the turn, so that a retry runs it again; whether it held it."""
         return await self._one(user, Statement(
             "select chat.fail_turn(%s, %s, %s)", [conversation_id, seq, attempt], scalar_row))
+
+    # live updates (app.events)
+
+    async def open_event_stream(self, user: User, after_id: int | None = None, limit: int = 1000) -> list[Event]:
+        """Opens or renews the user's stream of live updates (``chat.open_event_stream``): the events after
+        ``after_id``, or one ``ready`` or ``resync`` event where the stream starts."""
+        (rows,) = await self._run(user, Statement("select * from chat.open_event_stream(%s, %s)", [after_id, limit],
+                                                  lambda cursor: lambda values: Event(*values)))
+        return rows
 
     # the todo app's tasks: no SQL functions, plain statements under row-level security, each filtered by the
     # current user as well (as the functions are), so that a caller that bypasses RLS still sees only theirs

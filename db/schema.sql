@@ -2257,6 +2257,90 @@ COMMENT ON FUNCTION chat.list_conversations(max_count integer, before_activity t
 
 
 --
+-- Name: open_event_stream(bigint, integer); Type: FUNCTION; Schema: chat; Owner: -
+--
+
+CREATE FUNCTION chat.open_event_stream(after_id bigint DEFAULT NULL::bigint, max_count integer DEFAULT 1000) RETURNS TABLE(id bigint, kind text, conversation_id uuid, seq bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid := chat_private.require_user_id();
+  v_problem text;
+  v_since bigint;
+  v_live boolean;
+begin
+  v_problem := chat_private.max_count_problem(open_event_stream.max_count);
+  if v_problem is not null then
+    raise exception 'max_count %', v_problem
+      using errcode = '22023', column = 'max_count';
+  end if;
+
+  perform pg_catalog.pg_advisory_xact_lock(1667785076, pg_catalog.uuid_hash(v_user_id));
+  select s.since_id, s.open_until > pg_catalog.now()
+    into v_since, v_live
+    from chat_private.event_streams s
+   where s.user_id = v_user_id;
+
+  -- A lease that has run out left changes unlogged: a new run of the log
+  -- begins, marked by an event of its own, and the events before it go (no
+  -- stream can resume from them). A live lease is renewed once it has less
+  -- than 45 seconds left (every 20 seconds, as the service renews it): the
+  -- catch-ups between are reads.
+  if coalesce(v_live, false) then
+    update chat_private.event_streams s
+       set open_until = pg_catalog.now() + interval '60 seconds'
+     where s.user_id = v_user_id
+       and s.open_until < pg_catalog.now() + interval '45 seconds';
+  else
+    delete from chat.events e
+     where e.user_id = v_user_id;
+    insert into chat.events (user_id, kind)
+    values (v_user_id, 'stream_opened')
+    returning events.id into v_since;
+    insert into chat_private.event_streams (user_id, open_until, since_id)
+    values (v_user_id, pg_catalog.now() + interval '60 seconds', v_since)
+    on conflict on constraint event_streams_pkey do update
+      set open_until = excluded.open_until,
+          since_id = excluded.since_id,
+          notified_at = null;
+  end if;
+
+  -- Resuming within the run, from an event still there: what came after it.
+  if open_event_stream.after_id is not null and v_live and open_event_stream.after_id >= v_since
+     and exists (select from chat.events e
+                  where e.user_id = v_user_id and e.id = open_event_stream.after_id) then
+    return query
+      select e.id, e.kind, e.conversation_id, e.seq
+        from chat.events e
+       where e.user_id = v_user_id
+         and e.id > open_event_stream.after_id
+       order by e.id
+       limit open_event_stream.max_count;
+    return;
+  end if;
+
+  -- Otherwise the stream starts now: ready (a new stream) or resync (a
+  -- client whose last event is before the run, or gone), at the newest event.
+  return query
+    select e.id, case when open_event_stream.after_id is null then 'ready' else 'resync' end,
+           null::uuid, null::bigint
+      from chat.events e
+     where e.user_id = v_user_id
+     order by e.id desc
+     limit 1;
+end
+$$;
+
+
+--
+-- Name: FUNCTION open_event_stream(after_id bigint, max_count integer); Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON FUNCTION chat.open_event_stream(after_id bigint, max_count integer) IS 'Opens or renews the current user''s stream of live updates for 60 seconds (their changes are logged and announced on channel chat_events meanwhile). With after_id (the last event a client saw) within the unbroken log: the events after it, oldest first, at most max_count (1..1000). Otherwise one row where the stream starts: ready (no after_id) or resync (after_id too old), with the newest event''s id.';
+
+
+--
 -- Name: pop_message(uuid); Type: FUNCTION; Schema: chat; Owner: -
 --
 
@@ -2655,6 +2739,84 @@ COMMENT ON FUNCTION chat.switch_branch(conversation_id uuid, seq bigint) IS 'The
 
 
 --
+-- Name: announce(); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.announce() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_user_id uuid;
+  v_kind text;
+  v_conversation_id uuid;
+  v_seq bigint;
+  v_notified_at timestamptz;
+  v_previous bigint;
+  v_id bigint;
+begin
+  if tg_table_name = 'messages' then
+    v_user_id := new.user_id;
+    v_kind := 'message';
+    v_conversation_id := new.conversation_id;
+    v_seq := new.seq;
+  elsif tg_op = 'DELETE' then
+    v_user_id := old.user_id;
+    v_kind := 'conversation_deleted';
+    v_conversation_id := old.id;
+  else
+    v_user_id := new.user_id;
+    v_conversation_id := new.id;
+    if tg_op = 'INSERT' then
+      v_kind := 'conversation_created';
+    elsif new.title is distinct from old.title then
+      v_kind := 'conversation_renamed';
+    else
+      v_kind := 'head_switched';
+      v_seq := new.head_seq;
+    end if;
+  end if;
+  if v_user_id is distinct from chat_private.current_user_id() then
+    return null;
+  end if;
+
+  perform pg_catalog.pg_advisory_xact_lock(1667785076, pg_catalog.uuid_hash(v_user_id));
+  select s.notified_at into v_notified_at
+    from chat_private.event_streams s
+   where s.user_id = v_user_id
+     and s.open_until > pg_catalog.now();
+  if not found then
+    return null;
+  end if;
+
+  select max(e.id) into v_previous
+    from chat.events e
+   where e.user_id = v_user_id;
+  insert into chat.events (user_id, kind, conversation_id, seq)
+  values (v_user_id, v_kind, v_conversation_id, v_seq)
+  returning events.id into v_id;
+
+  if v_notified_at is null or v_notified_at <= pg_catalog.clock_timestamp() - interval '500 milliseconds' then
+    update chat_private.event_streams s
+       set notified_at = pg_catalog.clock_timestamp()
+     where s.user_id = v_user_id;
+    perform pg_catalog.pg_notify('chat_events',
+                                 pg_catalog.concat_ws(' ', v_user_id, coalesce(v_previous, 0), v_id, v_kind,
+                                                      v_conversation_id, v_seq));
+  end if;
+  return null;
+end
+$$;
+
+
+--
+-- Name: FUNCTION announce(); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.announce() IS 'Trigger of messages and conversations: logs a change (chat.events) when its user is the current user and follows their conversations, ordered per user by a transaction lock; and announces it on channel chat_events ("user_id previous_event_id event_id kind conversation_id [seq]") unless a change of the user was announced in the last half second. With its owner''s rights: a client writes no event.';
+
+
+--
 -- Name: check_message(text, text, jsonb, text, text); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
@@ -2778,6 +2940,22 @@ $$;
 --
 
 COMMENT ON FUNCTION chat_private.conversations_default_head() IS 'Trigger of chat.conversations: a row inserted with messages (message_count > 0) and no head_seq ends at its last message.';
+
+
+--
+-- Name: end_event_stream(); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.end_event_stream() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  delete from chat_private.event_streams s where s.user_id = old.id;
+  delete from chat.events e where e.user_id = old.id;
+  return old;
+end
+$$;
 
 
 --
@@ -3473,6 +3651,66 @@ COMMENT ON COLUMN chat.deleted_users.deleted_at IS 'When the account was last de
 
 
 --
+-- Name: events; Type: TABLE; Schema: chat; Owner: -
+--
+
+CREATE TABLE chat.events (
+    user_id uuid NOT NULL,
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    conversation_id uuid,
+    seq bigint,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT events_conversation CHECK (((conversation_id IS NULL) = (kind = 'stream_opened'::text))),
+    CONSTRAINT events_kind CHECK ((kind = ANY (ARRAY['stream_opened'::text, 'message'::text, 'conversation_created'::text, 'conversation_renamed'::text, 'conversation_deleted'::text, 'head_switched'::text])))
+);
+
+ALTER TABLE ONLY chat.events FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: TABLE events; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON TABLE chat.events IS 'Live updates: the changes to a user''s conversations while the user follows them (chat_private.event_streams), ids only, numbered in the order each user''s changes commit. Written by chat_private.announce (triggers) and chat.open_event_stream; read back by chat.open_event_stream when a client resumes. A user''s events before their current lease began are deleted when it begins, and all of them with the user.';
+
+
+--
+-- Name: COLUMN events.id; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.events.id IS 'The event''s number: within one user, the order in which the changes committed. Sent as the SSE id; a client resumes after it.';
+
+
+--
+-- Name: COLUMN events.kind; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.events.kind IS 'message (stored: conversation_id, seq), conversation_created, conversation_renamed, conversation_deleted, head_switched (seq: the new head, NULL when emptied), or stream_opened (where an unbroken run of the log begins).';
+
+
+--
+-- Name: COLUMN events.seq; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON COLUMN chat.events.seq IS 'The message stored (message) or the new head (head_switched); NULL otherwise.';
+
+
+--
+-- Name: events_id_seq; Type: SEQUENCE; Schema: chat; Owner: -
+--
+
+ALTER TABLE chat.events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME chat.events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: tasks; Type: TABLE; Schema: chat; Owner: -
 --
 
@@ -3555,6 +3793,48 @@ COMMENT ON COLUMN chat.users.display_name IS 'Name to show, at most 200 characte
 
 
 --
+-- Name: event_streams; Type: TABLE; Schema: chat_private; Owner: -
+--
+
+CREATE TABLE chat_private.event_streams (
+    user_id uuid NOT NULL,
+    open_until timestamp with time zone NOT NULL,
+    since_id bigint NOT NULL,
+    notified_at timestamp with time zone
+);
+
+ALTER TABLE ONLY chat_private.event_streams FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: TABLE event_streams; Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON TABLE chat_private.event_streams IS 'Users whose changes are logged and announced: one lease a user, renewed by chat.open_event_stream while a stream of theirs is open on any service instance.';
+
+
+--
+-- Name: COLUMN event_streams.open_until; Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON COLUMN chat_private.event_streams.open_until IS 'The lease''s end: changes committed after it are not logged, and a stream resuming from before it gets resync.';
+
+
+--
+-- Name: COLUMN event_streams.since_id; Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON COLUMN chat_private.event_streams.since_id IS 'The stream_opened event where the lease''s unbroken run of the log begins: a client may resume from it or after it.';
+
+
+--
+-- Name: COLUMN event_streams.notified_at; Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON COLUMN chat_private.event_streams.notified_at IS 'When a change of the user was last announced (NOTIFY): the changes of the next half second are logged but not announced, and the instances read them from the log half a second after the announcement.';
+
+
+--
 -- Name: conversations conversations_pkey; Type: CONSTRAINT; Schema: chat; Owner: -
 --
 
@@ -3568,6 +3848,14 @@ ALTER TABLE ONLY chat.conversations
 
 ALTER TABLE ONLY chat.deleted_users
     ADD CONSTRAINT deleted_users_pkey PRIMARY KEY (user_id);
+
+
+--
+-- Name: events events_pkey; Type: CONSTRAINT; Schema: chat; Owner: -
+--
+
+ALTER TABLE ONLY chat.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (user_id, id);
 
 
 --
@@ -3616,6 +3904,14 @@ ALTER TABLE ONLY chat.users
 
 ALTER TABLE ONLY chat.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: event_streams event_streams_pkey; Type: CONSTRAINT; Schema: chat_private; Owner: -
+--
+
+ALTER TABLE ONLY chat_private.event_streams
+    ADD CONSTRAINT event_streams_pkey PRIMARY KEY (user_id);
 
 
 --
@@ -3724,10 +4020,52 @@ CREATE INDEX turns_reply_idx ON chat.turns USING btree (user_id, conversation_id
 
 
 --
+-- Name: conversations conversations_announce_insert_delete; Type: TRIGGER; Schema: chat; Owner: -
+--
+
+CREATE TRIGGER conversations_announce_insert_delete AFTER INSERT OR DELETE ON chat.conversations FOR EACH ROW EXECUTE FUNCTION chat_private.announce();
+
+
+--
+-- Name: TRIGGER conversations_announce_insert_delete ON conversations; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON TRIGGER conversations_announce_insert_delete ON chat.conversations IS 'Live updates: a conversation created or deleted (chat_private.announce).';
+
+
+--
+-- Name: conversations conversations_announce_update; Type: TRIGGER; Schema: chat; Owner: -
+--
+
+CREATE TRIGGER conversations_announce_update AFTER UPDATE OF title, head_seq ON chat.conversations FOR EACH ROW WHEN ((((old.title)::text IS DISTINCT FROM (new.title)::text) OR ((old.head_seq IS DISTINCT FROM new.head_seq) AND (new.message_count <= old.message_count)))) EXECUTE FUNCTION chat_private.announce();
+
+
+--
+-- Name: TRIGGER conversations_announce_update ON conversations; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON TRIGGER conversations_announce_update ON chat.conversations IS 'Live updates: a conversation renamed, or its head moved other than by an append (chat_private.announce).';
+
+
+--
 -- Name: conversations conversations_default_head; Type: TRIGGER; Schema: chat; Owner: -
 --
 
 CREATE TRIGGER conversations_default_head BEFORE INSERT ON chat.conversations FOR EACH ROW WHEN (((new.head_seq IS NULL) AND (new.message_count > 0))) EXECUTE FUNCTION chat_private.conversations_default_head();
+
+
+--
+-- Name: messages messages_announce; Type: TRIGGER; Schema: chat; Owner: -
+--
+
+CREATE TRIGGER messages_announce AFTER INSERT ON chat.messages FOR EACH ROW EXECUTE FUNCTION chat_private.announce();
+
+
+--
+-- Name: TRIGGER messages_announce ON messages; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON TRIGGER messages_announce ON chat.messages IS 'Live updates: a message stored, for a user who follows their conversations (chat_private.announce).';
 
 
 --
@@ -3749,6 +4087,20 @@ CREATE TRIGGER messages_tokens_before BEFORE INSERT ON chat.messages FOR EACH RO
 --
 
 CREATE TRIGGER tasks_touch_updated_at BEFORE UPDATE ON chat.tasks FOR EACH ROW EXECUTE FUNCTION chat_private.tasks_touch_updated_at();
+
+
+--
+-- Name: users users_end_event_stream; Type: TRIGGER; Schema: chat; Owner: -
+--
+
+CREATE TRIGGER users_end_event_stream BEFORE DELETE ON chat.users FOR EACH ROW EXECUTE FUNCTION chat_private.end_event_stream();
+
+
+--
+-- Name: TRIGGER users_end_event_stream ON users; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON TRIGGER users_end_event_stream ON chat.users IS 'Live updates: a deleted account''s lease ends before its conversations go, so that they announce nothing, and its log goes.';
 
 
 --
@@ -3789,6 +4141,14 @@ ALTER TABLE ONLY chat.turns
 
 ALTER TABLE ONLY chat.turns
     ADD CONSTRAINT turns_reply_fkey FOREIGN KEY (user_id, conversation_id, reply_seq) REFERENCES chat.messages(user_id, conversation_id, seq) ON DELETE SET NULL (reply_seq);
+
+
+--
+-- Name: event_streams event_streams_user_id_fkey; Type: FK CONSTRAINT; Schema: chat_private; Owner: -
+--
+
+ALTER TABLE ONLY chat_private.event_streams
+    ADD CONSTRAINT event_streams_user_id_fkey FOREIGN KEY (user_id) REFERENCES chat.users(id) ON DELETE CASCADE;
 
 
 --
@@ -3899,6 +4259,47 @@ CREATE POLICY deleted_users_select ON chat.deleted_users FOR SELECT TO chat_app 
 --
 
 CREATE POLICY deleted_users_update ON chat.deleted_users FOR UPDATE TO chat_app USING ((user_id = chat_private.current_user_id())) WITH CHECK ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: events; Type: ROW SECURITY; Schema: chat; Owner: -
+--
+
+ALTER TABLE chat.events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: events events_audit; Type: POLICY; Schema: chat; Owner: -
+--
+
+CREATE POLICY events_audit ON chat.events FOR SELECT TO chat_auditor USING (true);
+
+
+--
+-- Name: events events_delete; Type: POLICY; Schema: chat; Owner: -
+--
+
+CREATE POLICY events_delete ON chat.events FOR DELETE TO chat_app USING ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: events events_insert; Type: POLICY; Schema: chat; Owner: -
+--
+
+CREATE POLICY events_insert ON chat.events FOR INSERT TO chat_app WITH CHECK ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: events events_select; Type: POLICY; Schema: chat; Owner: -
+--
+
+CREATE POLICY events_select ON chat.events FOR SELECT TO chat_app USING ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: events events_update; Type: POLICY; Schema: chat; Owner: -
+--
+
+CREATE POLICY events_update ON chat.events FOR UPDATE TO chat_app USING ((user_id = chat_private.current_user_id())) WITH CHECK ((user_id = chat_private.current_user_id()));
 
 
 --
@@ -4147,6 +4548,40 @@ CREATE POLICY users_update ON chat.users FOR UPDATE TO chat_app USING ((id = cha
 --
 
 COMMENT ON POLICY users_update ON chat.users IS 'chat_app updates only the current user''s own row, and cannot hand a row to another user (id stays the current user''s).';
+
+
+--
+-- Name: event_streams; Type: ROW SECURITY; Schema: chat_private; Owner: -
+--
+
+ALTER TABLE chat_private.event_streams ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: event_streams event_streams_delete; Type: POLICY; Schema: chat_private; Owner: -
+--
+
+CREATE POLICY event_streams_delete ON chat_private.event_streams FOR DELETE TO chat_app USING ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: event_streams event_streams_insert; Type: POLICY; Schema: chat_private; Owner: -
+--
+
+CREATE POLICY event_streams_insert ON chat_private.event_streams FOR INSERT TO chat_app WITH CHECK ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: event_streams event_streams_select; Type: POLICY; Schema: chat_private; Owner: -
+--
+
+CREATE POLICY event_streams_select ON chat_private.event_streams FOR SELECT TO chat_app USING ((user_id = chat_private.current_user_id()));
+
+
+--
+-- Name: event_streams event_streams_update; Type: POLICY; Schema: chat_private; Owner: -
+--
+
+CREATE POLICY event_streams_update ON chat_private.event_streams FOR UPDATE TO chat_app USING ((user_id = chat_private.current_user_id())) WITH CHECK ((user_id = chat_private.current_user_id()));
 
 
 --
@@ -4472,6 +4907,14 @@ GRANT ALL ON FUNCTION chat.list_conversations(max_count integer, before_activity
 
 
 --
+-- Name: FUNCTION open_event_stream(after_id bigint, max_count integer); Type: ACL; Schema: chat; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat.open_event_stream(after_id bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat.open_event_stream(after_id bigint, max_count integer) TO chat_app;
+
+
+--
 -- Name: FUNCTION pop_message(conversation_id uuid); Type: ACL; Schema: chat; Owner: -
 --
 
@@ -4536,6 +4979,13 @@ GRANT ALL ON FUNCTION chat.switch_branch(conversation_id uuid, seq bigint) TO ch
 
 
 --
+-- Name: FUNCTION announce(); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.announce() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION check_message(role text, content text, metadata jsonb, client_msg_id text, field_prefix text); Type: ACL; Schema: chat_private; Owner: -
 --
 
@@ -4556,6 +5006,13 @@ GRANT ALL ON FUNCTION chat_private.check_message_element(element jsonb, field te
 --
 
 REVOKE ALL ON FUNCTION chat_private.conversations_default_head() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION end_event_stream(); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.end_event_stream() FROM PUBLIC;
 
 
 --
@@ -4749,6 +5206,14 @@ GRANT UPDATE(deleted_at) ON TABLE chat.deleted_users TO chat_app;
 
 
 --
+-- Name: TABLE events; Type: ACL; Schema: chat; Owner: -
+--
+
+GRANT SELECT ON TABLE chat.events TO chat_app;
+GRANT SELECT ON TABLE chat.events TO chat_auditor;
+
+
+--
 -- Name: TABLE tasks; Type: ACL; Schema: chat; Owner: -
 --
 
@@ -4797,3 +5262,10 @@ GRANT UPDATE(email) ON TABLE chat.users TO chat_app;
 --
 
 GRANT UPDATE(display_name) ON TABLE chat.users TO chat_app;
+
+
+--
+-- Name: TABLE event_streams; Type: ACL; Schema: chat_private; Owner: -
+--
+
+GRANT SELECT ON TABLE chat_private.event_streams TO chat_app;

@@ -38,6 +38,7 @@ ROUTES = [
     ("get", "/api/conversations", None),
     *CONVERSATION_ROUTES,
     ("post", "/api/chat", {"message": "hi"}),
+    ("get", "/api/events", None),
     ("get", "/api/search?q=hi", None),
     ("get", "/api/me/export", None),
     ("delete", "/api/me", None),
@@ -104,3 +105,11 @@ def service_env(**variables: str) -> dict[str, str]:
 def uvicorn_command(port: int) -> list[str]:
     """``uvicorn app.main:app`` on 127.0.0.1:``port``, with this interpreter."""
     return [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+
+
+async def wait_for_health(client, status: int, within: float) -> None:
+    async def poll():
+        while (await client.get("/healthz")).status_code != status:
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(poll(), within)

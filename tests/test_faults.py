@@ -14,15 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import signal
 import socket
-import subprocess
-import tempfile
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -33,9 +29,9 @@ from app.identity import User
 from app.problems import CONNECTION_FAILED, EXHAUSTED, NO_REPLY, UNREACHABLE, Unavailable
 from app.store import ChatStore
 from app.transport import NoReply
-from conftest import ROOT, run_sqitch
 from ports import free_port
-from serving import ROUTES, serve
+from own_server import OwnServer
+from serving import ROUTES, serve, wait_for_health
 from stored_data import broken_conversations
 
 ACKNOWLEDGED = (200, 201)
@@ -186,7 +182,7 @@ async def test_idle_connections_terminated_together_cost_one_answer(settings, pg
         await pool.wait()
         async with await psycopg.AsyncConnection.connect(pg_server.conninfo(chat_db), autocommit=True) as killer:
             terminated = (await (await killer.execute(TERMINATE)).fetchone())[0]
-        assert terminated == 5
+        assert terminated == 6  # the pool's five, and the connection that listens for live updates
         await asyncio.sleep(0.2)  # the server processes have ended; the pool has not noticed
         answers = Counter()
         for _ in range(10):
@@ -199,58 +195,11 @@ async def test_idle_connections_terminated_together_cost_one_answer(settings, pg
 
 # the server restarted under traffic: a PostgreSQL of this test's own
 
-class OwnServer:
-    """A private cluster with the plan deployed and the runtime login, that a test may stop and start."""
-
-    def __init__(self, password: str):
-        self.scratch = Path(tempfile.mkdtemp(prefix="chat-restart."))
-        os.chmod(self.scratch, 0o755)  # as root, the server runs as postgres and must reach it
-        self.directory = self.scratch / "pg"
-        self.password = password
-        self.env = self.start()
-        self.host, self.port = self.env["PGHOST"], int(self.env["PGPORT"])
-        superuser = dict(host=self.host, port=self.port, user="postgres", password=self.env["PGPASSWORD"])
-        with psycopg.connect(dbname="postgres", autocommit=True, **superuser) as conn:
-            conn.execute("create database chat")
-        run_sqitch("deploy", dbname="chat", **superuser)
-        with psycopg.connect(dbname="chat", autocommit=True, **superuser) as conn:
-            conn.execute(sql.SQL("create role chat_test_app login password {}").format(sql.Literal(password)))
-            conn.execute("grant chat_app to chat_test_app")
-        self.superuser = superuser
-
-    def cluster(self, *args: str) -> str:
-        result = subprocess.run([str(ROOT / "scripts" / "pg-cluster"), *args], capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
-    def start(self) -> dict[str, str]:
-        exports = self.cluster("start", str(self.directory), "--throwaway").split()
-        return dict(item.split("=", 1) for item in exports if "=" in item)
-
-    def stop(self) -> None:
-        self.cluster("stop", str(self.directory))
-
-    def runtime_url(self) -> str:
-        return f"postgresql://chat_test_app:{self.password}@{self.host}:{self.port}/chat?connect_timeout=2"
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.scratch, ignore_errors=True)
-
-
 @pytest.fixture
 def own_server(pg_server):
     server = OwnServer(pg_server.test_password)
     yield server
     server.remove()
-
-
-async def wait_for_health(client, status: int, within: float) -> None:
-    async def poll():
-        while (await client.get("/healthz")).status_code != status:
-            await asyncio.sleep(0.1)
-
-    await asyncio.wait_for(poll(), within)
 
 
 @pytest.mark.slow

@@ -172,14 +172,15 @@ def test_every_table_has_rls_enabled_and_forced(pg_server, chat_db):
           from pg_class c join pg_namespace n on n.oid = c.relnamespace
          where n.nspname = 'chat' and c.relkind = 'r' order by 1""")
     assert rows == [(name, True, True)
-                    for name in ("conversations", "deleted_users", "messages", "tasks", "turns", "users")]
+                    for name in ("conversations", "deleted_users", "events", "messages", "tasks", "turns", "users")]
 
 
 def test_every_table_has_one_policy_per_command_for_the_runtime_role(pg_server, chat_db):
     rows = query(pg_server, chat_db, """
         select tablename, cmd, count(*) from pg_policies
          where schemaname = 'chat' and 'chat_app' = any(roles) group by 1, 2 order by 1, 2""")
-    expected = [(table, cmd, 1) for table in ("conversations", "deleted_users", "messages", "tasks", "turns", "users")
+    expected = [(table, cmd, 1)
+                for table in ("conversations", "deleted_users", "events", "messages", "tasks", "turns", "users")
                 for cmd in ("DELETE", "INSERT", "SELECT", "UPDATE")]
     assert rows == expected
 
@@ -217,7 +218,10 @@ OWNER_RIGHTS_FUNCTIONS = {"chat_private.search_message_hits(tsquery,integer)",
                           # and the operators' purge, so that chat_operator needs no privilege on any table
                           "chat.purge_inactive(interval,integer)", "chat.purge_deleted_users(interval)",
                           # and the two that remove messages, which chat_app may not delete itself
-                          "chat.pop_message(uuid)", "chat.clear_conversation(uuid)"}
+                          "chat.pop_message(uuid)", "chat.clear_conversation(uuid)",
+                          # and live updates' log and leases, which no client writes
+                          "chat_private.announce()", "chat_private.end_event_stream()",
+                          "chat.open_event_stream(bigint,integer)"}
 
 
 # Neon's shape: the deploying role owns everything but is no superuser; it has

@@ -161,6 +161,13 @@ SABOTAGE = [
     # the head an append replaces, read back from its update
     ("alter table chat.conversations drop column previous_head_seq cascade", "previous_head"),
     ("revoke update (previous_head_seq) on chat.conversations from chat_app", "previous_head"),
+    # live updates: the log, who is followed, the announcing triggers, the stream's function
+    ("alter table chat.events no force row level security", "events"),
+    ("grant insert on chat.events to chat_app", "events"),
+    ("drop policy event_streams_select on chat_private.event_streams", "events"),
+    ("drop trigger messages_announce on chat.messages", "announce"),
+    ("grant execute on function chat_private.announce() to public", "announce"),
+    ("revoke execute on function chat.open_event_stream(bigint, integer) from chat_app", "open_event_stream"),
 ]
 
 

@@ -1,0 +1,316 @@
+"""Live updates: ``GET /api/events``, every change to the user's own conversations as Server-Sent Events.
+
+The writes announce themselves: triggers in the database log each change of a user who follows their
+conversations (``chat.events``: ids, never content, numbered in the order the user's changes commit) and
+``NOTIFY`` it on channel ``chat_events`` in the writing transaction (``db/deploy/announce.sql``); a burst of
+one user's changes is announced once every half second at most (``ANNOUNCE_WINDOW``), since NOTIFY
+serializes the commits that send one. Each instance of the service holds one connection that ``LISTEN``\ s
+(``DATABASE_LISTEN_URL``, by default ``DATABASE_URL``: it must be a direct connection, since a
+transaction-mode pooler loses a LISTEN with its transaction) and hands each announcement to the streams of
+its user on this instance (``Listener``), and, half a second later, has them read the log for the changes
+that announcement stood for.
+
+A stream opens with ``chat.open_event_stream``, which takes the user's lease (their changes are logged while
+one of their streams is open anywhere) and says where the stream starts: ``ready`` for a new one, the events
+after a client's ``Last-Event-ID`` for a resumed one, or ``resync`` when that event is gone or from before an
+interruption of the log. An announcement carries the user's event before it: a stream that sent that one
+sends it at once; one that did not gets it from the log with the rest of its half second. Every ``RENEW_EVERY`` seconds the
+stream renews the lease and reads the log, which also brings back anything this instance did not hear; when
+the listening connection comes back after a failure, each stream catches up the same way. Events are sent
+once each, in order: a stream skips what it has sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import psycopg
+from psycopg import AsyncConnection
+from sse_starlette import ServerSentEvent
+
+from app.identity import User
+
+logger = logging.getLogger("app.events")
+
+CHANNEL = "chat_events"
+# The listening connection's name in pg_stat_activity.
+APPLICATION_NAME = "chat-events-listener"
+# How often a stream renews its user's lease (chat.open_event_stream holds it 60 seconds), catching up on
+# what its instance missed: the longest a missed notification can delay an event.
+RENEW_EVERY = 20.0
+# After a user's change is announced, the database announces none of theirs for this long (chat_private.announce,
+# '500 milliseconds'): so long after each announcement, the user's streams read the log.
+ANNOUNCE_WINDOW = 0.5
+# and a little more, for the announcement's own way here
+CATCH_UP_MARGIN = 0.05
+# How long the listening connection may stay silent before it is checked, and how long the check may take.
+LISTEN_CHECK_EVERY = 15.0
+LISTEN_CHECK_TIMEOUT = 5.0
+# Between two attempts to connect again, at most.
+RECONNECT_DELAY = 2.0
+# How long the startup's check that LISTEN works waits for its own notification.
+PROBE_TIMEOUT = 2.0
+# How soon a stream tries again when a catch-up failed (the database away, its pooled connections broken).
+RETRY_CATCH_UP = 1.0
+# The events a catch-up reads in one call (chat.open_event_stream's max_count).
+CATCH_UP_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change: ``kind`` is message, conversation_created, conversation_renamed, conversation_deleted,
+    head_switched; or, from ``chat.open_event_stream``, ready or resync (where a stream starts)."""
+
+    id: int
+    kind: str
+    conversation_id: UUID | None = None
+    seq: int | None = None
+
+    @classmethod
+    def from_payload(cls, payload: str) -> tuple[UUID, Announced]:
+        """The user and the event of a notification: ``user_id previous_id event_id kind conversation_id
+        [seq]``."""
+        user_id, previous, event_id, kind, conversation_id, *seq = payload.split(" ")
+        return UUID(user_id), Announced(int(previous),
+                                        cls(int(event_id), kind, UUID(conversation_id), int(seq[0]) if seq else None))
+
+    def to_sse(self) -> ServerSentEvent:
+        data = {} if self.conversation_id is None else {"conversation_id": str(self.conversation_id)}
+        if self.kind in ("message", "head_switched"):
+            data["seq"] = self.seq
+        return ServerSentEvent(data=json.dumps(data), event=self.kind, id=str(self.id))
+
+
+@dataclass(frozen=True)
+class Announced:
+    """An event as a notification brings it, with the user's event before it: a stream that sent that one may
+    send this one; one that did not reads what it lacks from the log."""
+
+    previous: int
+    event: Event
+
+
+# What a listener tells its streams besides events.
+RECONNECTED = "reconnected"  # it listens again after a failure: catch up from the database
+CATCH_UP = "catch up"  # the changes a user's announcement left unannounced are in the log now
+CLOSED = "closed"  # the service shuts down: end the stream
+
+
+class LiveUpdatesUnavailable(Exception):
+    """Live updates cannot be served: why, in words for the client (503)."""
+
+
+def pooled_host(url: str) -> bool:
+    """Whether ``url`` names Neon's pooled endpoint (its host's first label ends in -pooler)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    return host.split(".")[0].endswith("-pooler")
+
+
+POOLER_PROBLEM = ("live updates are off: DATABASE_LISTEN_URL reaches PostgreSQL through a transaction pooler "
+                  "(PgBouncer in transaction mode, Neon's pooled endpoint), where LISTEN hears nothing; set "
+                  "DATABASE_LISTEN_URL to a direct connection (on Neon, the endpoint without -pooler)")
+
+
+class Listener:
+    """The instance's one ``LISTEN`` connection, and the queues of the streams it feeds, by user."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.problem: str | None = POOLER_PROBLEM if pooled_host(url) else None
+        self.listening = asyncio.Event()
+        self._queues: dict[UUID, set[asyncio.Queue]] = {}
+        self._task: asyncio.Task | None = None
+        self._connection: AsyncConnection | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        if self.problem is not None:
+            logger.error("%s", self.problem)
+            return
+        self._task = asyncio.create_task(self._listen(), name="chat events listener")
+
+    async def close(self) -> None:
+        """Stops listening and ends every stream."""
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for queues in self._queues.values():
+            for queue in queues:
+                queue.put_nowait(CLOSED)
+
+    def subscribe(self, user_id: UUID) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue()
+        if self._closed:
+            queue.put_nowait(CLOSED)
+        self._queues.setdefault(user_id, set()).add(queue)
+        return queue
+
+    def unsubscribe(self, user_id: UUID, queue: asyncio.Queue) -> None:
+        queues = self._queues.get(user_id)
+        if queues is not None:
+            queues.discard(queue)
+            if not queues:
+                del self._queues[user_id]
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The listening connection's server process, while there is one."""
+        connection = self._connection
+        return connection.info.backend_pid if connection is not None and not connection.closed else None
+
+    async def _listen(self) -> None:
+        """Listens, and listens again after any failure, until closed."""
+        failures = 0
+        while True:
+            try:
+                async with await AsyncConnection.connect(self.url, autocommit=True,
+                                                         application_name=APPLICATION_NAME) as connection:
+                    if not await self._hears_itself(connection):
+                        self.problem = POOLER_PROBLEM
+                        logger.error("%s", self.problem)
+                        return
+                    await connection.execute(f"listen {CHANNEL}")
+                    self._connection = connection
+                    self.listening.set()
+                    if failures:
+                        logger.warning("listening for live updates again")
+                    failures = 0
+                    self._broadcast(RECONNECTED)  # what was missed meanwhile is in the log
+                    await self._dispatch(connection)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # any failure: the connection is replaced
+                self.listening.clear()
+                self._connection = None
+                failures += 1
+                if failures == 1:
+                    logger.warning("live updates: the listening connection failed (%s); connecting again",
+                                   " ".join(str(error).split()))
+                await asyncio.sleep(min(RECONNECT_DELAY, 0.1 * 2 ** failures))
+
+    async def _hears_itself(self, connection: AsyncConnection) -> bool:
+        """Whether a notification sent from another connection reaches this one: behind a transaction-mode pooler
+        the LISTEN is forgotten with its transaction, and it does not."""
+        channel = f"chat_events_probe_{secrets.token_hex(8)}"
+        await connection.execute(f"listen {channel}")
+        async with await AsyncConnection.connect(self.url, autocommit=True) as other:
+            await other.execute("select pg_notify(%s, '')", [channel])
+        heard = [notify async for notify in connection.notifies(timeout=PROBE_TIMEOUT, stop_after=1)]
+        await connection.execute(f"unlisten {channel}")
+        return any(notify.channel == channel for notify in heard)
+
+    async def _dispatch(self, connection: AsyncConnection) -> None:
+        """Hands each notification to its user's streams; checks the connection when it has been silent."""
+        while True:
+            async for notify in connection.notifies(timeout=LISTEN_CHECK_EVERY):
+                if notify.channel != CHANNEL:
+                    continue
+                try:
+                    user_id, announced = Event.from_payload(notify.payload)
+                except ValueError:
+                    logger.warning("live updates: a notification on %s that is not an event: %r", CHANNEL,
+                                   notify.payload)
+                    continue
+                if user_id not in self._queues:
+                    continue
+                for queue in self._queues[user_id]:
+                    queue.put_nowait(announced)
+                # the changes this announcement stands for, logged in its half second, are read then
+                asyncio.get_running_loop().call_later(ANNOUNCE_WINDOW + CATCH_UP_MARGIN, self._catch_up, user_id)
+            await asyncio.wait_for(connection.execute("select"), LISTEN_CHECK_TIMEOUT)
+
+    def _catch_up(self, user_id: UUID) -> None:
+        for queue in self._queues.get(user_id, ()):
+            queue.put_nowait(CATCH_UP)
+
+    def _broadcast(self, message: str) -> None:
+        for queues in self._queues.values():
+            for queue in queues:
+                queue.put_nowait(message)
+
+
+async def open_stream(listener: Listener, store, user: User,
+                      last_event_id: int | None) -> AsyncIterator[ServerSentEvent]:
+    """A user's stream, opened: where it starts (``ready``, what came after ``last_event_id``, or ``resync``),
+    then each event once, in order, until the service shuts down or the client leaves. Opening it reads the
+    database, so that a failure to is the request's error (503), not a stream's."""
+    if listener.problem is not None:
+        raise LiveUpdatesUnavailable(listener.problem)
+    # Subscribed first: an event committed after the first read comes through the queue.
+    queue = listener.subscribe(user.id)
+    try:
+        first = await store.open_event_stream(user, last_event_id, CATCH_UP_BATCH)
+    except BaseException:
+        listener.unsubscribe(user.id, queue)
+        raise
+    return _stream(listener, store, user, queue, first, last_event_id or 0)
+
+
+async def _stream(listener: Listener, store, user: User, queue: asyncio.Queue, first: Sequence[Event],
+                  sent: int) -> AsyncIterator[ServerSentEvent]:
+    try:
+        for event in first:
+            sent = event.id
+            yield event.to_sse()
+        if len(first) == CATCH_UP_BATCH:
+            async for event in _catch_up(store, user, sent):
+                sent = event.id
+                yield event.to_sse()
+        loop = asyncio.get_running_loop()
+        renew_at = loop.time() + RENEW_EVERY
+        # An announcement this instance did not hear (before the stream opened, or while the listener was
+        # away) leaves its half second's changes unannounced: the log is read again once that has passed.
+        again_at = loop.time() + ANNOUNCE_WINDOW + CATCH_UP_MARGIN
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), max(0.0, min(renew_at, again_at) - loop.time()))
+            except TimeoutError:
+                item = CATCH_UP  # the lease's renewal, or the read again
+                if loop.time() >= renew_at:
+                    renew_at = loop.time() + RENEW_EVERY
+                again_at = float("inf")
+            if item == CLOSED:
+                return
+            if isinstance(item, Announced):
+                # the next event: sent at once; one after events this stream lacks (a burst's, logged but not
+                # announced): sent with them when the log is read, at the end of this announcement's half second
+                if item.previous == sent:
+                    sent = item.event.id
+                    yield item.event.to_sse()
+                continue
+            if item == RECONNECTED:
+                again_at = loop.time() + ANNOUNCE_WINDOW + CATCH_UP_MARGIN
+            # a reconnection, a renewal, or the end of an announcement's half second: what the stream lacks is in
+            # the log
+            try:
+                async for event in _catch_up(store, user, sent):
+                    if event.id > sent or event.kind == "resync":
+                        sent = event.id
+                        yield event.to_sse()
+            except psycopg.Error as error:  # the database is away: soon again, and again
+                logger.warning("live updates: a stream could not catch up (%s)", " ".join(str(error).split()))
+                again_at = loop.time() + RETRY_CATCH_UP
+    finally:
+        listener.unsubscribe(user.id, queue)
+
+
+async def _catch_up(store, user: User, after: int) -> AsyncIterator[Event]:
+    """The events after ``after`` from the log, a batch at a time; or one ``resync``."""
+    while True:
+        events: Sequence[Event] = await store.open_event_stream(user, after, CATCH_UP_BATCH)
+        for event in events:
+            yield event
+        if len(events) < CATCH_UP_BATCH:
+            return
+        after = events[-1].id
