@@ -4,8 +4,8 @@ The writes announce themselves: triggers in the database log each change of a us
 conversations (``chat.events``: ids, never content, numbered in the order the user's changes commit) and
 ``NOTIFY`` it on channel ``chat_events`` in the writing transaction (``db/deploy/announce.sql``); a burst of
 one user's changes is announced once every half second at most (``ANNOUNCE_WINDOW``), since NOTIFY
-serializes the commits that send one. Each instance of the service holds one connection that ``LISTEN``\ s
-(``DATABASE_LISTEN_URL``, by default ``DATABASE_URL``: it must be a direct connection, since a
+serializes the commits that send one. Each instance of the service holds one connection that listens
+(``LISTEN``; ``DATABASE_LISTEN_URL``, by default ``DATABASE_URL``: it must be a direct connection, since a
 transaction-mode pooler loses a LISTEN with its transaction) and hands each announcement to the streams of
 its user on this instance (``Listener``), and, half a second later, has them read the log for the changes
 that announcement stood for.
