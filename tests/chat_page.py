@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -54,6 +55,14 @@ class ChatPage:
             expect(self.composer).to_be_visible()
         return self
 
+    def open_live(self, token: str, conversation=None) -> ChatPage:
+        """The page signed in as ``open`` does it, once its live updates' stream is open (``GET /api/events``
+        answered 200)."""
+        with self.page.expect_response(lambda response: urlsplit(response.url).path == "/api/events") as opened:
+            self.open(token, conversation)
+        assert opened.value.status == 200, opened.value.status
+        return self
+
     @property
     def sign_in_form(self) -> Locator:
         return self.page.locator("#sign-in")
@@ -84,11 +93,15 @@ class ChatPage:
 
     @property
     def contents(self) -> Locator:
-        return self.page.locator("#message-list > li .message-content")
+        """The contents of the stored messages shown (each has its seq): not the reply still growing, whose text
+        may be whole before the service has stored it."""
+        return self.page.locator("#message-list > li[data-seq] .message-content")
 
     def message(self, text: str) -> Locator:
-        """The shown message whose content is ``text``, exactly."""
-        return self.messages.filter(has=self.page.locator(".message-content", has_text=exactly(text)))
+        """The shown message whose content is ``text``, exactly: a stored one (it has its seq), never the reply
+        still growing, whose text may be whole before the service has stored it."""
+        return self.page.locator("#message-list > li[data-seq]").filter(
+            has=self.page.locator(".message-content", has_text=exactly(text)))
 
     @property
     def growing_reply(self) -> Locator:
@@ -106,6 +119,11 @@ class ChatPage:
     @property
     def status(self) -> Locator:
         return self.page.locator("#status")
+
+    @property
+    def live_status(self) -> Locator:
+        """The state of the live updates, as the page says it: nothing while they flow."""
+        return self.page.locator("#live-status")
 
     def button(self, name: str) -> Locator:
         return self.page.get_by_role("button", name=name, exact=True)

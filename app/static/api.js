@@ -35,8 +35,8 @@ export class NetworkError extends Error {
 // answers them only once it has that write, and the primary otherwise. The page reads its own writes.
 let position = null;
 
-export async function call(method, path, { body, accept = 'application/json', signal } = {}) {
-  const headers = { Accept: accept };
+export async function call(method, path, { body, accept = 'application/json', signal, headers: extra = {} } = {}) {
+  const headers = { ...extra, Accept: accept };
   const token = readToken();
   if (token) {
     headers.Authorization = `Bearer ${token}`;
@@ -98,4 +98,5 @@ export const paths = {
   search: (q) => `/api/search?q=${encodeURIComponent(q)}`,
   export: '/api/me/export',
   chat: '/api/chat',
+  events: '/api/events',
 };

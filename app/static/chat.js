@@ -1,9 +1,11 @@
 // The chat page: sign-in with a token, the person's conversations, and the open one with its streamed turns,
-// edits, regenerated replies and versions. Everything goes through the HTTP API (/api/…); the page keeps
-// nothing but the token (session.js) and what it shows.
+// edits, regenerated replies and versions, kept up to date live with what changes elsewhere (live.js).
+// Everything goes through the HTTP API (/api/…); the page keeps nothing but the token (session.js) and what it
+// shows.
 
 import { ApiError, call, getJson, paths, sendJson } from './api.js';
 import { conversationItem, searchResultItem, titleOf } from './conversations.js';
+import { OFF, RECONNECTING, followLive, mergeChanges, noChanges } from './live.js';
 import {
   counted, editForm, editKey, element, growingReply, messageItem, sendOnEnter, switcherKey,
 } from './messages.js';
@@ -32,7 +34,18 @@ const state = {
   turn: null, // the turn in flight: { controller, reply }
   retry: null, // what the Retry button does
   focusKey: null, // the control to focus once the messages are drawn again
+  held: null, // live changes to the open conversation, held back while its turn runs or a message is edited
+  listReadAt: -Infinity, // when the list's first page was last asked for (performance.now())
+  openReadAt: -Infinity, // when the open conversation was last asked for whole
 };
+
+// The longest the first reads after signing in wait for the live stream to open (milliseconds).
+const FIRST_READS_WAIT = 1000;
+
+// The live updates followed while signed in (live.js), and the number of the sign-in: an answer that comes
+// after the person signed out is dropped.
+let live = null;
+let session = 0;
 
 // --- signing in and out ------------------------------------------------------------------------------------
 
@@ -66,6 +79,7 @@ function showSignIn(message = '', { problem = true } = {}) {
 function showChat() {
   $('sign-in').hidden = true;
   $('chat').hidden = false;
+  startLive();
   if (!state.listLoaded) {
     state.listLoaded = true;
     loadConversations();
@@ -83,12 +97,15 @@ function signIn() {
 
 // Back to the sign-in form, with nothing of the account left on the page.
 function signOut(message, { problem = true } = {}) {
+  stopLive();
   forgetToken();
   Object.assign(state, {
     conversations: [], nextCursor: null, listLoaded: false, listReady: false, conversationId: null,
-    conversation: null, messages: [], editing: null, retry: null,
+    conversation: null, messages: [], editing: null, retry: null, held: null, listReadAt: -Infinity,
+    openReadAt: -Infinity,
   });
   state.view += 1;
+  session += 1;
   history.replaceState(null, '', addressWith(new URLSearchParams()));
   renderConversations();
   renderMessages();
@@ -130,10 +147,31 @@ function setStatus(text) {
 
 // --- the conversation list ---------------------------------------------------------------------------------
 
-async function loadConversations({ more = false } = {}) {
+// The list's reads, one after another: a page More brings and the list read again (refreshList) never cross.
+let listReads = Promise.resolve();
+
+function queueListRead(read) {
+  const done = listReads.then(read);
+  listReads = done.catch(() => {});
+  return done;
+}
+
+function loadConversations({ more = false } = {}) {
+  return queueListRead(() => readConversations({ more }));
+}
+
+async function readConversations({ more }) {
   const button = $('more-conversations');
   button.disabled = true;
   try {
+    if (!more) {
+      const signedIn = session;
+      await liveOpened();
+      if (signedIn !== session) {
+        return;
+      }
+      state.listReadAt = performance.now();
+    }
     const page = await getJson(paths.conversations(more ? state.nextCursor : null));
     const shown = new Set(state.conversations.map((c) => c.id));
     // a conversation moved to the top since (putFirst) is not listed twice
@@ -157,8 +195,13 @@ async function loadConversations({ more = false } = {}) {
 }
 
 function renderConversations() {
-  $('conversation-list').replaceChildren(
-    ...state.conversations.map((c) => conversationItem(c, c.id === state.conversationId)));
+  const list = $('conversation-list');
+  // the focus stays on its conversation's link when the list is drawn again (a live update under it)
+  const focused = list.contains(document.activeElement) ? document.activeElement.closest('li')?.dataset.id : null;
+  list.replaceChildren(...state.conversations.map((c) => conversationItem(c, c.id === state.conversationId)));
+  if (focused) {
+    list.querySelector(`li[data-id="${CSS.escape(focused)}"] a`)?.focus();
+  }
   $('conversations-empty').hidden = !state.listReady || state.conversations.length > 0;
   $('more-conversations').hidden = !state.nextCursor;
 }
@@ -258,7 +301,7 @@ function startView(id) {
   const view = ++state.view;
   Object.assign(state, {
     conversationId: id, conversation: state.conversations.find((c) => c.id === id) ?? null, messages: [],
-    editing: null,
+    editing: null, held: null, openReadAt: -Infinity,
   });
   closeRename();
   clearProblem();
@@ -275,6 +318,11 @@ function openNew() {
 
 async function openConversation(id) {
   const view = startView(id);
+  await liveOpened();
+  if (view !== state.view) {
+    return;
+  }
+  state.openReadAt = performance.now();
   try {
     const [conversation, recent] = await Promise.all([getJson(paths.conversation(id)), getJson(paths.recent(id))]);
     if (view !== state.view) {
@@ -502,6 +550,7 @@ function editItem(message) {
       state.editing = null;
       state.focusKey = editKey(message);
       renderMessages();
+      releaseHeld();
     },
   });
   return element('li', { className: 'message message-user message-editing' }, [form]);
@@ -584,6 +633,7 @@ async function runTurn(body, kind) {
     if (state.conversationId) {
       refreshConversation(state.conversationId);
     }
+    releaseHeld();
     return;
   }
   turn.reply?.done();
@@ -598,6 +648,7 @@ async function runTurn(body, kind) {
     await loadRecent();
   }
   refreshConversation(reply.conversation_id);
+  releaseHeld();
 }
 
 function endTurn() {
@@ -654,6 +705,256 @@ function abortTurn() {
     state.turn = null;
     controller.abort();
     setTurnControls(false);
+  }
+}
+
+// --- live updates -----------------------------------------------------------------------------------------
+
+// What changes elsewhere (another tab, another device) shows here without a reload: live.js follows the
+// changes and hands them on in sets; each set is applied here with reads of the API, as the page reads
+// anything. A read that fails throws, and live.js applies the changes again later, whole.
+
+function startLive() {
+  live ??= followLive({ onChanges: applyChanges, onState: showLiveState, onRefused: report });
+}
+
+function stopLive() {
+  live?.stop();
+  live = null;
+}
+
+// The first reads after signing in wait for the live stream to open (or fail to, or FIRST_READS_WAIT): what
+// they read is then what its events follow from, and its ready needs no second read. Later reads wait for
+// nothing.
+function liveOpened() {
+  return live ? live.firstTry(FIRST_READS_WAIT) : Promise.resolve();
+}
+
+// Nothing while live; a word while the stream is down or when the service has no live updates. (A polite
+// live region: said once, between what the person does.)
+function showLiveState(liveState, detail) {
+  const text = liveState === RECONNECTING ? 'Reconnecting to live updates…'
+    : liveState === OFF && detail
+      ? 'Live updates are off on this service: what changes elsewhere shows when you open a conversation again.'
+      : '';
+  if ($('live-status').textContent !== text) {
+    $('live-status').textContent = text;
+  }
+}
+
+// Everything is read again for a new stream (what is shown may have changed before it opened) or one too far
+// behind to resume, unless it was read since that stream opened; otherwise what the events name.
+async function applyChanges(changes) {
+  const id = state.conversationId;
+  const open = id ? changes.conversations.get(id) : undefined;
+  const list = changes.list || (changes.everything && state.listReadAt < changes.readSince);
+  const whole = changes.everything && state.openReadAt < changes.readSince;
+  await Promise.all([list ? refreshList() : null, whole ? reloadOpen() : open ? applyToOpen(id, open) : null]);
+}
+
+// The list read again from its start, as far as it is shown (the pages More brought included): the person
+// keeps their place in it, and the open conversation stays marked. The open conversation's title and count
+// come with it.
+function refreshList() {
+  const signedIn = session;
+  return queueListRead(async () => {
+    if (!state.listReady) {
+      return; // its first page is still coming, or failed and offers Retry
+    }
+    const wanted = state.conversations.length;
+    let items = [];
+    let cursor = null;
+    state.listReadAt = performance.now();
+    do {
+      const page = await getJson(paths.conversations(cursor));
+      const known = new Set(items.map((c) => c.id));
+      items = [...items, ...page.items.filter((c) => !known.has(c.id))];
+      cursor = page.next_cursor;
+    } while (cursor && items.length < wanted);
+    if (signedIn !== session || !state.listReady) {
+      return;
+    }
+    state.conversations = items;
+    state.nextCursor = cursor;
+    const open = items.find((c) => c.id === state.conversationId);
+    if (open) {
+      state.conversation = open;
+      renderHeader();
+    }
+    renderConversations();
+  });
+}
+
+// The open conversation read again whole: its header and recent messages.
+async function reloadOpen() {
+  const id = state.conversationId;
+  if (!id) {
+    return;
+  }
+  if (busyHere()) {
+    hold(id, { headMoved: true }); // read again once the turn or the edit is done
+    return;
+  }
+  const view = state.view;
+  const loaded = state.conversation !== null;
+  state.openReadAt = performance.now();
+  try {
+    const [conversation, recent] = await Promise.all([getJson(paths.conversation(id)), getJson(paths.recent(id))]);
+    if (view !== state.view) {
+      return;
+    }
+    if (busyHere()) {
+      hold(id, { headMoved: true });
+      return;
+    }
+    const follow = nearEnd(); // where the person is now: at the end, they stay there
+    state.conversation = conversation;
+    state.messages = reconciled(recent.items);
+    renderHeader();
+    renderMessages();
+    if (follow) {
+      scrollToEnd();
+    }
+  } catch (error) {
+    // missing: deleted since it was shown; one never shown says so already
+    if (!isMissing(error) || view !== state.view) {
+      throw error;
+    }
+    if (loaded) {
+      showDeleted();
+    }
+  }
+}
+
+// The open conversation's changes: a deletion clears the view; new messages that follow the last shown are
+// added after it; a head moved elsewhere, or messages that do not follow, read its recent messages again. A
+// message already shown (the page's own turn just showed it) is not added again.
+async function applyToOpen(id, change) {
+  if (change.deleted) {
+    showDeleted();
+    return;
+  }
+  const shown = new Set(state.messages.map((m) => m.seq));
+  const last = state.messages.at(-1)?.seq ?? null;
+  const added = change.seqs.some((seq) => !shown.has(seq));
+  if (!added && (!change.headMoved || change.head === last)) {
+    return;
+  }
+  if (busyHere()) {
+    hold(id, change); // the page's own turn, or an edit, is not redrawn under the person
+    return;
+  }
+  const view = state.view;
+  try {
+    if (!change.headMoved && (await appendNewer(id, change, view))) {
+      return;
+    }
+    if (view === state.view) {
+      await reloadRecent(id, change, view);
+    }
+  } catch (error) {
+    if (!isMissing(error) || view !== state.view) {
+      throw error;
+    }
+    showDeleted();
+  }
+}
+
+// The messages of the active path after the last shown, added when they follow it (each one's parent the one
+// before): true once done (or moot). False when they do not follow, or are more than a page: the path
+// changed, or is long, and is read again.
+async function appendNewer(id, change, view) {
+  const last = state.messages.at(-1) ?? null;
+  const page = await getJson(paths.messages(id, last?.seq ?? 0, PAGE));
+  if (view !== state.view) {
+    return true;
+  }
+  if (busyHere() || state.messages.at(-1) !== last) {
+    hold(id, change); // what is shown changed meanwhile: applied again, to what is shown then
+    releaseHeld();
+    return true;
+  }
+  const { items } = page;
+  const follows = items.every((m, i) => (m.parent_seq ?? null) === (i === 0 ? last?.seq ?? null : items[i - 1].seq));
+  if (!follows || page.next_after != null || items.length === 0) {
+    return false;
+  }
+  const follow = nearEnd();
+  state.messages = [...state.messages, ...items];
+  renderMessages();
+  if (follow) {
+    scrollToEnd();
+  }
+  return true;
+}
+
+async function reloadRecent(id, change, view) {
+  const { items } = await getJson(paths.recent(id));
+  if (view !== state.view) {
+    return;
+  }
+  if (busyHere()) {
+    hold(id, change);
+    return;
+  }
+  const follow = nearEnd();
+  state.messages = reconciled(items);
+  renderMessages();
+  if (follow) {
+    scrollToEnd();
+  }
+}
+
+// The recent messages read again, in place of those shown. When the path shown is still the conversation's,
+// only longer now, the earlier messages the person scrolled up to stay above them, so that nothing they read
+// moves; a path that changed (a version chosen elsewhere, a message taken off) is shown as read.
+function reconciled(recent) {
+  const shown = state.messages;
+  const at = recent.findIndex((m) => m.seq === shown.at(-1)?.seq);
+  // the last shown message, and every one before it that the recent ones hold, the same
+  const earlier = shown.length - (at + 1);
+  if (at < 0 || earlier <= 0 || !recent.slice(0, at + 1).every((m, i) => m.seq === shown[earlier + i].seq)) {
+    return recent;
+  }
+  return [...shown.slice(0, earlier), ...recent];
+}
+
+// The open conversation was deleted elsewhere: the page shows a new one, and says why. The focus, when it was
+// in what is gone, goes to the message box.
+function showDeleted() {
+  const id = state.conversationId;
+  const hadFocus = $('conversation').contains(document.activeElement);
+  state.conversations = state.conversations.filter((c) => c.id !== id);
+  history.replaceState(null, '', addressWith(new URLSearchParams()));
+  openNew();
+  setStatus('The conversation you had open was deleted.');
+  if (hadFocus && !$('conversation').contains(document.activeElement)) {
+    $('composer-input').focus();
+  }
+}
+
+function isMissing(error) {
+  return error instanceof ApiError && error.status === 404;
+}
+
+// The page's own turn runs in the open conversation, or one of its messages is being edited.
+function busyHere() {
+  return state.turn !== null || state.editing !== null;
+}
+
+function hold(id, change) {
+  const held = noChanges();
+  held.conversations.set(id, { seqs: [], head: undefined, headMoved: false, renamed: false, deleted: false,
+    ...change });
+  state.held = mergeChanges(state.held ?? noChanges(), held);
+}
+
+// What was held back goes to live.js again, applied with its next set of changes.
+function releaseHeld() {
+  if (state.held && !busyHere()) {
+    const held = state.held;
+    state.held = null;
+    live?.add(held);
   }
 }
 

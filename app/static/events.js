@@ -1,8 +1,9 @@
 // Server-Sent Events read from a fetch response's body, as they come.
 //
-// EventSource cannot send a POST nor an Authorization header, so the chat turn's stream is read from
-// fetch's ReadableStream and parsed here: events end with a blank line; `event:` names one, `data:` carries
-// its JSON; lines that start with a colon are comments (the service's keep-alive pings).
+// EventSource cannot send a POST nor an Authorization header, so the chat turn's stream and the live updates'
+// (live.js) are read from fetch's ReadableStream and parsed here: events end with a blank line; `event:` names
+// one, `data:` carries its JSON, `id:` its id (what a live stream resumes from); lines that start with a colon
+// are comments (the service's keep-alive pings).
 
 import { NetworkError } from './api.js';
 
@@ -41,9 +42,11 @@ export async function* readEvents(response) {
   }
 }
 
-// One event's lines: { event, data } with data parsed as JSON; null for a comment alone.
+// One event's lines: { event, data, id } with data parsed as JSON (id: undefined when the event has none);
+// null for a comment alone.
 function parseEvent(block) {
   let event = 'message';
+  let id;
   const data = [];
   for (const line of block.split('\n')) {
     if (!line || line.startsWith(':')) {
@@ -59,7 +62,9 @@ function parseEvent(block) {
       event = value;
     } else if (field === 'data') {
       data.push(value);
+    } else if (field === 'id' && !value.includes('\0')) {
+      id = value;
     }
   }
-  return data.length ? { event, data: JSON.parse(data.join('\n')) } : null;
+  return data.length ? { event, data: JSON.parse(data.join('\n')), id } : null;
 }
