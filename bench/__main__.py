@@ -7,7 +7,8 @@ the users) measuring the scale curve at each, adds a conversation edited
 200 times along its active path and fetch_recent as it was before the tree
 (bench.branches), copies the final data set into the peers' own tables,
 makes two small databases for the append at the plan and at @v0.8.0
-(bench.earlier_plan), then measures in interleaved rounds: each round runs
+(bench.earlier_plan) and one for the append followed by live updates
+(bench.live_updates), then measures in interleaved rounds: each round runs
 every workload of every subject once, the subjects in a rotated order, so
 that the machine's drift over seconds falls on all alike. It writes the
 results (JSON: medians of the rounds with their spread), BENCHMARKS.md and
@@ -30,7 +31,7 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from bench import branches, dataset, earlier_plan, pgbench, report, workloads
+from bench import branches, dataset, earlier_plan, live_updates, pgbench, report, workloads
 from bench.bare import BarePsycopg
 from bench.ours import Ours, OursOnReplica
 
@@ -247,6 +248,9 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
     # the single append at the plan as it is and at an earlier tag, each in a small database of its own
     print(f"bench: the plan, and the plan at {earlier_plan.TAG}, in databases of their own", file=sys.stderr)
     appends_since = earlier_plan.EarlierPlanAppends(pgbench_conn, earlier_plan.prepare(s, DATABASE))
+    # the single append with 100 streams of live updates following its users, and with none, in another
+    print("bench: live updates, in a database of its own", file=sys.stderr)
+    followed = live_updates.LiveUpdateAppends(s, pgbench_conn, live_updates.prepare(s, DATABASE))
     # the peers' copies vacuumed and their pages written out now, so that the first round does not pay for it
     print("bench: vacuum and checkpoint", file=sys.stderr)
     with psycopg.connect(dbname=DATABASE, autocommit=True, **s) as conn:
@@ -289,6 +293,7 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
     ], size)]))
     plans.append((pgbench_subject.name, pgbench_subject.workloads(size, seconds)))
     plans.append(("plan " + earlier_plan.TAG, appends_since.workloads(seconds)))
+    plans.append(("live updates", followed.workloads(seconds)))
     try:
         for n in range(rounds):
             print(f"bench: round {n + 1} of {rounds}", file=sys.stderr)
@@ -302,6 +307,7 @@ async def run(scale: float, rounds: int, seconds: float, repeats: int, out: Path
     finally:
         for subject in subjects:
             await subject.close()
+        followed.stop_service()
 
     data = report.collect(results, scale=scale, rounds=rounds, seconds=seconds, repeats=repeats, server=s,
                           context=context)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import earlier_plan
+from bench import earlier_plan, live_updates
 from bench.branches import BEFORE_SUBJECT, BRANCHED_SERVER, BRANCHED_STATEMENT_MS, EDITS, TREE_SERVER
 from bench.workloads import BUDGETED_ITEMS, BUDGETED_SERVER, CONTEXT_TOKENS, RECENT_AS_BUDGETED_SERVER, Result
 
@@ -76,6 +76,9 @@ TARGETS = [
     ("append_vs_earlier_plan", f"append throughput (pgbench, 8 clients), the plan / the plan at tag {earlier_plan.TAG}",
      (earlier_plan.NOW, earlier_plan.WORKLOAD), (earlier_plan.BEFORE, earlier_plan.WORKLOAD), "throughput", ">=",
      0.95),
+    ("live_append", f"append throughput (pgbench, 8 clients), {live_updates.STREAMS} open streams of GET /api/events "
+     "following the appending users / none", (live_updates.FOLLOWED, live_updates.WORKLOAD),
+     (live_updates.UNFOLLOWED, live_updates.WORKLOAD), "throughput", ">=", 0.9),
     ("agent_context_per_item", f"get_items() within {CONTEXT_TOKENS:,} tokens / get_items(50), latency an item "
      "(information)", ("ours", BUDGETED_ITEMS), ("ours", "agent_items50"), "p50_ms_per_row", "info", None),
 ]
@@ -290,8 +293,11 @@ def results_section(data: dict) -> list[str]:
               f"messages with {EDITS} edits along its active path (fewer calls a statement when 1,000 would",
               f"take over {BRANCHED_STATEMENT_MS:g} ms, at least 20). `{earlier_plan.WORKLOAD}` is pgbench's append",
               "(8 clients, as the runtime role) in two small databases of their own, seeded alike, one with the",
-              f"plan and one with the plan at {earlier_plan.TAG}, one after the other. Every other latency is a",
-              "call's, through the client.", "",
+              f"plan and one with the plan at {earlier_plan.TAG}, one after the other. `{live_updates.WORKLOAD}` is",
+              f"the same append in a third such database, with {live_updates.STREAMS} streams of `GET /api/events`",
+              "open on an instance of the service (one for each user the appends go to, read to the end by the",
+              "benchmark, every append checked to have reached its stream) and with none, one after the other.",
+              "Every other latency is a call's, through the client.", "",
               "| subject | workload | messages | rounds | calls | median ms [rounds] | p99 ms | per second [rounds] |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in data["results"]:

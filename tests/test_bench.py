@@ -14,7 +14,7 @@ import sys
 import psycopg
 import pytest
 
-from bench import branches, dataset, earlier_plan, report, workloads
+from bench import branches, dataset, earlier_plan, live_updates, report, workloads
 from conftest import ROOT
 
 
@@ -91,6 +91,11 @@ def test_the_benchmark_runs_at_a_tiny_scale(pg_server, standby, tmp_path):
             assert heads == (subject == earlier_plan.NOW), subject
             assert conn.execute("select count(*) from chat.messages").fetchone()[0] >= rows[
                 (subject, earlier_plan.WORKLOAD)]["ops"], subject
+    # the single append followed by 100 streams of live updates and by none, in the same rounds (the run fails
+    # unless every followed append reached its stream)
+    for key in ((live_updates.FOLLOWED, live_updates.WORKLOAD), (live_updates.UNFOLLOWED, live_updates.WORKLOAD)):
+        assert rows[key]["ops"] > 0 and rows[key]["throughput"] > 0, key
+        assert [r["round"] for r in rows[key]["per_round"]] == [0, 1], key
     assert {r["name"] for r in data["ratios"]} >= {"append_vs_sqlmodel", "append_vs_langchain", "append_vs_pgbench",
                                                    "recent50_vs_sqlmodel", "rls_server", "rls_cost", "scale",
                                                    "recent50_vs_pgbench", "recent50_vs_bare", "bare_vs_pgbench",
@@ -101,12 +106,12 @@ def test_the_benchmark_runs_at_a_tiny_scale(pg_server, standby, tmp_path):
                                                    "context_server_per_message", "context_server_same_rows",
                                                    "agent_context_vs_items50",
                                                    "agent_context_per_item", "recent50_vs_before_tree",
-                                                   "recent50_branched", "append_vs_earlier_plan"}
+                                                   "recent50_branched", "append_vs_earlier_plan", "live_append"}
     ratios = {r["name"]: r for r in data["ratios"]}
     assert (ratios["context_server"]["comparison"], ratios["context_server"]["target"]) == ("<=", 1.5)
     assert [(ratios[name]["comparison"], ratios[name]["target"]) for name in (
-        "recent50_vs_before_tree", "recent50_branched", "append_vs_earlier_plan")] == [
-        ("<=", 1.1), ("<=", 1.5), (">=", 0.95)]
+        "recent50_vs_before_tree", "recent50_branched", "append_vs_earlier_plan", "live_append")] == [
+        ("<=", 1.1), ("<=", 1.5), (">=", 0.95), (">=", 0.9)]
     assert all(ratios[name]["met"] in (True, False) for name in (
         "recent50_vs_before_tree", "recent50_branched", "append_vs_earlier_plan"))
     # per message: the ratio of the medians times 50 / the messages the budget holds
@@ -128,6 +133,7 @@ def test_the_benchmark_runs_at_a_tiny_scale(pg_server, standby, tmp_path):
     assert "| pgbench@v0.8.0 | plan_append |" in text and "| pgbench | plan_append |" in text
     assert "| fetch_recent(50) of 10,000, server time, 200 edits along the active path / no branch |" in text
     assert "| append throughput (pgbench, 8 clients), the plan / the plan at tag @v0.8.0 |" in text
+    assert "| pgbench, 100 streams | live_append |" in text and "| pgbench, no stream | live_append |" in text
     assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
 
 
