@@ -89,7 +89,8 @@ class LiveUpdateAppends:
                                          f"{c['dbname']}", jwt_secret=self.secret, pool_max_size=4)
         port = free_port()
         self._uvicorn = uvicorn.Server(uvicorn.Config(create_app(settings, EchoResponder()), host="127.0.0.1",
-                                                      port=port, log_level="warning"))
+                                                      port=port, log_level="warning",
+                                                      timeout_graceful_shutdown=3))
         threading.Thread(target=self._uvicorn.run, daemon=True).start()
         deadline = time.monotonic() + 30
         while not self._uvicorn.started:

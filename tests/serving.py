@@ -79,11 +79,18 @@ def client_of(service) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://service")
 
 
+# How long a service over HTTP waits for its open connections when it shuts down, in seconds.
+GRACEFUL_SHUTDOWN = 3
+
+
 @contextmanager
 def over_http(service) -> Iterator[str]:
     """``service`` served by uvicorn on a free loopback port, in a thread of this process: its base URL. On exit
-    uvicorn shuts down as on SIGTERM (the lifespan's shutdown included)."""
-    server = uvicorn.Server(uvicorn.Config(service, host="127.0.0.1", port=free_port(), log_level="warning"))
+    uvicorn shuts down as on SIGTERM (the lifespan's shutdown included), waiting for open connections a few
+    seconds at most: in a thread, no signal reaches sse-starlette, so a live updates' stream a browser keeps open
+    (GET /api/events) would otherwise hold the shutdown, and the service's listener with it, for ever."""
+    server = uvicorn.Server(uvicorn.Config(service, host="127.0.0.1", port=free_port(), log_level="warning",
+                                           timeout_graceful_shutdown=GRACEFUL_SHUTDOWN))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
