@@ -35,7 +35,7 @@ def test_the_benchmark_runs_at_a_tiny_scale(pg_server, standby, tmp_path):
     assert all(len(r["per_round"]) == 2 and r["p50_ms_spread"][0] <= r["p50_ms"] <= r["p50_ms_spread"][1]
                for r in rows.values())
     for subject in subjects - {"pgbench", "psycopg", "ours-replica", "agents-sqlalchemy", branches.BEFORE_SUBJECT,
-                               earlier_plan.BEFORE}:
+                               earlier_plan.BEFORE, live_updates.FOLLOWED, live_updates.UNFOLLOWED}:
         assert rows[(subject, "recent50")]["rows"] == 50, subject
         assert rows[(subject, "page100")]["rows"] == 100, subject
         assert rows[(subject, "whole1000")]["rows"] == 1000, subject
