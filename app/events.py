@@ -53,6 +53,8 @@ CATCH_UP_MARGIN = 0.05
 # How long the listening connection may stay silent before it is checked, and how long the check may take.
 LISTEN_CHECK_EVERY = 15.0
 LISTEN_CHECK_TIMEOUT = 5.0
+# How long closing waits for an attempt to connect under way.
+CLOSE_WAIT = 5.0
 # Between two attempts to connect again, at most.
 RECONNECT_DELAY = 2.0
 # How long the startup's check that LISTEN works waits for its own notification.
@@ -140,9 +142,13 @@ class Listener:
         self._task = asyncio.create_task(self._listen(), name="chat events listener")
 
     async def close(self) -> None:
-        """Stops listening and ends every stream."""
+        """Stops listening and ends every stream. An attempt to connect under way is let finish first (a few
+        seconds at most): cancelled in the middle of its handshake, it would leave the server waiting for the
+        rest, a backend that holds up a DROP DATABASE until the server's authentication_timeout."""
         self._closed = True
         if self._task is not None:
+            if not self.listening.is_set():
+                await asyncio.wait({self._task}, timeout=CLOSE_WAIT)
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         for queues in self._queues.values():
@@ -172,13 +178,15 @@ class Listener:
     async def _listen(self) -> None:
         """Listens, and listens again after any failure, until closed."""
         failures = 0
-        while True:
+        while not self._closed:
             try:
                 async with await AsyncConnection.connect(self.url, autocommit=True,
                                                          application_name=APPLICATION_NAME) as connection:
                     if not await self._hears_itself(connection):
                         self.problem = POOLER_PROBLEM
                         logger.error("%s", self.problem)
+                        return
+                    if self._closed:
                         return
                     await connection.execute(f"listen {CHANNEL}")
                     self._connection = connection
@@ -194,6 +202,8 @@ class Listener:
                 self.listening.clear()
                 self._connection = None
                 failures += 1
+                if self._closed:
+                    return
                 if failures == 1:
                     logger.warning("live updates: the listening connection failed (%s); connecting again",
                                    " ".join(str(error).split()))
