@@ -2,22 +2,22 @@
 
 The writes announce themselves: triggers in the database log each change of a user who follows their
 conversations (``chat.events``: ids, never content, numbered in the order the user's changes commit) and
-``NOTIFY`` it on channel ``chat_events`` in the writing transaction (``db/deploy/announce.sql``); a burst of
-one user's changes is announced once every half second at most (``ANNOUNCE_WINDOW``), since NOTIFY
-serializes the commits that send one. Each instance of the service holds one connection that listens
-(``LISTEN``; ``DATABASE_LISTEN_URL``, by default ``DATABASE_URL``: it must be a direct connection, since a
-transaction-mode pooler loses a LISTEN with its transaction) and hands each announcement to the streams of
-its user on this instance (``Listener``), and, half a second later, has them read the log for the changes
-that announcement stood for.
+``NOTIFY`` the first change after a pause (none for ``QUIET`` seconds) on channel ``chat_events`` in the
+writing transaction (``db/deploy/announce.sql``): NOTIFY makes the transactions that send one commit one at
+a time, so a burst is announced once, at its start. Each instance of the service holds one connection that
+listens (``LISTEN``; ``DATABASE_LISTEN_URL``, by default ``DATABASE_URL``: it must be a direct connection,
+since a transaction-mode pooler loses a LISTEN with its transaction) and hands each announcement to the
+streams of its user on this instance (``Listener``); each stream then reads the rest of the burst from the
+log, every ``READ_EVERY`` seconds while the reads find events.
 
 A stream opens with ``chat.open_event_stream``, which takes the user's lease (their changes are logged while
 one of their streams is open anywhere) and says where the stream starts: ``ready`` for a new one, the events
 after a client's ``Last-Event-ID`` for a resumed one, or ``resync`` when that event is gone or from before an
 interruption of the log. An announcement carries the user's event before it: a stream that sent that one
-sends it at once; one that did not gets it from the log with the rest of its half second. Every ``RENEW_EVERY`` seconds the
-stream renews the lease and reads the log, which also brings back anything this instance did not hear; when
-the listening connection comes back after a failure, each stream catches up the same way. Events are sent
-once each, in order: a stream skips what it has sent.
+sends it at once; one that did not reads what it lacks from the log. Every ``RENEW_EVERY`` seconds the stream
+renews the lease and reads the log, which also brings back anything this instance did not hear; when the
+listening connection comes back after a failure, each stream catches up the same way. Events are sent once
+each, in order: a stream skips what it has sent.
 """
 
 from __future__ import annotations
@@ -45,11 +45,13 @@ APPLICATION_NAME = "chat-events-listener"
 # How often a stream renews its user's lease (chat.open_event_stream holds it 60 seconds), catching up on
 # what its instance missed: the longest a missed notification can delay an event.
 RENEW_EVERY = 20.0
-# After a user's change is announced, the database announces none of theirs for this long (chat_private.announce,
-# '500 milliseconds'): so long after each announcement, the user's streams read the log.
-ANNOUNCE_WINDOW = 0.5
-# and a little more, for the announcement's own way here
-CATCH_UP_MARGIN = 0.05
+# A user's change is announced when none of theirs came for this long before it (chat_private.announce,
+# '300 milliseconds'); the others are read from the log.
+QUIET = 0.3
+# How long after a read that found events a stream reads again; the first read that finds none ends the
+# burst, which leaves no event of the user for READ_EVERY seconds before it: longer than QUIET (by more than a
+# read's own delays), so that the user's next change is announced. Every change reaches the streams within it.
+READ_EVERY = 0.5
 # How long the listening connection may stay silent before it is checked, and how long the check may take.
 LISTEN_CHECK_EVERY = 15.0
 LISTEN_CHECK_TIMEOUT = 5.0
@@ -101,7 +103,6 @@ class Announced:
 
 # What a listener tells its streams besides events.
 RECONNECTED = "reconnected"  # it listens again after a failure: catch up from the database
-CATCH_UP = "catch up"  # the changes a user's announcement left unannounced are in the log now
 CLOSED = "closed"  # the service shuts down: end the stream
 
 
@@ -236,13 +237,7 @@ class Listener:
                     continue
                 for queue in self._queues[user_id]:
                     queue.put_nowait(announced)
-                # the changes this announcement stands for, logged in its half second, are read then
-                asyncio.get_running_loop().call_later(ANNOUNCE_WINDOW + CATCH_UP_MARGIN, self._catch_up, user_id)
             await asyncio.wait_for(connection.execute("select"), LISTEN_CHECK_TIMEOUT)
-
-    def _catch_up(self, user_id: UUID) -> None:
-        for queue in self._queues.get(user_id, ()):
-            queue.put_nowait(CATCH_UP)
 
     def _broadcast(self, message: str) -> None:
         for queues in self._queues.values():
@@ -251,7 +246,7 @@ class Listener:
 
 
 async def open_stream(listener: Listener, store, user: User,
-                      last_event_id: int | None) -> AsyncIterator[ServerSentEvent]:
+                      last_event_id: int | None) -> AsyncIterator[bytes]:
     """A user's stream, opened: where it starts (``ready``, what came after ``last_event_id``, or ``resync``),
     then each event once, in order, until the service shuts down or the client leaves. Opening it reads the
     database, so that a failure to is the request's error (503), not a stream's."""
@@ -268,59 +263,68 @@ async def open_stream(listener: Listener, store, user: User,
 
 
 async def _stream(listener: Listener, store, user: User, queue: asyncio.Queue, first: Sequence[Event],
-                  sent: int) -> AsyncIterator[ServerSentEvent]:
+                  sent: int) -> AsyncIterator[bytes]:
     try:
-        for event in first:
-            sent = event.id
-            yield event.to_sse()
+        if first:
+            sent = first[-1].id
+            yield encoded(first)
         if len(first) == CATCH_UP_BATCH:
-            async for event in _catch_up(store, user, sent):
-                sent = event.id
-                yield event.to_sse()
+            async for batch in _catch_up(store, user, sent):
+                sent = batch[-1].id
+                yield encoded(batch)
         loop = asyncio.get_running_loop()
         renew_at = loop.time() + RENEW_EVERY
-        # An announcement this instance did not hear (before the stream opened, or while the listener was
-        # away) leaves its half second's changes unannounced: the log is read again once that has passed.
-        again_at = loop.time() + ANNOUNCE_WINDOW + CATCH_UP_MARGIN
+        # A burst under way when the stream opened was announced before it: the log is read again, as after an
+        # announcement.
+        read_at = loop.time() + READ_EVERY
         while True:
             try:
-                item = await asyncio.wait_for(queue.get(), max(0.0, min(renew_at, again_at) - loop.time()))
+                item = await asyncio.wait_for(queue.get(), max(0.0, min(renew_at, read_at) - loop.time()))
             except TimeoutError:
-                item = CATCH_UP  # the lease's renewal, or the read again
+                item = None  # the lease's renewal, or the burst's next read
                 if loop.time() >= renew_at:
                     renew_at = loop.time() + RENEW_EVERY
-                again_at = float("inf")
             if item == CLOSED:
                 return
             if isinstance(item, Announced):
-                # the next event: sent at once; one after events this stream lacks (a burst's, logged but not
-                # announced): sent with them when the log is read, at the end of this announcement's half second
-                if item.previous == sent:
-                    sent = item.event.id
-                    yield item.event.to_sse()
-                continue
-            if item == RECONNECTED:
-                again_at = loop.time() + ANNOUNCE_WINDOW + CATCH_UP_MARGIN
-            # a reconnection, a renewal, or the end of an announcement's half second: what the stream lacks is in
-            # the log
+                # the start of a burst: its first event at once when this stream sent the one before it, and the
+                # log read READ_EVERY after it, and after each read that finds more; when it lacks events before
+                # this one (it missed an announcement), the log read now
+                if item.previous <= sent:
+                    if item.event.id > sent:
+                        sent = item.event.id
+                        yield encoded([item.event])
+                    read_at = loop.time() + READ_EVERY
+                    continue
+            # what the stream lacks is in the log: read it, and again READ_EVERY after a read that found events (so
+            # that the first read finding none comes READ_EVERY after the last event the stream sent)
             try:
-                async for event in _catch_up(store, user, sent):
-                    if event.id > sent or event.kind == "resync":
-                        sent = event.id
-                        yield event.to_sse()
+                found = False
+                async for batch in _catch_up(store, user, sent):
+                    fresh = [event for event in batch if event.id > sent or event.kind == "resync"]
+                    if fresh:
+                        found = True
+                        sent = fresh[-1].id
+                        yield encoded(fresh)
+                read_at = loop.time() + READ_EVERY if found or item == RECONNECTED else float("inf")
             except psycopg.Error as error:  # the database is away: soon again, and again
                 logger.warning("live updates: a stream could not catch up (%s)", " ".join(str(error).split()))
-                again_at = loop.time() + RETRY_CATCH_UP
+                read_at = loop.time() + RETRY_CATCH_UP
     finally:
         listener.unsubscribe(user.id, queue)
 
 
-async def _catch_up(store, user: User, after: int) -> AsyncIterator[Event]:
+async def _catch_up(store, user: User, after: int) -> AsyncIterator[Sequence[Event]]:
     """The events after ``after`` from the log, a batch at a time; or one ``resync``."""
     while True:
         events: Sequence[Event] = await store.open_event_stream(user, after, CATCH_UP_BATCH)
-        for event in events:
-            yield event
+        if events:
+            yield events
         if len(events) < CATCH_UP_BATCH:
             return
         after = events[-1].id
+
+
+def encoded(events: Sequence[Event]) -> bytes:
+    """Events as the stream sends them: one write for all of them."""
+    return b"".join(event.to_sse().encode() for event in events)

@@ -2302,8 +2302,7 @@ begin
     values (v_user_id, pg_catalog.now() + interval '60 seconds', v_since)
     on conflict on constraint event_streams_pkey do update
       set open_until = excluded.open_until,
-          since_id = excluded.since_id,
-          notified_at = null;
+          since_id = excluded.since_id;
   end if;
 
   -- Resuming within the run, from an event still there: what came after it.
@@ -2751,9 +2750,11 @@ declare
   v_kind text;
   v_conversation_id uuid;
   v_seq bigint;
-  v_notified_at timestamptz;
   v_previous bigint;
+  v_previous_kind text;
+  v_previous_at timestamptz;
   v_id bigint;
+  v_at timestamptz;
 begin
   if tg_table_name = 'messages' then
     v_user_id := new.user_id;
@@ -2781,25 +2782,24 @@ begin
   end if;
 
   perform pg_catalog.pg_advisory_xact_lock(1667785076, pg_catalog.uuid_hash(v_user_id));
-  select s.notified_at into v_notified_at
-    from chat_private.event_streams s
+  perform from chat_private.event_streams s
    where s.user_id = v_user_id
      and s.open_until > pg_catalog.now();
   if not found then
     return null;
   end if;
 
-  select max(e.id) into v_previous
+  select e.id, e.kind, e.created_at into v_previous, v_previous_kind, v_previous_at
     from chat.events e
-   where e.user_id = v_user_id;
+   where e.user_id = v_user_id
+   order by e.id desc
+   limit 1;
   insert into chat.events (user_id, kind, conversation_id, seq)
   values (v_user_id, v_kind, v_conversation_id, v_seq)
-  returning events.id into v_id;
+  returning events.id, events.created_at into v_id, v_at;
 
-  if v_notified_at is null or v_notified_at <= pg_catalog.clock_timestamp() - interval '500 milliseconds' then
-    update chat_private.event_streams s
-       set notified_at = pg_catalog.clock_timestamp()
-     where s.user_id = v_user_id;
+  if v_previous_kind is null or v_previous_kind = 'stream_opened'
+     or v_at - v_previous_at >= interval '300 milliseconds' then
     perform pg_catalog.pg_notify('chat_events',
                                  pg_catalog.concat_ws(' ', v_user_id, coalesce(v_previous, 0), v_id, v_kind,
                                                       v_conversation_id, v_seq));
@@ -2813,7 +2813,7 @@ $$;
 -- Name: FUNCTION announce(); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat_private.announce() IS 'Trigger of messages and conversations: logs a change (chat.events) when its user is the current user and follows their conversations, ordered per user by a transaction lock; and announces it on channel chat_events ("user_id previous_event_id event_id kind conversation_id [seq]") unless a change of the user was announced in the last half second. With its owner''s rights: a client writes no event.';
+COMMENT ON FUNCTION chat_private.announce() IS 'Trigger of messages and conversations: logs a change (chat.events) when its user is the current user and follows their conversations, ordered per user by a transaction lock; and announces it on channel chat_events ("user_id previous_event_id event_id kind conversation_id [seq]") when it is the first change of the user after a pause (no event for 300 ms): the instances read the rest of a burst from the log. With its owner''s rights: a client writes no event.';
 
 
 --
@@ -3799,8 +3799,7 @@ COMMENT ON COLUMN chat.users.display_name IS 'Name to show, at most 200 characte
 CREATE TABLE chat_private.event_streams (
     user_id uuid NOT NULL,
     open_until timestamp with time zone NOT NULL,
-    since_id bigint NOT NULL,
-    notified_at timestamp with time zone
+    since_id bigint NOT NULL
 );
 
 ALTER TABLE ONLY chat_private.event_streams FORCE ROW LEVEL SECURITY;
@@ -3825,13 +3824,6 @@ COMMENT ON COLUMN chat_private.event_streams.open_until IS 'The lease''s end: ch
 --
 
 COMMENT ON COLUMN chat_private.event_streams.since_id IS 'The stream_opened event where the lease''s unbroken run of the log begins: a client may resume from it or after it.';
-
-
---
--- Name: COLUMN event_streams.notified_at; Type: COMMENT; Schema: chat_private; Owner: -
---
-
-COMMENT ON COLUMN chat_private.event_streams.notified_at IS 'When a change of the user was last announced (NOTIFY): the changes of the next half second are logged but not announced, and the instances read them from the log half a second after the announcement.';
 
 
 --

@@ -25,7 +25,7 @@ import pytest
 from psycopg import errors
 
 from app.chat import EchoResponder
-from app.events import ANNOUNCE_WINDOW, POOLER_PROBLEM, Listener, pooled_host
+from app.events import POOLER_PROBLEM, QUIET, READ_EVERY, Listener, pooled_host
 from app.main import create_app
 from as_user import append_message, call
 from conftest import ROOT
@@ -89,8 +89,8 @@ def test_each_change_is_logged_and_announced_in_the_order_it_commits(app_conn, d
     assert [(kind, conversation_id, seq) for _, kind, conversation_id, seq in events] == expected
     ids = [event_id for event_id, *_ in events]
     assert ids == sorted(ids) and ids[0] > ready
-    # announced with the event before it of the same user, the first of them at once, the others of the same
-    # half second read from the log
+    # announced with the event before it of the same user: the first, after a pause; the others, which follow it
+    # closely, are read from the log
     payloads = listening()
     log = [ready, *ids]
     assert payloads and payloads[0] == f"{user_a} {ready} {ids[0]} conversation_created {conversation}"
@@ -102,23 +102,26 @@ def test_each_change_is_logged_and_announced_in_the_order_it_commits(app_conn, d
     assert not any("first" in payload or "one" in payload for payload in payloads)
 
 
-def test_a_burst_is_announced_once_a_half_second_and_logged_whole(app_conn, db, user_a, conversation, listening):
+def test_a_burst_is_announced_at_its_start_and_logged_whole(app_conn, db, user_a, conversation, listening):
     [(ready, *_)] = open_stream(app_conn, user_a)
     for _ in range(3):
         append_message(app_conn, user_a, conversation)
     [first] = listening(0.1)
     assert first.split(" ")[1:3] == [str(ready), str(ready + 1)]
-    time.sleep(ANNOUNCE_WINDOW)
+    time.sleep(QUIET)
     append_message(app_conn, user_a, conversation)
     [(fourth, *_)] = db.execute("select max(id) from chat.events").fetchall()
     assert listening(0.1) == [f"{user_a} {fourth - 1} {fourth} message {conversation} 4"]
     assert [seq for *_, seq in open_stream(app_conn, user_a, ready)] == [1, 2, 3, 4]
 
 
-def test_the_window_of_announcements_is_the_one_the_service_waits_for(db):
+def test_the_pause_is_shorter_than_the_service_reads_a_burst(db):
+    """A stream stops reading a burst at the first read that finds nothing, READ_EVERY after the last that did:
+    the user's next change comes after a longer pause than the database waits for, and is announced."""
     [(source,)] = db.execute("select prosrc from pg_proc"
                              " where oid = 'chat_private.announce()'::regprocedure").fetchall()
-    assert f"interval '{round(ANNOUNCE_WINDOW * 1000)} milliseconds'" in source
+    assert f"interval '{round(QUIET * 1000)} milliseconds'" in source
+    assert QUIET + 0.15 <= READ_EVERY < 1.0
 
 
 def test_the_log_is_each_users_own(app_conn, db, user_a, user_b, conversation):
@@ -327,6 +330,36 @@ async def test_a_restarted_service_resumes_its_clients_streams(settings, app_con
             assert (await stream.next()).data["seq"] == 2
             append_message(app_conn, user_a, conversation)
             assert (await stream.next(timeout=1.0)).data["seq"] == 3
+
+
+async def test_every_change_of_a_burst_reaches_the_stream_within_a_second(instances, app_conn, auth, user_a,
+                                                                          conversation):
+    """Changes apart by less than the pause and by more, so that some are announced and the others are read with
+    their burst: each reaches the stream within a second of its commit, whichever way it came. The first four:
+    one announced, one read half a second after it, one announced just before the stream's next read (which
+    then finds nothing), and one too soon after it to be announced, which only a read half a second after the
+    announced one finds; then none announced for over a second."""
+    [base] = instances()
+    gaps = [1.0, 0.1, 0.75, 0.25, *[0.2] * 6, 0.35, 0.45, 0.55, 0.7, 0.1, 0.6, 0.05, 0.4, 0.15, 0.02, 0.02]
+    committed: dict[int, float] = {}
+
+    def write():
+        for seq, gap in enumerate(gaps, start=1):
+            time.sleep(gap)
+            append_message(app_conn, user_a, conversation, content=f"burst {seq}")
+            committed[seq] = time.monotonic()
+
+    async with follow(base, auth(user_a)) as stream:
+        await stream.next()
+        writer = asyncio.create_task(asyncio.to_thread(write))
+        arrived = {}
+        for _ in gaps:
+            received = await stream.next(timeout=2.0)
+            arrived[received.data["seq"]] = time.monotonic()
+        await writer
+    assert sorted(arrived) == list(range(1, len(gaps) + 1))
+    late = {seq: round(arrived[seq] - committed[seq], 2) for seq in arrived if arrived[seq] - committed[seq] > 1.0}
+    assert late == {}
 
 
 async def test_a_flood_of_a_thousand_messages_arrives_whole_and_in_order(instances, connect_as, auth, user_a):
