@@ -1,31 +1,32 @@
 """What following live updates costs an append, in the benchmark's own run and server.
 
 A small database beside the benchmark's (the plan deployed, USERS users of CONVERSATIONS_PER_USER empty
-conversations each, as bench.earlier_plan seeds its own), an instance of the service on it (uvicorn, in a
-thread of this process, its listener included), and pgbench appending with CLIENTS clients as the runtime role
-to a random conversation of a random user, as the Python layer sends an append. Each call of the workload
-measures the appends twice, the order alternating from one call to the next: with STREAMS open streams of
-``GET /api/events`` (one for each user, read to the end by this process: every append is logged, announced
-and delivered), and with none (the leases ended, so that no append is logged or announced). The streams'
-readers check that every append reached them.
+conversations each, as bench.earlier_plan seeds its own), an instance of the service on it (``uvicorn
+app.main:app``, a process of its own, as it runs in production, its listener included), and pgbench appending with
+CLIENTS clients as the runtime role to a random conversation of a random user, as the Python layer sends an
+append. Each call of the workload measures the appends twice, the order alternating from one call to the next:
+with STREAMS open streams of ``GET /api/events`` (one for each user: every append is logged, announced and
+delivered), and with none (the leases ended, so that no append is logged or announced). The streams are read to
+the end by a process of their own that only counts the events it receives (``follow``): clients live on other
+machines, so what is measured is what a subscriber costs the service and the database, not what a client costs
+on this one. It checks that every append reached its stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import secrets
 import socket
-import threading
+import subprocess
+import sys
 import time
 
 import httpx
 import jwt
 import psycopg
-import uvicorn
 
-from app.chat import EchoResponder
-from app.main import create_app
-from app.settings import Settings
 from bench import earlier_plan, pgbench
 from bench.dataset import user_uuid
 from bench.workloads import CLIENTS, Result
@@ -35,39 +36,57 @@ CONVERSATIONS_PER_USER = earlier_plan.CONVERSATIONS_PER_USER
 STREAMS = 100
 WORKLOAD = "live_append"
 FOLLOWED, UNFOLLOWED = f"pgbench, {STREAMS} streams", "pgbench, no stream"
+# The service's pool: what a stream uses of it is its opening, its renewals and its catch-ups.
+POOL_MAX_SIZE = 4
+MESSAGE_EVENT = b"\nevent: message\r\n"  # as sse-starlette writes it
 
 
-class Follower:
-    """One user's open stream, read to the end: how many messages it was told of."""
+def follow(port: int, tokens: list[str], ready, messages, stop) -> None:
+    """A process's work: one stream of ``GET /api/events`` for each token, read to the end over plain sockets;
+    ``ready`` counts the streams open, ``messages`` the message events received, until ``stop`` is set."""
+    asyncio.run(_follow_all(port, tokens, ready, messages, stop))
 
-    def __init__(self, client: httpx.AsyncClient, token: str):
-        self.client, self.token = client, token
-        self.messages = 0
-        self.ready = asyncio.Event()
-        self.task = asyncio.create_task(self._read())
 
-    async def _read(self) -> None:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        async with self.client.stream("GET", "/api/events", headers=headers) as response:
-            response.raise_for_status()
-            async for line in response.aiter_lines():
-                if line == "event: ready":
-                    self.ready.set()
-                elif line == "event: message":
-                    self.messages += 1
+async def _follow_all(port: int, tokens: list[str], ready, messages, stop) -> None:
+    readers = [asyncio.create_task(_follow(port, token, ready, messages)) for token in tokens]
+    while not stop.is_set() and not any(reader.done() for reader in readers):
+        await asyncio.sleep(0.1)
+    for reader in readers:
+        reader.cancel()
+    for result in await asyncio.gather(*readers, return_exceptions=True):
+        if not isinstance(result, asyncio.CancelledError | type(None)):
+            raise result
 
-    async def opened(self) -> None:
-        """Once the stream is open; its error if it failed to."""
-        ready = asyncio.create_task(self.ready.wait())
-        await asyncio.wait([ready, self.task], return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
-        if self.task.done():
-            self.task.result()  # raises what ended it
-            raise RuntimeError("a live updates' stream ended before it was ready")
 
-    async def close(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
+async def _follow(port: int, token: str, ready, messages) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+                     "Accept: text/event-stream\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"live updates' stream refused: {head.decode(errors='replace')}")
+        seen = b""
+        while b"event: ready" not in seen:
+            chunk = await reader.read(65536)
+            if not chunk:
+                raise RuntimeError("a live updates' stream ended before it was ready")
+            seen += chunk
+        with ready.get_lock():
+            ready.value += 1
+        data = seen
+        while True:
+            # an event cut between two reads is counted once: the end of the read before, too short to hold one,
+            # is read again with the next
+            with messages.get_lock():
+                messages.value += data.count(MESSAGE_EVENT)
+            tail = data[-len(MESSAGE_EVENT) + 1:]
+            chunk = await reader.read(65536)
+            if not chunk:
+                raise RuntimeError("a live updates' stream ended")
+            data = tail + chunk
+    finally:
+        writer.close()
 
 
 class LiveUpdateAppends:
@@ -80,35 +99,40 @@ class LiveUpdateAppends:
         self.database = database
         self.secret = secrets.token_hex(32)
         self.calls = 0
-        self._uvicorn: uvicorn.Server | None = None
-        self.base_url = ""
+        self.port = 0
+        self._service: subprocess.Popen | None = None
 
     def start_service(self) -> None:
         c = self.conninfo
-        settings = Settings(database_url=f"postgresql://{c['user']}:{c['password']}@{c['host']}:{c['port']}/"
-                                         f"{c['dbname']}", jwt_secret=self.secret, pool_max_size=4)
-        port = free_port()
-        self._uvicorn = uvicorn.Server(uvicorn.Config(create_app(settings, EchoResponder()), host="127.0.0.1",
-                                                      port=port, log_level="warning",
-                                                      timeout_graceful_shutdown=3))
-        threading.Thread(target=self._uvicorn.run, daemon=True).start()
+        env = {"PATH": os.environ["PATH"], "PYTHONUTF8": "1", "JWT_SECRET": self.secret,
+               "POOL_MAX_SIZE": str(POOL_MAX_SIZE),
+               "DATABASE_URL": f"postgresql://{c['user']}:{c['password']}@{c['host']}:{c['port']}/{c['dbname']}"}
+        self.port = free_port()
+        self._service = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+                                          "--port", str(self.port), "--log-level", "warning"],
+                                         cwd=earlier_plan.ROOT, env=env)
         deadline = time.monotonic() + 30
-        while not self._uvicorn.started:
-            if time.monotonic() > deadline:
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self._service.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the service for the live updates' benchmark did not start")
-            time.sleep(0.05)
-        self.base_url = f"http://127.0.0.1:{port}"
+            time.sleep(0.1)
 
     def stop_service(self) -> None:
-        if self._uvicorn is not None:
-            self._uvicorn.should_exit = True
+        if self._service is not None:
+            self._service.terminate()
+            self._service.wait(30)
 
     def token(self, user: int) -> str:
         now = int(time.time())
         return jwt.encode({"sub": str(user_uuid(user)), "iat": now, "exp": now + 3600}, self.secret, "HS256")
 
     async def measure(self, seconds: float) -> list[Result]:
-        if self._uvicorn is None:
+        if self._service is None:
             await asyncio.to_thread(self.start_service)
         followed_first = self.calls % 2 == 0
         self.calls += 1
@@ -123,23 +147,26 @@ class LiveUpdateAppends:
                                        conninfo=self.conninfo, seconds=seconds, clients=CLIENTS)
 
     async def _followed(self, seconds: float) -> Result:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(30.0, read=None),
-                                     limits=httpx.Limits(max_connections=STREAMS + 10)) as client:
-            followers = [Follower(client, self.token(user)) for user in range(1, STREAMS + 1)]
-            try:
-                await asyncio.wait_for(asyncio.gather(*(f.opened() for f in followers)), 60)
-                result = await self._appends(FOLLOWED, seconds)
-                # every append reaches its user's stream (within a few seconds of the last)
-                deadline = time.monotonic() + 10
-                while sum(f.messages for f in followers) < len(result.latencies_ms) and time.monotonic() < deadline:
-                    await asyncio.sleep(0.1)
-                delivered = sum(f.messages for f in followers)
-                if delivered < len(result.latencies_ms):
-                    raise RuntimeError(f"live updates: {delivered} of {len(result.latencies_ms)} appends reached "
-                                       "their streams")
-            finally:
-                for follower in followers:
-                    await follower.close()
+        processes = multiprocessing.get_context("spawn")
+        ready, messages, stop = processes.Value("q", 0), processes.Value("q", 0), processes.Event()
+        tokens = [self.token(user) for user in range(1, STREAMS + 1)]
+        followers = processes.Process(target=follow, args=(self.port, tokens, ready, messages, stop), daemon=True)
+        followers.start()
+        try:
+            await until(lambda: ready.value == STREAMS or not followers.is_alive(), 60)
+            if ready.value != STREAMS:
+                raise RuntimeError(f"live updates: {ready.value} of {STREAMS} streams opened")
+            result = await self._appends(FOLLOWED, seconds)
+            # every append reaches its user's stream (within a few seconds of the last)
+            await until(lambda: messages.value >= len(result.latencies_ms) or not followers.is_alive(), 10)
+            if messages.value < len(result.latencies_ms):
+                raise RuntimeError(f"live updates: {messages.value} of {len(result.latencies_ms)} appends reached "
+                                   "their streams")
+        finally:
+            stop.set()
+            await asyncio.to_thread(followers.join, 10)
+            if followers.is_alive():
+                followers.kill()
         return result
 
     async def _unfollowed(self, seconds: float) -> Result:
@@ -149,6 +176,13 @@ class LiveUpdateAppends:
 
     def workloads(self, seconds: float) -> list:
         return [lambda: self.measure(seconds)]
+
+
+async def until(condition, timeout: float) -> None:
+    """Waits until ``condition()`` holds, ``timeout`` seconds at most."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
 
 
 def prepare(server: dict, run_database: str) -> str:

@@ -295,8 +295,9 @@ def results_section(data: dict) -> list[str]:
               "(8 clients, as the runtime role) in two small databases of their own, seeded alike, one with the",
               f"plan and one with the plan at {earlier_plan.TAG}, one after the other. `{live_updates.WORKLOAD}` is",
               f"the same append in a third such database, with {live_updates.STREAMS} streams of `GET /api/events`",
-              "open on an instance of the service (one for each user the appends go to, read to the end by the",
-              "benchmark, every append checked to have reached its stream) and with none, one after the other.",
+              "open on an instance of the service (`uvicorn app.main:app`, a process of its own; one stream for each",
+              "user the appends go to, read to the end by a process of the benchmark that only counts the events,",
+              "every append checked to have reached its stream) and with none, one after the other.",
               "Every other latency is a call's, through the client.", "",
               "| subject | workload | messages | rounds | calls | median ms [rounds] | p99 ms | per second [rounds] |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
