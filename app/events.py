@@ -274,9 +274,11 @@ async def _stream(listener: Listener, store, user: User, queue: asyncio.Queue, f
                 yield encoded(batch)
         loop = asyncio.get_running_loop()
         renew_at = loop.time() + RENEW_EVERY
-        # A burst under way when the stream opened was announced before it: the log is read again, as after an
-        # announcement.
-        read_at = loop.time() + READ_EVERY
+        # The log is read READ_EVERY after the last event sent (a burst's first, announced; or what a read found),
+        # until a read that starts so late finds none: then no event of the user came for READ_EVERY, and their
+        # next is announced. So also after the stream opened: a burst under way then was announced before it.
+        sent_at = loop.time()
+        read_at = sent_at + READ_EVERY
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), max(0.0, min(renew_at, read_at) - loop.time()))
@@ -287,29 +289,27 @@ async def _stream(listener: Listener, store, user: User, queue: asyncio.Queue, f
             if item == CLOSED:
                 return
             if isinstance(item, Announced):
-                # the start of a burst: its first event at once when this stream sent the one before it, and the
-                # log read READ_EVERY after it, and after each read that finds more; when it lacks events before
-                # this one (it missed an announcement), the log read now
+                # the start of a burst: its first event at once when this stream sent the one before it; when it
+                # lacks events before this one (it missed an announcement), the log read now
                 if item.previous <= sent:
                     if item.event.id > sent:
-                        sent = item.event.id
+                        sent, sent_at = item.event.id, loop.time()
                         yield encoded([item.event])
-                    read_at = loop.time() + READ_EVERY
+                        read_at = sent_at + READ_EVERY
                     continue
-            # what the stream lacks is in the log: read it, and again READ_EVERY after a read that found events (so
-            # that the first read finding none comes READ_EVERY after the last event the stream sent)
+            # a reconnection, a renewal, a burst's next read, or events lacking: what the stream lacks is in the log
+            started = loop.time()
             try:
-                found = False
                 async for batch in _catch_up(store, user, sent):
                     fresh = [event for event in batch if event.id > sent or event.kind == "resync"]
                     if fresh:
-                        found = True
-                        sent = fresh[-1].id
+                        sent, sent_at = fresh[-1].id, loop.time()
                         yield encoded(fresh)
-                read_at = loop.time() + READ_EVERY if found or item == RECONNECTED else float("inf")
             except psycopg.Error as error:  # the database is away: soon again, and again
                 logger.warning("live updates: a stream could not catch up (%s)", " ".join(str(error).split()))
                 read_at = loop.time() + RETRY_CATCH_UP
+                continue
+            read_at = sent_at + READ_EVERY if started < sent_at + READ_EVERY else float("inf")
     finally:
         listener.unsubscribe(user.id, queue)
 

@@ -2302,7 +2302,8 @@ begin
     values (v_user_id, pg_catalog.now() + interval '60 seconds', v_since)
     on conflict on constraint event_streams_pkey do update
       set open_until = excluded.open_until,
-          since_id = excluded.since_id;
+          since_id = excluded.since_id,
+          notified_at = null;
   end if;
 
   -- Resuming within the run, from an event still there: what came after it.
@@ -2800,6 +2801,9 @@ begin
 
   if v_previous_kind is null or v_previous_kind = 'stream_opened'
      or v_at - v_previous_at >= interval '300 milliseconds' then
+    update chat_private.event_streams s
+       set notified_at = v_at
+     where s.user_id = v_user_id;
     perform pg_catalog.pg_notify('chat_events',
                                  pg_catalog.concat_ws(' ', v_user_id, coalesce(v_previous, 0), v_id, v_kind,
                                                       v_conversation_id, v_seq));
@@ -3799,7 +3803,8 @@ COMMENT ON COLUMN chat.users.display_name IS 'Name to show, at most 200 characte
 CREATE TABLE chat_private.event_streams (
     user_id uuid NOT NULL,
     open_until timestamp with time zone NOT NULL,
-    since_id bigint NOT NULL
+    since_id bigint NOT NULL,
+    notified_at timestamp with time zone
 );
 
 ALTER TABLE ONLY chat_private.event_streams FORCE ROW LEVEL SECURITY;
@@ -3824,6 +3829,13 @@ COMMENT ON COLUMN chat_private.event_streams.open_until IS 'The lease''s end: ch
 --
 
 COMMENT ON COLUMN chat_private.event_streams.since_id IS 'The stream_opened event where the lease''s unbroken run of the log begins: a client may resume from it or after it.';
+
+
+--
+-- Name: COLUMN event_streams.notified_at; Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON COLUMN chat_private.event_streams.notified_at IS 'When a change of the user was last announced (NOTIFY): the first after a pause of 300 ms; the instances read the rest of its burst from the log.';
 
 
 --

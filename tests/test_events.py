@@ -108,6 +108,9 @@ def test_a_burst_is_announced_at_its_start_and_logged_whole(app_conn, db, user_a
         append_message(app_conn, user_a, conversation)
     [first] = listening(0.1)
     assert first.split(" ")[1:3] == [str(ready), str(ready + 1)]
+    [(announced_at,)] = db.execute("select notified_at from chat_private.event_streams where user_id = %s",
+                                   [user_a]).fetchall()
+    assert announced_at is not None
     time.sleep(QUIET)
     append_message(app_conn, user_a, conversation)
     [(fourth, *_)] = db.execute("select max(id) from chat.events").fetchall()

@@ -169,7 +169,6 @@ SABOTAGE = [
     ("grant execute on function chat_private.announce() to public", "announce"),
     ("revoke execute on function chat.open_event_stream(bigint, integer) from chat_app", "open_event_stream"),
     # the first change after a pause announced
-    ("alter table chat_private.event_streams add column notified_at timestamptz", "event_streams_without_notified_at"),
     ("create or replace function chat_private.announce() returns trigger language plpgsql security definer"
      " set search_path = pg_catalog, pg_temp as $$ begin return null; end $$", "announce"),
 ]

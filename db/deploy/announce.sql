@@ -7,9 +7,10 @@
 -- the transactions that notify commit one at a time: with 100 users
 -- appending, 200 announcements a second (one a user every half second) cost
 -- the appends a tenth of their throughput. The service instances read the
--- rest of a burst from the log while it goes on (app/events.py reads again
--- half a second after each read that found something), which costs the
--- database reads, not serialized commits. The triggers are as they were.
+-- rest of a burst from the log while it goes on (app/events.py: half a
+-- second after the last event a stream sent, until a read that late finds
+-- none), which costs the database reads, not serialized commits. The
+-- triggers are as they were.
 
 begin;
 
@@ -24,7 +25,8 @@ begin;
 -- second before it: the next one comes after a pause, and is announced. The
 -- 200 milliseconds between the two leave room for a read's own delays. The
 -- notification, as before: "user_id previous_event_id event_id kind
--- conversation_id [seq]", the previous one the user's event before it.
+-- conversation_id [seq]", the previous one the user's event before it; and
+-- the lease keeps when (event_streams.notified_at, for people reading it).
 create or replace function chat_private.announce() returns trigger as $$
 declare
   v_user_id uuid;
@@ -81,6 +83,9 @@ begin
 
   if v_previous_kind is null or v_previous_kind = 'stream_opened'
      or v_at - v_previous_at >= interval '300 milliseconds' then
+    update chat_private.event_streams s
+       set notified_at = v_at
+     where s.user_id = v_user_id;
     perform pg_catalog.pg_notify('chat_events',
                                  pg_catalog.concat_ws(' ', v_user_id, coalesce(v_previous, 0), v_id, v_kind,
                                                       v_conversation_id, v_seq));
@@ -91,5 +96,8 @@ $$ language plpgsql volatile security definer set search_path = pg_catalog, pg_t
 
 comment on function chat_private.announce() is
   'Trigger of messages and conversations: logs a change (chat.events) when its user is the current user and follows their conversations, ordered per user by a transaction lock; and announces it on channel chat_events ("user_id previous_event_id event_id kind conversation_id [seq]") when it is the first change of the user after a pause (no event for 300 ms): the instances read the rest of a burst from the log. With its owner''s rights: a client writes no event.';
+
+comment on column chat_private.event_streams.notified_at is
+  'When a change of the user was last announced (NOTIFY): the first after a pause of 300 ms; the instances read the rest of its burst from the log.';
 
 commit;

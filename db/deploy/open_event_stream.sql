@@ -1,13 +1,25 @@
--- Deploy chat:open_event_stream to pg (reworked)
--- requires: open_event_stream@v0.12.0
+-- Deploy chat:open_event_stream to pg
+-- requires: announce
+-- requires: argument_limits
 --
--- As before, but a new run of the log no longer resets when the user was
--- last announced: chat_private.announce now tells a pause from the log
--- itself, and event_streams_without_notified_at drops the column.
+-- A stream of live updates opens, resumes and stays open through this one
+-- call: it takes (or renews) the current user's lease, so that their changes
+-- are logged and announced for a minute more, and says where the stream
+-- starts. A service instance calls it when a client connects, and again,
+-- with the last event it sent, every 20 seconds while the client stays: a
+-- renewal that also brings back any event the instance missed.
+--
+-- It takes the user's write lock (as chat_private.announce does), so that a
+-- write in flight when a lease begins commits first: the client, which loads
+-- what it shows once the stream is open, sees that write in what it loads,
+-- and every later write sees the lease.
+--
+-- Run with its owner's rights (the tables are written by no client); every
+-- statement filters by the current user itself.
 
 begin;
 
-create or replace function chat.open_event_stream(after_id bigint default null, max_count integer default 1000)
+create function chat.open_event_stream(after_id bigint default null, max_count integer default 1000)
 returns table (id bigint, kind text, conversation_id uuid, seq bigint) as $$
 declare
   v_user_id uuid := chat_private.require_user_id();
@@ -47,7 +59,8 @@ begin
     values (v_user_id, pg_catalog.now() + interval '60 seconds', v_since)
     on conflict on constraint event_streams_pkey do update
       set open_until = excluded.open_until,
-          since_id = excluded.since_id;
+          since_id = excluded.since_id,
+          notified_at = null;
   end if;
 
   -- Resuming within the run, from an event still there: what came after it.
@@ -78,5 +91,8 @@ $$ language plpgsql volatile security definer set search_path = pg_catalog, pg_t
 
 comment on function chat.open_event_stream(bigint, integer) is
   'Opens or renews the current user''s stream of live updates for 60 seconds (their changes are logged and announced on channel chat_events meanwhile). With after_id (the last event a client saw) within the unbroken log: the events after it, oldest first, at most max_count (1..1000). Otherwise one row where the stream starts: ready (no after_id) or resync (after_id too old), with the newest event''s id.';
+
+revoke all on function chat.open_event_stream(bigint, integer) from public;
+grant execute on function chat.open_event_stream(bigint, integer) to chat_app;
 
 commit;

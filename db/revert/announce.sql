@@ -1,8 +1,7 @@
 -- Revert chat:announce from pg (reworked)
 --
 -- Back to the @v0.12.0 body: a user's changes announced once every half
--- second at most (event_streams.notified_at, which the revert of
--- event_streams_without_notified_at has brought back).
+-- second at most (event_streams.notified_at).
 
 begin;
 
@@ -71,5 +70,8 @@ $$ language plpgsql volatile security definer set search_path = pg_catalog, pg_t
 
 comment on function chat_private.announce() is
   'Trigger of messages and conversations: logs a change (chat.events) when its user is the current user and follows their conversations, ordered per user by a transaction lock; and announces it on channel chat_events ("user_id previous_event_id event_id kind conversation_id [seq]") unless a change of the user was announced in the last half second. With its owner''s rights: a client writes no event.';
+
+comment on column chat_private.event_streams.notified_at is
+  'When a change of the user was last announced (NOTIFY): the changes of the next half second are logged but not announced, and the instances read them from the log half a second after the announcement.';
 
 commit;

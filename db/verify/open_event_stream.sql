@@ -4,8 +4,6 @@ begin;
 
 select 1 / count(*) from pg_catalog.pg_proc
  where oid = 'chat.open_event_stream(bigint, integer)'::regprocedure and proretset and prosecdef;
-select 1 / count(*) from pg_catalog.pg_proc
- where oid = 'chat.open_event_stream(bigint, integer)'::regprocedure and prosrc not like '%notified_at%';
 select 1 / pg_catalog.has_function_privilege('chat_app', 'chat.open_event_stream(bigint, integer)', 'execute')::int;
 select 1 / (not pg_catalog.has_function_privilege('public', 'chat.open_event_stream(bigint, integer)', 'execute'))::int;
 
