@@ -213,12 +213,20 @@ async def test_two_service_instances_behind_it_with_default_settings_answer_ever
                "pool_max_size": 10}
     if prepare_threshold != "default":
         changes["prepare_threshold"] = prepare_threshold
-    users = [uuid.uuid4() for _ in range(40)]
-    load = Load()
-    async with serve(settings, **changes) as one, serve(settings, **changes) as two:
-        await asyncio.gather(*(one_user(one if n % 2 else two, auth, user, load, rounds=3)
-                               for n, user in enumerate(users)))
-        turned_off = [client.app.state.store.prepared_statements_failed for client in (one, two)]
+    # Every client connection prepares the same statements in the same order, so psycopg's names for them
+    # (_pg3_0, _pg3_1, ...) mostly mean the same on whichever server connection a transaction lands: whether one
+    # lands where a name is missing, or taken, is a matter of timing. With prepared statements on, the load is
+    # run again (on two new instances, by new users) until that has happened, three times at most.
+    for _ in range(1 if prepare_threshold == "default" else 3):
+        users = [uuid.uuid4() for _ in range(40)]
+        load = Load()
+        async with serve(settings, **changes) as one, serve(settings, **changes) as two:
+            await asyncio.gather(*(one_user(one if n % 2 else two, auth, user, load, rounds=3)
+                                   for n, user in enumerate(users)))
+            turned_off = [client.app.state.store.prepared_statements_failed for client in (one, two)]
+        assert {status for _, status, _ in load.failures} <= {503}
+        if any(turned_off):
+            break
 
     assert broken_conversations(db) == []
     said = [r.getMessage() for r in caplog.records if "prepared statements failed" in r.getMessage()]
