@@ -48,9 +48,10 @@ RENEW_EVERY = 20.0
 # A user's change is announced when none of theirs came for this long before it (chat_private.announce,
 # '300 milliseconds'); the others are read from the log.
 QUIET = 0.3
-# How long after a read that found events a stream reads again; the first read that finds none ends the
-# burst, which leaves no event of the user for READ_EVERY seconds before it: longer than QUIET (by more than a
-# read's own delays), so that the user's next change is announced. Every change reaches the streams within it.
+# How long after the last event it sent a stream reads the log again; a read that finds none, started that
+# long after, ends the burst: no event of the user came for READ_EVERY seconds before it, longer than QUIET (by
+# more than a read's own delays), so that the user's next change is announced. Every change reaches the
+# streams within it.
 READ_EVERY = 0.5
 # How long the listening connection may stay silent before it is checked, and how long the check may take.
 LISTEN_CHECK_EVERY = 15.0

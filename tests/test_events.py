@@ -119,8 +119,9 @@ def test_a_burst_is_announced_at_its_start_and_logged_whole(app_conn, db, user_a
 
 
 def test_the_pause_is_shorter_than_the_service_reads_a_burst(db):
-    """A stream stops reading a burst at the first read that finds nothing, READ_EVERY after the last that did:
-    the user's next change comes after a longer pause than the database waits for, and is announced."""
+    """A stream stops reading a burst at a read that finds nothing, started READ_EVERY or more after the last
+    event it sent: the user's next change comes after a longer pause than the database waits for, and is
+    announced."""
     [(source,)] = db.execute("select prosrc from pg_proc"
                              " where oid = 'chat_private.announce()'::regprocedure").fetchall()
     assert f"interval '{round(QUIET * 1000)} milliseconds'" in source
