@@ -238,6 +238,7 @@ API_FUNCTIONS = {
     "chat.list_conversations(integer,timestamp with time zone,uuid)",
     "chat.pop_message(uuid)",
     "chat.provision_user(text,timestamp with time zone)",
+    "chat.read_events(uuid[],bigint[],integer)",
     "chat.purge_deleted_users(interval)",
     "chat.purge_inactive(interval,integer)",
     "chat.rename_conversation(uuid,text)",

@@ -168,6 +168,8 @@ SABOTAGE = [
     ("drop trigger messages_announce on chat.messages", "announce"),
     ("grant execute on function chat_private.announce() to public", "announce"),
     ("revoke execute on function chat.open_event_stream(bigint, integer) from chat_app", "open_event_stream"),
+    ("grant execute on function chat.read_events(uuid[], bigint[], integer) to public", "read_events"),
+    ("alter function chat.read_events(uuid[], bigint[], integer) security definer", "read_events"),
     # the first change after a pause announced
     ("create or replace function chat_private.announce() returns trigger language plpgsql security definer"
      " set search_path = pg_catalog, pg_temp as $$ begin return null; end $$", "announce"),
