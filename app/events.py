@@ -8,7 +8,8 @@ a time, so a burst is announced once, at its start. Each instance of the service
 listens (``LISTEN``; ``DATABASE_LISTEN_URL``, by default ``DATABASE_URL``: it must be a direct connection,
 since a transaction-mode pooler loses a LISTEN with its transaction) and hands each announcement to the
 streams of its user on this instance (``Listener``); each stream then reads the rest of the burst from the
-log, every ``READ_EVERY`` seconds while the reads find events.
+log, every ``READ_EVERY`` seconds while the reads find events, together with the instance's other streams
+(``EventLog``: one call of ``chat.read_events`` for the reads asked for within ``GATHER`` seconds).
 
 A stream opens with ``chat.open_event_stream``, which takes the user's lease (their changes are logged while
 one of their streams is open anywhere) and says where the stream starts: ``ready`` for a new one, the events
@@ -53,6 +54,9 @@ QUIET = 0.3
 # more than a read's own delays), so that the user's next change is announced. Every change reaches the
 # streams within it.
 READ_EVERY = 0.5
+# How long a read of a burst waits for others (EventLog.read): the reads asked for within it go to the database in one
+# call. It adds to READ_EVERY the longest a change of a burst waits for its stream, about 0.6 s in all.
+GATHER = 0.1
 # How long the listening connection may stay silent before it is checked, and how long the check may take.
 LISTEN_CHECK_EVERY = 15.0
 LISTEN_CHECK_TIMEOUT = 5.0
@@ -246,7 +250,66 @@ class Listener:
                 queue.put_nowait(message)
 
 
-async def open_stream(listener: Listener, store, user: User,
+class EventLog:
+    """The log (``chat.events``) as the streams of this instance read it: opened and renewed one stream at a time
+    (``chat.open_event_stream``: the user's lease taken or renewed, their token checked), and read while bursts go
+    on in gathered calls (``chat.read_events``): the reads asked for within ``GATHER`` seconds of the first go to the
+    database together, each user's log read once for all of their streams. A transaction for each stream's read,
+    twice a second for each user in a burst, cost the service and the database more than the appends it
+    followed."""
+
+    def __init__(self, store):
+        self.store = store
+        # the reads asked for and not yet sent: by user, the earliest position and the streams waiting
+        self._after: dict[UUID, int] = {}
+        self._waiting: dict[UUID, list[asyncio.Future]] = {}
+        self._gathering: asyncio.TimerHandle | None = None
+        self._calls: set[asyncio.Task] = set()
+
+    async def open(self, user: User, after: int | None) -> Sequence[Event]:
+        """Opens, resumes or renews the user's stream: where it starts, or the events after ``after``."""
+        return await self.store.open_event_stream(user, after, CATCH_UP_BATCH)
+
+    async def read(self, user: User, after: int) -> Sequence[Event]:
+        """The user's events after ``after``, oldest first, at most ``CATCH_UP_BATCH``, read with the other reads
+        asked for within ``GATHER`` seconds; a few from before ``after`` too, when another stream of the user's,
+        further behind, asked meanwhile: callers skip what they have."""
+        loop = asyncio.get_running_loop()
+        waiting = loop.create_future()
+        self._after[user.id] = min(after, self._after.get(user.id, after))
+        self._waiting.setdefault(user.id, []).append(waiting)
+        if self._gathering is None:
+            self._gathering = loop.call_later(GATHER, self._read_gathered)
+        return await waiting
+
+    def _read_gathered(self) -> None:
+        after, waiting = self._after, self._waiting
+        self._after, self._waiting, self._gathering = {}, {}, None
+        call = asyncio.create_task(self._read(after, waiting), name="chat events read")
+        self._calls.add(call)
+        call.add_done_callback(self._calls.discard)
+
+    async def _read(self, after: dict[UUID, int], waiting: dict[UUID, list[asyncio.Future]]) -> None:
+        try:
+            events = await self.store.read_events(after, CATCH_UP_BATCH)
+        except asyncio.CancelledError:
+            for futures in waiting.values():
+                for future in futures:
+                    future.cancel()
+            raise
+        except Exception as error:  # each stream waiting has it: the database away, as for its own reads
+            for futures in waiting.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(error)
+            return
+        for user_id, futures in waiting.items():
+            for future in futures:
+                if not future.done():
+                    future.set_result(events.get(user_id, []))
+
+
+async def open_stream(listener: Listener, log: EventLog, user: User,
                       last_event_id: int | None) -> AsyncIterator[bytes]:
     """A user's stream, opened: where it starts (``ready``, what came after ``last_event_id``, or ``resync``),
     then each event once, in order, until the service shuts down or the client leaves. Opening it reads the
@@ -256,21 +319,21 @@ async def open_stream(listener: Listener, store, user: User,
     # Subscribed first: an event committed after the first read comes through the queue.
     queue = listener.subscribe(user.id)
     try:
-        first = await store.open_event_stream(user, last_event_id, CATCH_UP_BATCH)
+        first = await log.open(user, last_event_id)
     except BaseException:
         listener.unsubscribe(user.id, queue)
         raise
-    return _stream(listener, store, user, queue, first, last_event_id or 0)
+    return _stream(listener, log, user, queue, first, last_event_id or 0)
 
 
-async def _stream(listener: Listener, store, user: User, queue: asyncio.Queue, first: Sequence[Event],
+async def _stream(listener: Listener, log: EventLog, user: User, queue: asyncio.Queue, first: Sequence[Event],
                   sent: int) -> AsyncIterator[bytes]:
     try:
         if first:
             sent = first[-1].id
             yield encoded(first)
         if len(first) == CATCH_UP_BATCH:
-            async for batch in _catch_up(store, user, sent):
+            async for batch in _catch_up(log.open, user, sent):
                 sent = batch[-1].id
                 yield encoded(batch)
         loop = asyncio.get_running_loop()
@@ -285,8 +348,6 @@ async def _stream(listener: Listener, store, user: User, queue: asyncio.Queue, f
                 item = await asyncio.wait_for(queue.get(), max(0.0, min(renew_at, read_at) - loop.time()))
             except TimeoutError:
                 item = None  # the lease's renewal, or the burst's next read
-                if loop.time() >= renew_at:
-                    renew_at = loop.time() + RENEW_EVERY
             if item == CLOSED:
                 return
             if isinstance(item, Announced):
@@ -298,27 +359,33 @@ async def _stream(listener: Listener, store, user: User, queue: asyncio.Queue, f
                         yield encoded([item.event])
                         read_at = sent_at + READ_EVERY
                     continue
-            # a reconnection, a renewal, a burst's next read, or events lacking: what the stream lacks is in the log
+            # a reconnection, a renewal, a burst's next read, or events lacking: what the stream lacks is in the log;
+            # the lease is renewed (and what this instance missed read with it) one stream at a time, a burst read
+            # with the other streams'
             started = loop.time()
+            renewing = item == RECONNECTED or started >= renew_at
+            if renewing:
+                renew_at = started + RENEW_EVERY
             try:
-                async for batch in _catch_up(store, user, sent):
+                async for batch in _catch_up(log.open if renewing else log.read, user, sent):
                     fresh = [event for event in batch if event.id > sent or event.kind == "resync"]
                     if fresh:
                         sent, sent_at = fresh[-1].id, loop.time()
                         yield encoded(fresh)
-            except psycopg.Error as error:  # the database is away: soon again, and again
+            except psycopg.Error as error:  # the database is away: soon again, and again, renewing
                 logger.warning("live updates: a stream could not catch up (%s)", " ".join(str(error).split()))
-                read_at = loop.time() + RETRY_CATCH_UP
+                read_at = renew_at = loop.time() + RETRY_CATCH_UP
                 continue
             read_at = sent_at + READ_EVERY if started < sent_at + READ_EVERY else float("inf")
     finally:
         listener.unsubscribe(user.id, queue)
 
 
-async def _catch_up(store, user: User, after: int) -> AsyncIterator[Sequence[Event]]:
-    """The events after ``after`` from the log, a batch at a time; or one ``resync``."""
+async def _catch_up(read, user: User, after: int) -> AsyncIterator[Sequence[Event]]:
+    """The events after ``after`` from the log, a batch at a time (``EventLog.open`` or ``EventLog.read``); or one
+    ``resync``."""
     while True:
-        events: Sequence[Event] = await store.open_event_stream(user, after, CATCH_UP_BATCH)
+        events: Sequence[Event] = await read(user, after)
         if events:
             yield events
         if len(events) < CATCH_UP_BATCH:

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from app.auth import TokenVerifier
 from app.chat import Responder, Turns, load_responder
 from app.database import create_pool
-from app.events import Listener
+from app.events import EventLog, Listener
 from app.page import add_chat_page
 from app.positions import PositionHeader
 from app.problems import RETRY_AFTER_SECONDS, add_error_handlers, log_unavailable, unavailability
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
                                     read_max_lag=config.read_max_lag)
         app.state.listener = Listener(config.database_listen_url or config.database_url)
         app.state.listener.start()
+        app.state.event_log = EventLog(app.state.store)
         app.state.turns = Turns(app.state.store, app.state.responder, responder_timeout=config.responder_timeout,
                                 context_tokens=config.context_tokens)
         try:

@@ -17,7 +17,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.auth import current_user
 from app.chat import TurnHandle, Turns
-from app.events import Listener, open_stream
+from app.events import EventLog, Listener, open_stream
 from app.identity import User
 from app.models import (
     MAX_LIMIT, MAX_QUERY, MAX_SEQ, ChatRequest, ChatTurn, Conversation, ConversationCreate, ConversationPage,
@@ -255,6 +255,10 @@ def get_listener(request: Request) -> Listener:
     return request.app.state.listener
 
 
+def get_event_log(request: Request) -> EventLog:
+    return request.app.state.event_log
+
+
 LIVE_UPDATES = {"text/event-stream": {"example": "id: 41\nevent: message\n"
                                                  "data: {\"conversation_id\": \"…\", \"seq\": 7}\n\n"}}
 
@@ -272,10 +276,11 @@ LIVE_UPDATES = {"text/event-stream": {"example": "id: 41\nevent: message\n"
                        503: {"model": Problem,
                              "description": "The database is unreachable, or live updates are off (DATABASE_LISTEN_URL "
                                             "is a transaction pooler): detail says which"}})
-async def events(user: CurrentUser, store: Store, listener: Annotated[Listener, Depends(get_listener)],
+async def events(user: CurrentUser, listener: Annotated[Listener, Depends(get_listener)],
+                 log: Annotated[EventLog, Depends(get_event_log)],
                  last_event_id: Annotated[int | None, Header(ge=0, le=MAX_SEQ)] = None):
     """Live updates of the user's conversations, as Server-Sent Events (``app.events``)."""
-    return EventSourceResponse(await open_stream(listener, store, user, last_event_id))
+    return EventSourceResponse(await open_stream(listener, log, user, last_event_id))
 
 
 # search

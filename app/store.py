@@ -297,6 +297,18 @@ class ChatStore(Transport):
                                                   lambda cursor: lambda values: Event(*values)))
         return rows
 
+    async def read_events(self, positions: Mapping[UUID, int], limit: int = 1000) -> dict[UUID, list[Event]]:
+        """The events after each user's position, oldest first, by user (``chat.read_events``: each user's read as
+        that user, all in one call, which acts for no user itself); none for a user whose position is before the
+        current run of their log."""
+        users = list(positions)
+        (rows,) = await self._run(None, Statement("select * from chat.read_events(%s::uuid[], %s::bigint[], %s)",
+                                                  [users, [positions[user_id] for user_id in users], limit]))
+        events: dict[UUID, list[Event]] = {}
+        for user_id, *event in rows:
+            events.setdefault(user_id, []).append(Event(*event))
+        return events
+
     # the todo app's tasks: no SQL functions, plain statements under row-level security, each filtered by the
     # current user as well (as the functions are), so that a caller that bypasses RLS still sees only theirs
 

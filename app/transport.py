@@ -162,13 +162,16 @@ class Transport:
         async with self.pool.connection(timeout=timeout) as conn:
             await conn.execute("select", prepare=False)
 
-    async def _run(self, user: User, *statements: Statement, provision: bool | None = None) -> list[list[Any]]:
+    async def _run(self, user: User | None, *statements: Statement, provision: bool | None = None) -> list[list[Any]]:
         """Runs the statements as ``user`` on the primary, in one transaction and one round trip; their rows, in
-        order.
+        order. With no user, ``app.user_id`` is empty (row security shows nothing) unless a statement sets it
+        itself, as ``chat.read_events`` does for each user it reads.
 
         ``provision``: True always provisions, False never, None (the default) the first time only.
         """
-        if provision is None:
+        if user is None:
+            provision = False
+        elif provision is None:
             provision = self.provision and user.id not in self._provisioned
         try:
             return await self._exchange(user, statements, provision=provision)
@@ -196,7 +199,7 @@ class Transport:
         (rows,) = await self._run(user, statement)
         return rows
 
-    async def _exchange(self, user: User, statements: Sequence[Statement], *, provision: bool = False,
+    async def _exchange(self, user: User | None, statements: Sequence[Statement], *, provision: bool = False,
                         replica: Replica | None = None) -> list[list[Any]]:
         """Runs ``statements`` as ``user`` in one transaction and one round trip, and returns their rows in order:
         on the primary, or on the read replica when ``replica`` is given.
@@ -221,8 +224,9 @@ class Transport:
             try:
                 async with asyncio.timeout(self.reply_deadline):
                     async with conn.pipeline():
-                        await conn.execute(ACT_AS, [str(user.id), str(self.statement_timeout_ms)])
-                        if user.issued_at is not None:
+                        await conn.execute(ACT_AS, ["" if user is None else str(user.id),
+                                                    str(self.statement_timeout_ms)])
+                        if user is not None and user.issued_at is not None:
                             await conn.execute(CHECK_TOKEN, [user.issued_at])
                         if provision:
                             await conn.execute(PROVISION, {"email": _claimable(user.email),

@@ -18,16 +18,21 @@ import subprocess
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, ExitStack
 
 import httpx
+import psycopg
 import pytest
 from psycopg import errors
 
 from app.chat import EchoResponder
-from app.events import POOLER_PROBLEM, QUIET, READ_EVERY, Listener, pooled_host
+from app.database import create_pool
+from app.events import POOLER_PROBLEM, QUIET, READ_EVERY, EventLog, Listener, pooled_host
+from app.identity import User
+from app.store import ChatStore
 from app.main import create_app
-from as_user import append_message, call
+from as_user import acting_as, append_message, call
 from conftest import ROOT
 from http_api import post_message
 from live_updates import follow, opened
@@ -181,6 +186,77 @@ def test_a_renewal_keeps_the_log_unbroken(app_conn, db, user_a, conversation):
     assert [kind for kind, *_ in logged(db, user_a)] == ["stream_opened"]
 
 
+def read_events(conn, positions: dict, caller=None, max_count: int = 1000) -> list[tuple]:
+    """``chat.read_events`` of ``positions`` (user: after) in one call, as the runtime role acting for ``caller``
+    (None: nobody); its rows."""
+    return call(conn, caller, "select * from chat.read_events(%s::uuid[], %s::bigint[], %s)",
+                [list(positions), list(positions.values()), max_count])
+
+
+def test_gathered_reads_read_each_user_as_that_user(app_conn, db, user_a, user_b, make_user, conversation):
+    [(ready_a, *_)] = open_stream(app_conn, user_a)
+    [(ready_b, *_)] = open_stream(app_conn, user_b)
+    append_message(app_conn, user_a, conversation, content="one")
+    [(b_conversation,)] = call(app_conn, user_b, "select id from chat.create_conversation()")
+    append_message(app_conn, user_a, conversation, content="two")
+    unfollowed = make_user()
+
+    rows = read_events(app_conn, {user_a: ready_a, user_b: ready_b, unfollowed: 0})
+    assert [(user, kind, conversation_id, seq) for user, _, kind, conversation_id, seq in rows] == [
+        (user_a, "message", conversation, 1), (user_a, "message", conversation, 2),
+        (user_b, "conversation_created", b_conversation, None)]
+    assert [event_id for user, event_id, *_ in rows if user == user_a] \
+        == [event_id for event_id, *_ in open_stream(app_conn, user_a, ready_a)]
+    # after a position, at most max_count; nothing from before the user's current run of the log (their lease ran
+    # out and began again): open_event_stream answers that position with resync
+    [(user, first, *_), _] = read_events(app_conn, {user_a: ready_a, user_b: ready_b}, max_count=1)
+    assert user == user_a
+    assert [seq for *_, seq in read_events(app_conn, {user_a: first})] == [2]
+    assert read_events(app_conn, {user_a: ready_a - 1}) == []
+    # the caller's own setting is back at the end
+    assert call(app_conn, user_b, "select count(*), current_setting('app.user_id') from"
+                " chat.read_events(array[%s]::uuid[], array[%s]::bigint[])", [user_a, ready_a]) == [(2, str(user_b))]
+
+
+def test_gathered_reads_refuse_bad_arguments_naming_them(app_conn, user_a):
+    [(ready, *_)] = open_stream(app_conn, user_a)
+    cases = [("select chat.read_events(array[%s]::uuid[], array[1, 2]::bigint[])", [user_a],
+              errors.InvalidParameterValue, "after_ids"),
+             ("select chat.read_events(array[%s, null]::uuid[], array[1, 2]::bigint[])", [user_a],
+              errors.NullValueNotAllowed, "user_ids"),
+             ("select chat.read_events(array[%s]::uuid[], null)", [user_a], errors.NullValueNotAllowed, "after_ids"),
+             ("select chat.read_events(array[%s]::uuid[], array[1]::bigint[], 0)", [user_a],
+              errors.InvalidParameterValue, "max_count")]
+    for statement, params, error, column in cases:
+        with pytest.raises(error) as refused:
+            call(app_conn, None, statement, params)
+        assert refused.value.diag.column_name == column
+    assert read_events(app_conn, {}) == []
+
+
+def test_a_gathered_read_that_finds_nothing_waits_for_a_change_being_written(connect_as, app_conn, user_a,
+                                                                              conversation):
+    """A read that finds nothing ends a stream's burst: a change inserted before it and committed after it must be
+    read, or the next change, which follows it closely, is not announced. A read that finds events does not wait:
+    a burst's writers never wait for the readers."""
+    [(ready, *_)] = open_stream(app_conn, user_a)
+    writer = connect_as("chat_test_app")
+    reader = connect_as("chat_test_app")
+    with ThreadPoolExecutor(1) as pool:
+        with acting_as(writer, user_a):
+            append_message(writer, None, conversation)  # in flight: written, not committed
+            waiting = pool.submit(read_events, reader, {user_a: ready})
+            time.sleep(0.3)
+            assert not waiting.done()
+        assert [(kind, seq) for _, _, kind, _, seq in waiting.result(timeout=5)] == [("message", 1)]
+
+        [(_, first, *_)] = read_events(app_conn, {user_a: ready})
+        with acting_as(writer, user_a):
+            append_message(writer, None, conversation)  # in flight
+            assert [seq for *_, seq in pool.submit(read_events, reader, {user_a: ready}).result(timeout=5)] == [1]
+        assert [seq for *_, seq in read_events(app_conn, {user_a: first})] == [2]
+
+
 def test_max_count_is_checked_and_bounds_a_catch_up(app_conn, user_a, conversation):
     [(ready, *_)] = open_stream(app_conn, user_a)
     for _ in range(3):
@@ -199,6 +275,50 @@ def test_a_deleted_account_leaves_no_event_and_no_lease(app_conn, db, user_a, co
     assert call(app_conn, user_a, "select chat.delete_user()") == [(True,)]
     assert logged(db, user_a) == []
     assert db.execute("select count(*) from chat_private.event_streams").fetchone() == (0,)
+
+
+# An instance's reads of bursts
+
+class CountingStore(ChatStore):
+    """The store, counting its calls of chat.read_events."""
+
+    gathered = 0
+
+    async def read_events(self, positions, limit=1000):
+        self.gathered += 1
+        return await super().read_events(positions, limit)
+
+
+async def test_the_reads_an_instances_streams_ask_for_together_are_one_call(settings, app_conn, make_user):
+    users = [User(make_user()) for _ in range(4)]
+    async with create_pool(settings) as pool:
+        store = CountingStore(pool)
+        log = EventLog(store)
+        ready = {user.id: (await log.open(user, None))[0].id for user in users}
+        for user in users:
+            call(app_conn, user.id, "select chat.create_conversation()")
+        first = users[0]
+        [(second_position,)] = call(app_conn, first.id, "select max(id) from chat.events")
+        call(app_conn, first.id, "select chat.create_conversation()")
+
+        # every stream's read, two of them the same user's (the second further on): one call, each user's log once
+        reads = await asyncio.gather(*(log.read(user, ready[user.id]) for user in users),
+                                     log.read(first, second_position))
+        assert store.gathered == 1
+        for user, events in zip(users, reads, strict=False):
+            assert [event.id for event in events] == [event.id for event in await log.open(user, ready[user.id])]
+            assert {event.kind for event in events} == {"conversation_created"}
+        assert len(reads[0]) == 2 and reads[-1] == reads[0]  # the second skips what it has, as streams do
+
+        # apart: a call each
+        assert await log.read(first, reads[0][-1].id) == []
+        assert await log.read(first, ready[first.id]) == reads[0]
+        assert store.gathered == 3
+
+    # the database away: every stream waiting gets the error, as from its own read
+    failures = await asyncio.gather(log.read(first, 0), log.read(users[1], 0), return_exceptions=True)
+    assert [isinstance(failure, psycopg.OperationalError) for failure in failures] == [True, True]
+    assert store.gathered == 4
 
 
 # Over HTTP
