@@ -266,6 +266,13 @@ class EventLog:
         self._gathering: asyncio.TimerHandle | None = None
         self._calls: set[asyncio.Task] = set()
 
+    async def close(self) -> None:
+        """Sends the reads asked for and waits for the calls under way: the pool is closed after it."""
+        if self._gathering is not None:
+            self._gathering.cancel()
+            self._read_gathered()
+        await asyncio.gather(*self._calls, return_exceptions=True)
+
     async def open(self, user: User, after: int | None) -> Sequence[Event]:
         """Opens, resumes or renews the user's stream: where it starts, or the events after ``after``."""
         return await self.store.open_event_stream(user, after, CATCH_UP_BATCH)

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, responder: Responder | None = N
             # the turns in flight store their replies (or release their claims) while the pool is still open
             await app.state.turns.close(config.shutdown_timeout)
             await app.state.listener.close()
+            await app.state.event_log.close()
             await pool.close()
             if read_pool is not None:
                 await read_pool.close()

@@ -36,7 +36,8 @@ CONVERSATIONS_PER_USER = earlier_plan.CONVERSATIONS_PER_USER
 STREAMS = 100
 WORKLOAD = "live_append"
 FOLLOWED, UNFOLLOWED = f"pgbench, {STREAMS} streams", "pgbench, no stream"
-# The service's pool: what a stream uses of it is its opening, its renewals and its catch-ups.
+# The service's pool: what a stream uses of it is its opening, its renewals and its catch-ups, and a share of
+# the instance's gathered reads of bursts.
 POOL_MAX_SIZE = 4
 MESSAGE_EVENT = b"\nevent: message\r\n"  # as sse-starlette writes it
 

@@ -3,7 +3,8 @@
 that resumes, and streamed by ``GET /api/events`` from any instance of the service.
 
 In SQL, as the runtime role: what is logged and announced, and for whom; nothing for a user nobody follows;
-the log's order; resuming, and resync once the log was interrupted; no client can write the log. Over HTTP:
+the log's order; resuming, and resync once the log was interrupted; no client can write the log; several users'
+logs read in one call, each as that user. An instance's reads of bursts gathered into one call. Over HTTP:
 two users on two instances, each hearing their own changes only, within a second; resuming with
 ``Last-Event-ID``; the listening connection killed, every connection killed, the service restarted, and
 nothing missed or repeated; a flood of 1,000 messages in order; streams ended at shutdown; a pooler refused
@@ -315,10 +316,17 @@ async def test_the_reads_an_instances_streams_ask_for_together_are_one_call(sett
         assert await log.read(first, ready[first.id]) == reads[0]
         assert store.gathered == 3
 
+        # closing sends the reads asked for, and waits for them, before the pool closes
+        asked = asyncio.ensure_future(log.read(first, ready[first.id]))
+        await asyncio.sleep(0)
+        await log.close()
+        assert asked.done() and asked.result() == reads[0]
+        assert store.gathered == 4
+
     # the database away: every stream waiting gets the error, as from its own read
     failures = await asyncio.gather(log.read(first, 0), log.read(users[1], 0), return_exceptions=True)
     assert [isinstance(failure, psycopg.OperationalError) for failure in failures] == [True, True]
-    assert store.gathered == 4
+    assert store.gathered == 5
 
 
 # Over HTTP
