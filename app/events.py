@@ -254,9 +254,9 @@ class EventLog:
     """The log (``chat.events``) as the streams of this instance read it: opened and renewed one stream at a time
     (``chat.open_event_stream``: the user's lease taken or renewed, their token checked), and read while bursts go
     on in gathered calls (``chat.read_events``): the reads asked for within ``GATHER`` seconds of the first go to the
-    database together, each user's log read once for all of their streams. A transaction for each stream's read,
-    twice a second for each user in a burst, cost the service and the database more than the appends it
-    followed."""
+    database together, each user's log read once for all of their streams. With a transaction for each stream's
+    read, twice a second for each user in a burst, 100 followed users appending as fast as they could did 0.70 of
+    their appends with no stream in ``make bench``; gathered, 0.93."""
 
     def __init__(self, store):
         self.store = store
@@ -366,15 +366,15 @@ async def _stream(listener: Listener, log: EventLog, user: User, queue: asyncio.
                         yield encoded([item.event])
                         read_at = sent_at + READ_EVERY
                     continue
-            # a reconnection, a renewal, a burst's next read, or events lacking: what the stream lacks is in the log;
-            # the lease is renewed (and what this instance missed read with it) one stream at a time, a burst read
-            # with the other streams'
+            # a reconnection, a renewal, events lacking before an announced one, or a burst's next read: what the
+            # stream lacks is in the log. A burst's reads go with the other streams' (EventLog.read); the others, rare,
+            # one stream a call, which renews the lease too and answers a position the log no longer holds (resync)
             started = loop.time()
-            renewing = item == RECONNECTED or started >= renew_at
-            if renewing:
+            alone = item is not None or started >= renew_at
+            if alone:
                 renew_at = started + RENEW_EVERY
             try:
-                async for batch in _catch_up(log.open if renewing else log.read, user, sent):
+                async for batch in _catch_up(log.open if alone else log.read, user, sent):
                     fresh = [event for event in batch if event.id > sent or event.kind == "resync"]
                     if fresh:
                         sent, sent_at = fresh[-1].id, loop.time()

@@ -387,6 +387,22 @@ async def test_a_stream_resumed_with_last_event_id_gets_what_it_missed_once(inst
         assert received.event == "resync" and received.id > ready.id
 
 
+async def test_a_stream_whose_run_of_the_log_ended_gets_resync_at_the_next_change(instances, db, app_conn, auth,
+                                                                                   user_a, conversation):
+    """Its lease lapsed while it stayed open (its instance could not renew it), and another stream began a new
+    run of the log: the next change is announced after events the stream never saw, and the read that follows,
+    which the gathered reads would answer with nothing, answers resync."""
+    [base] = instances()
+    async with follow(base, auth(user_a)) as stream:
+        await stream.next()  # ready
+        db.execute("update chat_private.event_streams set open_until = now() - interval '1 second'")
+        async with follow(base, auth(user_a)) as other:
+            await other.next()  # ready, in a new run
+            append_message(app_conn, user_a, conversation)
+            assert (await other.next(timeout=1.0)).event == "message"
+            assert (await stream.next(timeout=1.0)).event == "resync"
+
+
 async def test_last_event_id_that_is_not_a_number_is_refused_naming_it(api, auth, user_a):
     response = await api.get("/api/events", headers={**auth(user_a), "Last-Event-ID": "seven"})
     assert response.status_code == 422
