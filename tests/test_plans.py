@@ -334,3 +334,26 @@ def test_append_messages_reads_back_only_the_rows_it_returns(db, user_a, big_con
     assert max(n["Actual Rows"] for n in scans) <= 1, scans
     # each element's key, and the message before it (its running total, read by the trigger messages_tokens_before)
     assert sum(n["Actual Rows"] * n.get("Actual Loops", 1) for n in scans) == 4, scans
+
+
+def test_gathered_reads_of_the_live_updates_log_read_each_users_newest_events_by_the_index(db, make_user, user_a):
+    """chat.read_events reads, for each user, the events after the stream's position as a range of the log's
+    primary key, however long the user's log and the others'."""
+    others = [make_user() for _ in range(3)]
+    for user in (user_a, *others):
+        db.execute("insert into chat.events (user_id, kind) values (%s, 'stream_opened')", [user])
+        db.execute("insert into chat_private.event_streams (user_id, open_until, since_id)"
+                   " select %s, now() + interval '1 minute', max(id) from chat.events where user_id = %s", [user, user])
+        db.execute("insert into chat.events (user_id, kind, conversation_id, seq)"
+                   " select %s, 'message', gen_random_uuid(), g from generate_series(1, 5000) g", [user])
+    db.execute("analyze chat.events")
+    [(position,)] = db.execute("select max(id) - 10 from chat.events where user_id = %s", [user_a]).fetchall()
+
+    plans = function_plans(db, None, "select * from chat.read_events(array[%s]::uuid[], array[%s]::bigint[])",
+                           [user_a, position])
+    reads = [p for p in plans if any(n.get("Relation Name") == "events" for n in nodes(p))]
+    assert len(reads) == 1, plans  # events found: no second look
+    (scan,) = [n for n in nodes(reads[0]) if n.get("Relation Name") == "events"]
+    assert (scan["Node Type"], scan["Index Name"], scan["Actual Rows"]) == ("Index Scan", "events_pkey", 10), scan
+    assert "id >" in scan["Index Cond"] and scan.get("Rows Removed by Filter", 0) == 0
+    assert total_buffers(scan) <= 10
