@@ -301,9 +301,8 @@ class ChatStore(Transport):
         """The events after each user's position, oldest first, by user (``chat.read_events``: each user's read as
         that user, all in one call, which acts for no user itself); none for a user whose position is before the
         current run of their log."""
-        users = list(positions)
         (rows,) = await self._run(None, Statement("select * from chat.read_events(%s::uuid[], %s::bigint[], %s)",
-                                                  [users, [positions[user_id] for user_id in users], limit]))
+                                                  [list(positions), list(positions.values()), limit]))
         events: dict[UUID, list[Event]] = {}
         for user_id, *event in rows:
             events.setdefault(user_id, []).append(Event(*event))
