@@ -117,6 +117,8 @@ def test_search_finds_the_users_own_messages_and_opens_their_conversation(chat, 
     append_message(app_conn, user_b, theirs, content="my milk is someone else's business")
 
     chat.open(token(user_a), chores)
+    # a result is named by its conversation as the list shows it: the list loaded first
+    expect(chat.conversation_link("Groceries")).to_have_count(1)
     search = chat.page.get_by_role("searchbox", name="Search your messages")
     search.fill("milk")
     search.press("Enter")
