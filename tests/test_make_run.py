@@ -192,6 +192,22 @@ def test_make_run_serves_stops_on_ctrl_c_and_keeps_the_data(local_dir):
         second.interrupt()
 
 
+def test_the_service_runs_on_uvloop_and_httptools():
+    """uvicorn takes its event loop and HTTP parser from them when they are installed (``--loop auto``, ``--http
+    auto``, as ``make run`` and the docs start it): they are the service's dependencies."""
+    from uvicorn.loops.auto import auto_loop_factory
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    import uvloop
+
+    loop = auto_loop_factory()()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+    assert AutoHTTPProtocol is HttpToolsProtocol
+
+
 def test_devtoken_refuses_what_is_not_a_uuid_in_one_line(local_dir):
     made = subprocess.run([".venv/bin/python", "-m", "app.devtoken", "not-a-uuid"], cwd=ROOT,
                           env=local_env(local_dir, free_port()), capture_output=True, text=True, timeout=60)
