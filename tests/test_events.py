@@ -13,6 +13,7 @@ with a clear error."""
 from __future__ import annotations
 
 import asyncio
+import json
 import select
 import signal
 import subprocess
@@ -26,10 +27,11 @@ import httpx
 import psycopg
 import pytest
 from psycopg import errors
+from sse_starlette import ServerSentEvent
 
 from app.chat import EchoResponder
 from app.database import create_pool
-from app.events import POOLER_PROBLEM, QUIET, READ_EVERY, EventLog, Listener, pooled_host
+from app.events import POOLER_PROBLEM, QUIET, READ_EVERY, Event, EventLog, Listener, encoded, pooled_host
 from app.identity import User
 from app.store import ChatStore
 from app.main import create_app
@@ -276,6 +278,22 @@ def test_a_deleted_account_leaves_no_event_and_no_lease(app_conn, db, user_a, co
     assert call(app_conn, user_a, "select chat.delete_user()") == [(True,)]
     assert logged(db, user_a) == []
     assert db.execute("select count(*) from chat_private.event_streams").fetchone() == (0,)
+
+
+# An event as a stream sends it
+
+@pytest.mark.parametrize("event", [
+    Event(5, "message", uuid.UUID(int=7), 3), Event(6, "head_switched", uuid.UUID(int=7), 2),
+    Event(7, "head_switched", uuid.UUID(int=7), None), Event(8, "conversation_created", uuid.UUID(int=7)),
+    Event(9, "conversation_renamed", uuid.UUID(int=7)), Event(10, "conversation_deleted", uuid.UUID(int=7)),
+    Event(11, "ready"), Event(12, "resync"),
+], ids=lambda event: f"{event.kind}-{event.seq}")
+def test_an_event_is_encoded_as_sse_starlette_writes_it(event):
+    data = {} if event.conversation_id is None else {"conversation_id": str(event.conversation_id)}
+    if event.kind in ("message", "head_switched"):
+        data["seq"] = event.seq
+    assert event.encode() == ServerSentEvent(data=json.dumps(data), event=event.kind, id=str(event.id)).encode()
+    assert encoded([event, event]) == event.encode() * 2
 
 
 # An instance's reads of bursts
