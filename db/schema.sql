@@ -2269,6 +2269,7 @@ declare
   v_problem text;
   v_since bigint;
   v_live boolean;
+  v_newest bigint;
 begin
   v_problem := chat_private.max_count_problem(open_event_stream.max_count);
   if v_problem is not null then
@@ -2298,12 +2299,13 @@ begin
     insert into chat.events (user_id, kind)
     values (v_user_id, 'stream_opened')
     returning events.id into v_since;
-    insert into chat_private.event_streams (user_id, open_until, since_id)
-    values (v_user_id, pg_catalog.now() + interval '60 seconds', v_since)
+    insert into chat_private.event_streams (user_id, open_until, since_id, announce_after)
+    values (v_user_id, pg_catalog.now() + interval '60 seconds', v_since, v_since)
     on conflict on constraint event_streams_pkey do update
       set open_until = excluded.open_until,
           since_id = excluded.since_id,
-          notified_at = null;
+          notified_at = null,
+          announce_after = excluded.announce_after;
   end if;
 
   -- Resuming within the run, from an event still there: what came after it.
@@ -2317,18 +2319,31 @@ begin
          and e.id > open_event_stream.after_id
        order by e.id
        limit open_event_stream.max_count;
-    return;
-  end if;
-
-  -- Otherwise the stream starts now: ready (a new stream) or resync (a
-  -- client whose last event is before the run, or gone), at the newest event.
-  return query
-    select e.id, case when open_event_stream.after_id is null then 'ready' else 'resync' end,
-           null::uuid, null::bigint
+    if found then
+      return;
+    end if;
+    v_newest := open_event_stream.after_id;
+  else
+    -- Otherwise the stream starts now: ready (a new stream) or resync (a
+    -- client whose last event is before the run, or gone), at the newest
+    -- event.
+    select e.id into v_newest
       from chat.events e
      where e.user_id = v_user_id
      order by e.id desc
      limit 1;
+    return query
+      select v_newest, case when open_event_stream.after_id is null then 'ready' else 'resync' end,
+             null::uuid, null::bigint
+       where v_newest is not null;
+  end if;
+
+  -- Nothing more to read: the stream waits for the user's next change, which
+  -- is announced.
+  update chat_private.event_streams s
+     set announce_after = v_newest
+   where s.user_id = v_user_id
+     and s.announce_after is distinct from v_newest;
 end
 $$;
 
@@ -2337,7 +2352,7 @@ $$;
 -- Name: FUNCTION open_event_stream(after_id bigint, max_count integer); Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON FUNCTION chat.open_event_stream(after_id bigint, max_count integer) IS 'Opens or renews the current user''s stream of live updates for 60 seconds (their changes are logged and announced on channel chat_events meanwhile). With after_id (the last event a client saw) within the unbroken log: the events after it, oldest first, at most max_count (1..1000). Otherwise one row where the stream starts: ready (no after_id) or resync (after_id too old), with the newest event''s id.';
+COMMENT ON FUNCTION chat.open_event_stream(after_id bigint, max_count integer) IS 'Opens or renews the current user''s stream of live updates for 60 seconds (their changes are logged and announced on channel chat_events meanwhile). With after_id (the last event a client saw) within the unbroken log: the events after it, oldest first, at most max_count (1..1000). Otherwise one row where the stream starts: ready (no after_id) or resync (after_id too old), with the newest event''s id. With nothing more to read, the user''s next change is announced (event_streams.announce_after).';
 
 
 --
@@ -2567,6 +2582,9 @@ begin
          order by e.id
          limit read_events.max_count;
       exit when found;
+      if v_attempt = 2 then  -- nothing more: the user's streams wait for their next change, announced
+        perform chat_private.await_announcement(read_events.after_ids[i]);
+      end if;
     end loop;
   end loop;
   perform pg_catalog.set_config('app.user_id', coalesce(v_caller, ''), true);
@@ -2578,7 +2596,7 @@ $$;
 -- Name: FUNCTION read_events(user_ids uuid[], after_ids bigint[], max_count integer); Type: COMMENT; Schema: chat; Owner: -
 --
 
-COMMENT ON FUNCTION chat.read_events(user_ids uuid[], after_ids bigint[], max_count integer) IS 'The events after each user''s position (user_ids[i] after after_ids[i]), oldest first, at most max_count a user; each user''s read as that user (app.user_id set to them, row security applying), the caller''s setting back at the end. Nothing for a position before the user''s current run of the log (chat.open_event_stream answers it with resync). The reads of bursts, for all the streams of a service instance in one call.';
+COMMENT ON FUNCTION chat.read_events(user_ids uuid[], after_ids bigint[], max_count integer) IS 'The events after each user''s position (user_ids[i] after after_ids[i]), oldest first, at most max_count a user; each user''s read as that user (app.user_id set to them, row security applying), the caller''s setting back at the end. A user with nothing after their position has their next change announced (chat_private.await_announcement). Nothing for a position before the user''s current run of the log (chat.open_event_stream answers it with resync). The reads of bursts, for all the streams of a service instance in one call.';
 
 
 --
@@ -2814,8 +2832,6 @@ declare
   v_conversation_id uuid;
   v_seq bigint;
   v_previous bigint;
-  v_previous_kind text;
-  v_previous_at timestamptz;
   v_id bigint;
   v_at timestamptz;
 begin
@@ -2845,29 +2861,25 @@ begin
   end if;
 
   perform pg_catalog.pg_advisory_xact_lock(1667785076, pg_catalog.uuid_hash(v_user_id));
-  perform from chat_private.event_streams s
+  select s.announce_after into v_previous
+    from chat_private.event_streams s
    where s.user_id = v_user_id
      and s.open_until > pg_catalog.now();
   if not found then
     return null;
   end if;
 
-  select e.id, e.kind, e.created_at into v_previous, v_previous_kind, v_previous_at
-    from chat.events e
-   where e.user_id = v_user_id
-   order by e.id desc
-   limit 1;
   insert into chat.events (user_id, kind, conversation_id, seq)
   values (v_user_id, v_kind, v_conversation_id, v_seq)
   returning events.id, events.created_at into v_id, v_at;
 
-  if v_previous_kind is null or v_previous_kind = 'stream_opened'
-     or v_at - v_previous_at >= interval '300 milliseconds' then
+  if v_previous is not null then
     update chat_private.event_streams s
-       set notified_at = v_at
+       set announce_after = null,
+           notified_at = v_at
      where s.user_id = v_user_id;
     perform pg_catalog.pg_notify('chat_events',
-                                 pg_catalog.concat_ws(' ', v_user_id, coalesce(v_previous, 0), v_id, v_kind,
+                                 pg_catalog.concat_ws(' ', v_user_id, v_previous, v_id, v_kind,
                                                       v_conversation_id, v_seq));
   end if;
   return null;
@@ -2879,7 +2891,37 @@ $$;
 -- Name: FUNCTION announce(); Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON FUNCTION chat_private.announce() IS 'Trigger of messages and conversations: logs a change (chat.events) when its user is the current user and follows their conversations, ordered per user by a transaction lock; and announces it on channel chat_events ("user_id previous_event_id event_id kind conversation_id [seq]") when it is the first change of the user after a pause (no event for 300 ms): the instances read the rest of a burst from the log. With its owner''s rights: a client writes no event.';
+COMMENT ON FUNCTION chat_private.announce() IS 'Trigger of messages and conversations: logs a change (chat.events) when its user is the current user and follows their conversations, ordered per user by a transaction lock; and announces it on channel chat_events ("user_id previous_event_id event_id kind conversation_id [seq]") when their streams wait for it (event_streams.announce_after, set by a read of the log that found nothing more): the instances read the rest of a burst from the log. With its owner''s rights: a client writes no event.';
+
+
+--
+-- Name: await_announcement(bigint); Type: FUNCTION; Schema: chat_private; Owner: -
+--
+
+CREATE FUNCTION chat_private.await_announcement(after_id bigint) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select pg_catalog.pg_advisory_xact_lock_shared(1667785076, pg_catalog.uuid_hash(chat_private.current_user_id()));
+
+  update chat_private.event_streams s
+     set announce_after = newest.id
+    from (select e.id
+            from chat.events e
+           where e.user_id = chat_private.current_user_id()
+           order by e.id desc
+           limit 1) newest
+   where s.user_id = chat_private.current_user_id()
+     and newest.id = await_announcement.after_id
+     and s.announce_after is distinct from newest.id;
+$$;
+
+
+--
+-- Name: FUNCTION await_announcement(after_id bigint); Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON FUNCTION chat_private.await_announcement(after_id bigint) IS 'Called by a read of the current user''s log that found nothing after after_id: when after_id is their newest event (checked under the writers'' lock, shared), their next change is announced (event_streams.announce_after).';
 
 
 --
@@ -3866,7 +3908,8 @@ CREATE TABLE chat_private.event_streams (
     user_id uuid NOT NULL,
     open_until timestamp with time zone NOT NULL,
     since_id bigint NOT NULL,
-    notified_at timestamp with time zone
+    notified_at timestamp with time zone,
+    announce_after bigint
 );
 
 ALTER TABLE ONLY chat_private.event_streams FORCE ROW LEVEL SECURITY;
@@ -3897,7 +3940,14 @@ COMMENT ON COLUMN chat_private.event_streams.since_id IS 'The stream_opened even
 -- Name: COLUMN event_streams.notified_at; Type: COMMENT; Schema: chat_private; Owner: -
 --
 
-COMMENT ON COLUMN chat_private.event_streams.notified_at IS 'When a change of the user was last announced (NOTIFY): the first after a pause of 300 ms; the instances read the rest of its burst from the log.';
+COMMENT ON COLUMN chat_private.event_streams.notified_at IS 'When a change of the user was last announced (NOTIFY): the first after a read of their log found nothing more.';
+
+
+--
+-- Name: COLUMN event_streams.announce_after; Type: COMMENT; Schema: chat_private; Owner: -
+--
+
+COMMENT ON COLUMN chat_private.event_streams.announce_after IS 'The user''s newest event when a read of their log last found nothing after it (chat.read_events, chat.open_event_stream): their streams have every event and wait for the next to be announced. The next change is announced, with this as the event before it, and sets it back to NULL: the streams read the rest of a burst from the log.';
 
 
 --
@@ -5057,6 +5107,14 @@ GRANT ALL ON FUNCTION chat.switch_branch(conversation_id uuid, seq bigint) TO ch
 --
 
 REVOKE ALL ON FUNCTION chat_private.announce() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION await_announcement(after_id bigint); Type: ACL; Schema: chat_private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION chat_private.await_announcement(after_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION chat_private.await_announcement(after_id bigint) TO chat_app;
 
 
 --

@@ -264,6 +264,7 @@ HELPER_FUNCTIONS = {
     "chat_private.message_metadata_problem(jsonb)",
     "chat_private.messages_estimate_tokens()",
     "chat_private.announce()",
+    "chat_private.await_announcement(bigint)",
     "chat_private.end_event_stream()",
     "chat_private.messages_tokens_before()",
     "chat_private.metadata_depth_problem(jsonb)",

@@ -31,7 +31,7 @@ from sse_starlette import ServerSentEvent
 
 from app.chat import EchoResponder
 from app.database import create_pool
-from app.events import POOLER_PROBLEM, QUIET, READ_EVERY, Event, EventLog, Listener, encoded, pooled_host
+from app.events import POOLER_PROBLEM, Event, EventLog, Listener, encoded, pooled_host
 from app.identity import User
 from app.store import ChatStore
 from app.main import create_app
@@ -110,30 +110,63 @@ def test_each_change_is_logged_and_announced_in_the_order_it_commits(app_conn, d
     assert not any("first" in payload or "one" in payload for payload in payloads)
 
 
-def test_a_burst_is_announced_at_its_start_and_logged_whole(app_conn, db, user_a, conversation, listening):
+def announce_after(db, user) -> int | None:
+    [(after,)] = db.execute("select announce_after from chat_private.event_streams where user_id = %s",
+                            [user]).fetchall()
+    return after
+
+
+def newest(db, user) -> int:
+    [(event_id,)] = db.execute("select max(id) from chat.events where user_id = %s", [user]).fetchall()
+    return event_id
+
+
+def test_a_burst_is_announced_at_its_start_and_read_from_the_log(app_conn, db, user_a, conversation, listening):
+    """A stream that opens waits for an announcement, and the first change is announced; the rest of the burst is
+    read from the log, and a read that finds events leaves the next change unannounced: the streams are still
+    reading. A read that finds nothing more, or a renewal that does, has the next change announced, with the
+    event before it."""
     [(ready, *_)] = open_stream(app_conn, user_a)
+    assert announce_after(db, user_a) == ready
     for _ in range(3):
         append_message(app_conn, user_a, conversation)
     [first] = listening(0.1)
     assert first.split(" ")[1:3] == [str(ready), str(ready + 1)]
     [(announced_at,)] = db.execute("select notified_at from chat_private.event_streams where user_id = %s",
                                    [user_a]).fetchall()
-    assert announced_at is not None
-    time.sleep(QUIET)
+    assert announced_at is not None and announce_after(db, user_a) is None
+
+    assert [seq for *_, seq in read_events(app_conn, {user_a: ready})] == [1, 2, 3]
     append_message(app_conn, user_a, conversation)
-    [(fourth, *_)] = db.execute("select max(id) from chat.events").fetchall()
-    assert listening(0.1) == [f"{user_a} {fourth - 1} {fourth} message {conversation} 4"]
-    assert [seq for *_, seq in open_stream(app_conn, user_a, ready)] == [1, 2, 3, 4]
+    assert listening(0.1) == []
+
+    last = newest(db, user_a)
+    assert read_events(app_conn, {user_a: last}) == []
+    assert announce_after(db, user_a) == last
+    append_message(app_conn, user_a, conversation)
+    assert listening(0.1) == [f"{user_a} {last} {newest(db, user_a)} message {conversation} 5"]
+
+    last = newest(db, user_a)
+    assert open_stream(app_conn, user_a, last) == []
+    append_message(app_conn, user_a, conversation)
+    assert listening(0.1) == [f"{user_a} {last} {newest(db, user_a)} message {conversation} 6"]
+    assert [seq for *_, seq in open_stream(app_conn, user_a, ready)] == [1, 2, 3, 4, 5, 6]
 
 
-def test_the_pause_is_shorter_than_the_service_reads_a_burst(db):
-    """A stream stops reading a burst at a read that finds nothing, started READ_EVERY or more after the last
-    event it sent: the user's next change comes after a longer pause than the database waits for, and is
-    announced."""
-    [(source,)] = db.execute("select prosrc from pg_proc"
-                             " where oid = 'chat_private.announce()'::regprocedure").fetchall()
-    assert f"interval '{round(QUIET * 1000)} milliseconds'" in source
-    assert QUIET + 0.15 <= READ_EVERY < 1.0
+def test_a_read_has_the_next_change_announced_only_from_the_newest_event(app_conn, db, user_a, user_b, conversation):
+    """chat_private.await_announcement, which a read that found nothing calls: under the writers' lock it checks that
+    the position read from is still the user's newest event, so that a change committed between the read and the
+    call is read at the next renewal, not lost behind an announcement that never comes; and it speaks for the
+    current user's lease only."""
+    [(ready, *_)] = open_stream(app_conn, user_a)
+    append_message(app_conn, user_a, conversation)  # announced: the streams read again
+    assert announce_after(db, user_a) is None
+    call(app_conn, user_a, "select chat_private.await_announcement(%s)", [ready])
+    assert announce_after(db, user_a) is None
+    call(app_conn, user_b, "select chat_private.await_announcement(%s)", [newest(db, user_a)])
+    assert announce_after(db, user_a) is None
+    call(app_conn, user_a, "select chat_private.await_announcement(%s)", [newest(db, user_a)])
+    assert announce_after(db, user_a) == newest(db, user_a)
 
 
 def test_the_log_is_each_users_own(app_conn, db, user_a, user_b, conversation):
@@ -239,9 +272,9 @@ def test_gathered_reads_refuse_bad_arguments_naming_them(app_conn, user_a):
 
 def test_a_gathered_read_that_finds_nothing_waits_for_a_change_being_written(connect_as, app_conn, user_a,
                                                                               conversation):
-    """A read that finds nothing ends a stream's burst: a change inserted before it and committed after it must be
-    read, or the next change, which follows it closely, is not announced. A read that finds events does not wait:
-    a burst's writers never wait for the readers."""
+    """A read that finds nothing ends a stream's burst and has the next change announced: a change inserted before
+    it and committed after it must be read, not left unannounced behind it. A read that finds events does not
+    wait: a burst's writers never wait for the readers."""
     [(ready, *_)] = open_stream(app_conn, user_a)
     writer = connect_as("chat_test_app")
     reader = connect_as("chat_test_app")

@@ -170,9 +170,18 @@ SABOTAGE = [
     ("revoke execute on function chat.open_event_stream(bigint, integer) from chat_app", "open_event_stream"),
     ("grant execute on function chat.read_events(uuid[], bigint[], integer) to public", "read_events"),
     ("alter function chat.read_events(uuid[], bigint[], integer) security definer", "read_events"),
-    # the first change after a pause announced
+    # the change the user's streams wait for announced, and said by the reads that find nothing more
     ("create or replace function chat_private.announce() returns trigger language plpgsql security definer"
      " set search_path = pg_catalog, pg_temp as $$ begin return null; end $$", "announce"),
+    ("alter table chat_private.event_streams drop column announce_after cascade", "announce_after"),
+    ("grant execute on function chat_private.await_announcement(bigint) to public", "announce_after"),
+    ("grant update (announce_after) on chat_private.event_streams to chat_app", "announce_after"),
+    ("create or replace function chat.read_events(user_ids uuid[], after_ids bigint[], max_count integer default 1000)"
+     " returns table (user_id uuid, id bigint, kind text, conversation_id uuid, seq bigint) language plpgsql"
+     " set search_path = pg_catalog, pg_temp as $$ begin end $$", "read_events"),
+    ("create or replace function chat.open_event_stream(after_id bigint default null, max_count integer default 1000)"
+     " returns table (id bigint, kind text, conversation_id uuid, seq bigint) language plpgsql security definer"
+     " set search_path = pg_catalog, pg_temp as $$ begin end $$", "open_event_stream"),
 ]
 
 

@@ -1,31 +1,22 @@
--- Deploy chat:open_event_stream to pg
--- requires: announce
--- requires: argument_limits
+-- Deploy chat:open_event_stream to pg (reworked)
+-- requires: open_event_stream@v0.13.0
+-- requires: announce_after
 --
--- A stream of live updates opens, resumes and stays open through this one
--- call: it takes (or renews) the current user's lease, so that their changes
--- are logged and announced for a minute more, and says where the stream
--- starts. A service instance calls it when a client connects, and again,
--- with the last event it sent, every 20 seconds while the client stays: a
--- renewal that also brings back any event the instance missed.
---
--- It takes the user's write lock (as chat_private.announce does), so that a
--- write in flight when a lease begins commits first: the client, which loads
--- what it shows once the stream is open, sees that write in what it loads,
--- and every later write sees the lease.
---
--- Run with its owner's rights (the tables are written by no client); every
--- statement filters by the current user itself.
+-- A stream that opens, resumes or renews with nothing more to read waits
+-- for an announcement: the lease says so (announce_after), and the user's
+-- next change is announced (chat_private.announce decides by it). A new
+-- lease starts so. It holds the writers' lock already.
 
 begin;
 
-create function chat.open_event_stream(after_id bigint default null, max_count integer default 1000)
+create or replace function chat.open_event_stream(after_id bigint default null, max_count integer default 1000)
 returns table (id bigint, kind text, conversation_id uuid, seq bigint) as $$
 declare
   v_user_id uuid := chat_private.require_user_id();
   v_problem text;
   v_since bigint;
   v_live boolean;
+  v_newest bigint;
 begin
   v_problem := chat_private.max_count_problem(open_event_stream.max_count);
   if v_problem is not null then
@@ -55,12 +46,13 @@ begin
     insert into chat.events (user_id, kind)
     values (v_user_id, 'stream_opened')
     returning events.id into v_since;
-    insert into chat_private.event_streams (user_id, open_until, since_id)
-    values (v_user_id, pg_catalog.now() + interval '60 seconds', v_since)
+    insert into chat_private.event_streams (user_id, open_until, since_id, announce_after)
+    values (v_user_id, pg_catalog.now() + interval '60 seconds', v_since, v_since)
     on conflict on constraint event_streams_pkey do update
       set open_until = excluded.open_until,
           since_id = excluded.since_id,
-          notified_at = null;
+          notified_at = null,
+          announce_after = excluded.announce_after;
   end if;
 
   -- Resuming within the run, from an event still there: what came after it.
@@ -74,25 +66,35 @@ begin
          and e.id > open_event_stream.after_id
        order by e.id
        limit open_event_stream.max_count;
-    return;
-  end if;
-
-  -- Otherwise the stream starts now: ready (a new stream) or resync (a
-  -- client whose last event is before the run, or gone), at the newest event.
-  return query
-    select e.id, case when open_event_stream.after_id is null then 'ready' else 'resync' end,
-           null::uuid, null::bigint
+    if found then
+      return;
+    end if;
+    v_newest := open_event_stream.after_id;
+  else
+    -- Otherwise the stream starts now: ready (a new stream) or resync (a
+    -- client whose last event is before the run, or gone), at the newest
+    -- event.
+    select e.id into v_newest
       from chat.events e
      where e.user_id = v_user_id
      order by e.id desc
      limit 1;
+    return query
+      select v_newest, case when open_event_stream.after_id is null then 'ready' else 'resync' end,
+             null::uuid, null::bigint
+       where v_newest is not null;
+  end if;
+
+  -- Nothing more to read: the stream waits for the user's next change, which
+  -- is announced.
+  update chat_private.event_streams s
+     set announce_after = v_newest
+   where s.user_id = v_user_id
+     and s.announce_after is distinct from v_newest;
 end
 $$ language plpgsql volatile security definer set search_path = pg_catalog, pg_temp;
 
 comment on function chat.open_event_stream(bigint, integer) is
-  'Opens or renews the current user''s stream of live updates for 60 seconds (their changes are logged and announced on channel chat_events meanwhile). With after_id (the last event a client saw) within the unbroken log: the events after it, oldest first, at most max_count (1..1000). Otherwise one row where the stream starts: ready (no after_id) or resync (after_id too old), with the newest event''s id.';
-
-revoke all on function chat.open_event_stream(bigint, integer) from public;
-grant execute on function chat.open_event_stream(bigint, integer) to chat_app;
+  'Opens or renews the current user''s stream of live updates for 60 seconds (their changes are logged and announced on channel chat_events meanwhile). With after_id (the last event a client saw) within the unbroken log: the events after it, oldest first, at most max_count (1..1000). Otherwise one row where the stream starts: ready (no after_id) or resync (after_id too old), with the newest event''s id. With nothing more to read, the user''s next change is announced (event_streams.announce_after).';
 
 commit;

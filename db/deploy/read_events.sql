@@ -1,36 +1,22 @@
--- Deploy chat:read_events to pg
--- requires: events
--- requires: announce
--- requires: argument_limits
--- requires: current_user_id
+-- Deploy chat:read_events to pg (reworked)
+-- requires: read_events@v0.13.0
+-- requires: announce_after
 --
--- While a user's burst of changes goes on, only its first is announced
--- (chat_private.announce); the service instances read the rest from the log,
--- each stream half a second after the last event it sent. A transaction for
--- each read (the user's settings, the token's check, chat.open_event_stream's
--- lease), twice a second for every user in a burst, cost more than the read:
--- an instance gathers the reads its streams are due for and makes them in one
--- call, which reads each user's log once for all of their streams.
---
--- Each user's read runs as that user: app.user_id is set to them for it, and
--- row security decides what it sees, as in any call of theirs; the caller's
--- own setting is back at the end. So it reads nothing a session of the
--- runtime role could not read by setting app.user_id itself, one user a
--- transaction. The token and the lease are checked when the instance renews
--- the lease (chat.open_event_stream, every 20 seconds).
---
--- Only within the user's current run of the log: a position from before it
--- (their lease ran out, or the account was deleted and made again) gets
--- nothing here, and chat.open_event_stream answers it with resync.
+-- A user's read that finds nothing more says so in their lease, so that
+-- their next change is announced (chat_private.announce decides by it): the
+-- streams of an instance stop reading a user's log when a read of it finds
+-- nothing, wherever their own positions were.
 
 begin;
 
--- A read that finds nothing ends a stream's burst, and the user's next change
--- is then announced: first it waits for a change of theirs being written (the
--- writers' lock, shared), so that a change inserted before the read and
--- committed after it is read, not missed until the next renewal. A read that
--- finds events takes no lock: the writers of a burst never wait for it.
-create function chat.read_events(user_ids uuid[], after_ids bigint[], max_count integer default 1000)
+-- A read that finds nothing ends the burst for the streams it reads for:
+-- first it waits for a change of the user's being written (the writers' lock,
+-- shared), so that a change inserted before the read and committed after it
+-- is read, not missed; if there is still nothing, the lease says that the
+-- streams wait (chat_private.await_announcement), and the user's next change
+-- is announced. A read that finds events takes no lock and writes nothing:
+-- the writers of a burst never wait for it.
+create or replace function chat.read_events(user_ids uuid[], after_ids bigint[], max_count integer default 1000)
 returns table (user_id uuid, id bigint, kind text, conversation_id uuid, seq bigint) as $$
 declare
   v_caller text := pg_catalog.current_setting('app.user_id', true);
@@ -72,6 +58,9 @@ begin
          order by e.id
          limit read_events.max_count;
       exit when found;
+      if v_attempt = 2 then  -- nothing more: the user's streams wait for their next change, announced
+        perform chat_private.await_announcement(read_events.after_ids[i]);
+      end if;
     end loop;
   end loop;
   perform pg_catalog.set_config('app.user_id', coalesce(v_caller, ''), true);
@@ -79,9 +68,6 @@ end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
 
 comment on function chat.read_events(uuid[], bigint[], integer) is
-  'The events after each user''s position (user_ids[i] after after_ids[i]), oldest first, at most max_count a user; each user''s read as that user (app.user_id set to them, row security applying), the caller''s setting back at the end. Nothing for a position before the user''s current run of the log (chat.open_event_stream answers it with resync). The reads of bursts, for all the streams of a service instance in one call.';
-
-revoke all on function chat.read_events(uuid[], bigint[], integer) from public;
-grant execute on function chat.read_events(uuid[], bigint[], integer) to chat_app;
+  'The events after each user''s position (user_ids[i] after after_ids[i]), oldest first, at most max_count a user; each user''s read as that user (app.user_id set to them, row security applying), the caller''s setting back at the end. A user with nothing after their position has their next change announced (chat_private.await_announcement). Nothing for a position before the user''s current run of the log (chat.open_event_stream answers it with resync). The reads of bursts, for all the streams of a service instance in one call.';
 
 commit;

@@ -1,7 +1,7 @@
 -- Revert chat:announce from pg (reworked)
 --
--- Back to the @v0.12.0 body: a user's changes announced once every half
--- second at most (event_streams.notified_at).
+-- Back to the @v0.13.0 body: a change announced when it is the first of its
+-- user's after a pause (none for 300 ms), read back from the log.
 
 begin;
 
@@ -11,9 +11,11 @@ declare
   v_kind text;
   v_conversation_id uuid;
   v_seq bigint;
-  v_notified_at timestamptz;
   v_previous bigint;
+  v_previous_kind text;
+  v_previous_at timestamptz;
   v_id bigint;
+  v_at timestamptz;
 begin
   if tg_table_name = 'messages' then
     v_user_id := new.user_id;
@@ -41,24 +43,26 @@ begin
   end if;
 
   perform pg_catalog.pg_advisory_xact_lock(1667785076, pg_catalog.uuid_hash(v_user_id));
-  select s.notified_at into v_notified_at
-    from chat_private.event_streams s
+  perform from chat_private.event_streams s
    where s.user_id = v_user_id
      and s.open_until > pg_catalog.now();
   if not found then
     return null;
   end if;
 
-  select max(e.id) into v_previous
+  select e.id, e.kind, e.created_at into v_previous, v_previous_kind, v_previous_at
     from chat.events e
-   where e.user_id = v_user_id;
+   where e.user_id = v_user_id
+   order by e.id desc
+   limit 1;
   insert into chat.events (user_id, kind, conversation_id, seq)
   values (v_user_id, v_kind, v_conversation_id, v_seq)
-  returning events.id into v_id;
+  returning events.id, events.created_at into v_id, v_at;
 
-  if v_notified_at is null or v_notified_at <= pg_catalog.clock_timestamp() - interval '500 milliseconds' then
+  if v_previous_kind is null or v_previous_kind = 'stream_opened'
+     or v_at - v_previous_at >= interval '300 milliseconds' then
     update chat_private.event_streams s
-       set notified_at = pg_catalog.clock_timestamp()
+       set notified_at = v_at
      where s.user_id = v_user_id;
     perform pg_catalog.pg_notify('chat_events',
                                  pg_catalog.concat_ws(' ', v_user_id, coalesce(v_previous, 0), v_id, v_kind,
@@ -69,9 +73,9 @@ end
 $$ language plpgsql volatile security definer set search_path = pg_catalog, pg_temp;
 
 comment on function chat_private.announce() is
-  'Trigger of messages and conversations: logs a change (chat.events) when its user is the current user and follows their conversations, ordered per user by a transaction lock; and announces it on channel chat_events ("user_id previous_event_id event_id kind conversation_id [seq]") unless a change of the user was announced in the last half second. With its owner''s rights: a client writes no event.';
+  'Trigger of messages and conversations: logs a change (chat.events) when its user is the current user and follows their conversations, ordered per user by a transaction lock; and announces it on channel chat_events ("user_id previous_event_id event_id kind conversation_id [seq]") when it is the first change of the user after a pause (no event for 300 ms): the instances read the rest of a burst from the log. With its owner''s rights: a client writes no event.';
 
 comment on column chat_private.event_streams.notified_at is
-  'When a change of the user was last announced (NOTIFY): the changes of the next half second are logged but not announced, and the instances read them from the log half a second after the announcement.';
+  'When a change of the user was last announced (NOTIFY): the first after a pause of 300 ms; the instances read the rest of its burst from the log.';
 
 commit;

@@ -7,11 +7,11 @@ select 1 / (count(*) = 4)::int from pg_catalog.pg_trigger
    and tgname in ('messages_announce', 'conversations_announce_insert_delete', 'conversations_announce_update',
                   'users_end_event_stream');
 
--- the announcement of the first change after a pause
+-- the announcement of the change its user's streams wait for
 select 1 / count(*) from pg_catalog.pg_proc p
  where p.oid = 'chat_private.announce()'::regprocedure
    and p.prosecdef
-   and p.prosrc like '%v_at - v_previous_at >= interval%';
+   and p.prosrc like '%s.announce_after into v_previous%';
 select 1 / count(*) from pg_catalog.pg_proc p
  where p.oid = 'chat_private.end_event_stream()'::regprocedure and p.prosecdef;
 select 1 / (not pg_catalog.has_function_privilege('public', 'chat_private.announce()', 'execute'))::int;
