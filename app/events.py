@@ -2,14 +2,15 @@
 
 The writes announce themselves: triggers in the database log each change of a user who follows their
 conversations (``chat.events``: ids, never content, numbered in the order the user's changes commit) and
-``NOTIFY`` the first change after a pause (none for ``QUIET`` seconds) on channel ``chat_events`` in the
-writing transaction (``db/deploy/announce.sql``): NOTIFY makes the transactions that send one commit one at
-a time, so a burst is announced once, at its start. Each instance of the service holds one connection that
-listens (``LISTEN``; ``DATABASE_LISTEN_URL``, by default ``DATABASE_URL``: it must be a direct connection,
-since a transaction-mode pooler loses a LISTEN with its transaction) and hands each announcement to the
-streams of its user on this instance (``Listener``); each stream then reads the rest of the burst from the
-log, every ``READ_EVERY`` seconds while the reads find events, together with the instance's other streams
-(``EventLog``: one call of ``chat.read_events`` for the reads asked for within ``GATHER`` seconds).
+``NOTIFY`` on channel ``chat_events``, in the writing transaction, the change the user's streams wait for
+(``db/deploy/announce.sql``): the first after a read of their log found nothing more. NOTIFY makes the
+transactions that send one commit one at a time, so a burst is announced once, at its start. Each instance of
+the service holds one connection that listens (``LISTEN``; ``DATABASE_LISTEN_URL``, by default
+``DATABASE_URL``: it must be a direct connection, since a transaction-mode pooler loses a LISTEN with its
+transaction) and hands each announcement to the streams of its user on this instance (``Listener``); each
+stream then reads the rest of the burst from the log, every ``READ_EVERY`` seconds until a read finds nothing,
+together with the instance's other streams (``EventLog``: one call of ``chat.read_events`` for the reads asked
+for within ``GATHER`` seconds). The read that finds nothing tells the database, which announces the next change.
 
 A stream opens with ``chat.open_event_stream``, which takes the user's lease (their changes are logged while
 one of their streams is open anywhere) and says where the stream starts: ``ready`` for a new one, the events
@@ -44,13 +45,9 @@ APPLICATION_NAME = "chat-events-listener"
 # How often a stream renews its user's lease (chat.open_event_stream holds it 60 seconds), catching up on
 # what its instance missed: the longest a missed notification can delay an event.
 RENEW_EVERY = 20.0
-# A user's change is announced when none of theirs came for this long before it (chat_private.announce,
-# '300 milliseconds'); the others are read from the log.
-QUIET = 0.3
-# How long after the last event it sent a stream reads the log again; a read that finds none, started that
-# long after, ends the burst: no event of the user came for READ_EVERY seconds before it, longer than QUIET (by
-# more than a read's own delays), so that the user's next change is announced. Every change reaches the
-# streams within it.
+# How long after a read that found events, or an announced event it sent, a stream reads the log again: every
+# change of a burst reaches the streams within it. A read that finds nothing ends the burst: the database then
+# announces the user's next change (event_streams.announce_after).
 READ_EVERY = 0.5
 # How long a read of a burst waits for others (EventLog.read): the reads asked for within it go to the database in one
 # call. It adds to READ_EVERY the longest a change of a burst waits for its stream, about 0.6 s in all.
@@ -110,6 +107,11 @@ class Announced:
     previous: int
     event: Event
 
+
+# The events that say where a stream starts, not changes of the log.
+STARTS = ("ready", "resync")
+# A read that is not due.
+NEVER = float("inf")
 
 # What a listener tells its streams besides events.
 RECONNECTED = "reconnected"  # it listens again after a failure: catch up from the database
@@ -350,11 +352,10 @@ async def _stream(listener: Listener, log: EventLog, user: User, queue: asyncio.
                 yield encoded(batch)
         loop = asyncio.get_running_loop()
         renew_at = loop.time() + RENEW_EVERY
-        # The log is read READ_EVERY after the last event sent (a burst's first, announced; or what a read found),
-        # until a read that starts so late finds none: then no event of the user came for READ_EVERY, and their
-        # next is announced. So also after the stream opened: a burst under way then was announced before it.
-        sent_at = loop.time()
-        read_at = sent_at + READ_EVERY
+        # The log is read READ_EVERY after a read that found events or an announced event sent, until a read finds
+        # none of the user's: that read said so to the database, which announces the user's next change. A stream
+        # that opened with nothing more to read waits for it too.
+        read_at = loop.time() + READ_EVERY if logged(first) else NEVER
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), max(0.0, min(renew_at, read_at) - loop.time()))
@@ -367,28 +368,31 @@ async def _stream(listener: Listener, log: EventLog, user: User, queue: asyncio.
                 # lacks events before this one (it missed an announcement), the log read now
                 if item.previous <= sent:
                     if item.event.id > sent:
-                        sent, sent_at = item.event.id, loop.time()
+                        sent = item.event.id
                         yield encoded([item.event])
-                        read_at = sent_at + READ_EVERY
+                        read_at = loop.time() + READ_EVERY
                     continue
             # a reconnection, a renewal, events lacking before an announced one, or a burst's next read: what the
             # stream lacks is in the log. A burst's reads go with the other streams' (EventLog.read); the others, rare,
             # one stream a call, which renews the lease too and answers a position the log no longer holds (resync)
-            started = loop.time()
-            alone = item is not None or started >= renew_at
+            alone = item is not None or loop.time() >= renew_at
             if alone:
-                renew_at = started + RENEW_EVERY
+                renew_at = loop.time() + RENEW_EVERY
+            found = False  # whether the read found events of the user's log, sent already or not
             try:
                 async for batch in _catch_up(log.open if alone else log.read, user, sent):
+                    found = found or logged(batch)
                     fresh = [event for event in batch if event.id > sent or event.kind == "resync"]
                     if fresh:
-                        sent, sent_at = fresh[-1].id, loop.time()
+                        sent = fresh[-1].id
                         yield encoded(fresh)
             except psycopg.Error as error:  # the database is away: soon again, and again, renewing
                 logger.warning("live updates: a stream could not catch up (%s)", " ".join(str(error).split()))
                 read_at = renew_at = loop.time() + RETRY_CATCH_UP
                 continue
-            read_at = sent_at + READ_EVERY if started < sent_at + READ_EVERY else float("inf")
+            # A gathered read finds the user's events from the position of their stream furthest behind: one that
+            # has them all reads again too, until a read finds none and the database knows the streams wait.
+            read_at = loop.time() + READ_EVERY if found else NEVER
     finally:
         listener.unsubscribe(user.id, queue)
 
@@ -403,6 +407,11 @@ async def _catch_up(read, user: User, after: int) -> AsyncIterator[Sequence[Even
         if len(events) < CATCH_UP_BATCH:
             return
         after = events[-1].id
+
+
+def logged(events: Sequence[Event]) -> bool:
+    """Whether ``events`` hold events of the log, not only where a stream starts (``ready``, ``resync``)."""
+    return any(event.kind not in STARTS for event in events)
 
 
 def encoded(events: Sequence[Event]) -> bytes:
