@@ -386,6 +386,11 @@ async def _stream(listener: Listener, log: EventLog, user: User, queue: asyncio.
                     if fresh:
                         sent = fresh[-1].id
                         yield encoded(fresh)
+            except psycopg.errors.InvalidAuthorizationSpecification:
+                # 28000 from the renewal's check of the token: it predates the deletion of its account. The stream
+                # ends; a client that comes back is refused (401).
+                logger.info("live updates: a stream ended, its token refused (its account was deleted)")
+                return
             except psycopg.Error as error:  # the database is away: soon again, and again, renewing
                 logger.warning("live updates: a stream could not catch up (%s)", " ".join(str(error).split()))
                 read_at = renew_at = loop.time() + RETRY_CATCH_UP

@@ -31,6 +31,7 @@ from sse_starlette import ServerSentEvent
 
 from app.chat import EchoResponder
 from app.database import create_pool
+from app import events
 from app.events import POOLER_PROBLEM, Event, EventLog, Listener, encoded, pooled_host
 from app.identity import User
 from app.store import ChatStore
@@ -452,6 +453,19 @@ async def test_a_stream_whose_run_of_the_log_ended_gets_resync_at_the_next_chang
             append_message(app_conn, user_a, conversation)
             assert (await other.next(timeout=1.0)).event == "message"
             assert (await stream.next(timeout=1.0)).event == "resync"
+
+
+async def test_a_stream_ends_at_the_renewal_after_its_account_was_deleted(instances, auth, user_a, monkeypatch):
+    """The renewal checks the token, which predates the deletion: the stream ends (a client that comes back gets
+    401), rather than trying again every second for as long as the client stays."""
+    monkeypatch.setattr(events, "RENEW_EVERY", 0.5)
+    [one] = instances(1)
+    async with AsyncExitStack() as stack:
+        stream = await opened(one, auth(user_a), stack)
+        async with serve_client(one) as client:
+            assert (await client.delete("/api/me", headers=auth(user_a))).status_code == 204
+            assert await stream.ended(timeout=3.0)
+            assert (await client.get("/api/events", headers=auth(user_a))).status_code == 401
 
 
 async def test_last_event_id_that_is_not_a_number_is_refused_naming_it(api, auth, user_a):
