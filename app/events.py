@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -181,6 +182,10 @@ class Listener:
             queues.discard(queue)
             if not queues:
                 del self._queues[user_id]
+
+    def streams(self, user_id: UUID) -> int:
+        """How many streams of the user this instance feeds."""
+        return len(self._queues.get(user_id, ()))
 
     @property
     def backend_pid(self) -> int | None:
@@ -337,7 +342,11 @@ async def open_stream(listener: Listener, log: EventLog, user: User,
     except BaseException:
         listener.unsubscribe(user.id, queue)
         raise
-    return _stream(listener, log, user, queue, first, last_event_id or 0)
+    stream = _stream(listener, log, user, queue, first, last_event_id or 0)
+    # A stream that is never started (its client gone before the response began) runs no finally: unsubscribed
+    # when it is dropped (a second unsubscribe does nothing).
+    weakref.finalize(stream, listener.unsubscribe, user.id, queue)
+    return stream
 
 
 async def _stream(listener: Listener, log: EventLog, user: User, queue: asyncio.Queue, first: Sequence[Event],

@@ -13,6 +13,7 @@ with a clear error."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import select
 import signal
@@ -466,6 +467,29 @@ async def test_a_stream_ends_at_the_renewal_after_its_account_was_deleted(instan
             assert (await client.delete("/api/me", headers=auth(user_a))).status_code == 204
             assert await stream.ended(timeout=3.0)
             assert (await client.get("/api/events", headers=auth(user_a))).status_code == 401
+
+
+async def test_a_stream_never_started_leaves_no_subscription_behind(settings, make_user):
+    """A client gone before its response began: the stream, opened (its lease taken, its queue subscribed), is
+    never iterated, so its own ``finally`` never runs; dropped, it is unsubscribed all the same. A stream that
+    ran to its end is unsubscribed once, by itself."""
+    user = User(make_user())
+    listener = Listener(settings.database_url)
+    async with create_pool(settings) as pool:
+        log = EventLog(ChatStore(pool))
+        stream = await events.open_stream(listener, log, user, None)
+        assert listener.streams(user.id) == 1
+        del stream
+        gc.collect()
+        assert listener.streams(user.id) == 0
+
+        stream = await events.open_stream(listener, log, user, None)
+        assert (await anext(stream)).startswith(b"id: ")
+        await stream.aclose()
+        assert listener.streams(user.id) == 0
+        del stream
+        gc.collect()
+        assert listener.streams(user.id) == 0
 
 
 async def test_last_event_id_that_is_not_a_number_is_refused_naming_it(api, auth, user_a):
