@@ -2340,10 +2340,7 @@ begin
 
   -- Nothing more to read: the stream waits for the user's next change, which
   -- is announced.
-  update chat_private.event_streams s
-     set announce_after = v_newest
-   where s.user_id = v_user_id
-     and s.announce_after is distinct from v_newest;
+  perform chat_private.await_announcement(v_newest);
 end
 $$;
 

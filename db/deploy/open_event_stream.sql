@@ -4,8 +4,9 @@
 --
 -- A stream that opens, resumes or renews with nothing more to read waits
 -- for an announcement: the lease says so (announce_after), and the user's
--- next change is announced (chat_private.announce decides by it). A new
--- lease starts so. It holds the writers' lock already.
+-- next change is announced (chat_private.announce decides by it), as
+-- chat.read_events says it (chat_private.await_announcement, whose shared
+-- lock this function's exclusive one already covers). A new lease starts so.
 
 begin;
 
@@ -87,10 +88,7 @@ begin
 
   -- Nothing more to read: the stream waits for the user's next change, which
   -- is announced.
-  update chat_private.event_streams s
-     set announce_after = v_newest
-   where s.user_id = v_user_id
-     and s.announce_after is distinct from v_newest;
+  perform chat_private.await_announcement(v_newest);
 end
 $$ language plpgsql volatile security definer set search_path = pg_catalog, pg_temp;
 
