@@ -359,6 +359,21 @@ COMMENT ON DOMAIN chat.conversation_title IS 'A conversation''s title, as chat_p
 
 
 --
+-- Name: event_kind; Type: DOMAIN; Schema: chat; Owner: -
+--
+
+CREATE DOMAIN chat.event_kind AS text
+	CONSTRAINT event_kind_known CHECK ((VALUE = ANY (ARRAY['stream_opened'::text, 'message'::text, 'conversation_created'::text, 'conversation_renamed'::text, 'conversation_deleted'::text, 'head_switched'::text])));
+
+
+--
+-- Name: DOMAIN event_kind; Type: COMMENT; Schema: chat; Owner: -
+--
+
+COMMENT ON DOMAIN chat.event_kind IS 'The kind of a live update (chat.events.kind): message, conversation_created, conversation_renamed, conversation_deleted, head_switched, or stream_opened (where an unbroken run of the log begins).';
+
+
+--
 -- Name: task_description_problem(text); Type: FUNCTION; Schema: chat_private; Owner: -
 --
 
@@ -2313,7 +2328,7 @@ begin
      and exists (select from chat.events e
                   where e.user_id = v_user_id and e.id = open_event_stream.after_id) then
     return query
-      select e.id, e.kind, e.conversation_id, e.seq
+      select e.id, e.kind::text, e.conversation_id, e.seq
         from chat.events e
        where e.user_id = v_user_id
          and e.id > open_event_stream.after_id
@@ -2572,7 +2587,7 @@ begin
         perform pg_catalog.pg_advisory_xact_lock_shared(1667785076, pg_catalog.uuid_hash(read_events.user_ids[i]));
       end if;
       return query
-        select e.user_id, e.id, e.kind, e.conversation_id, e.seq
+        select e.user_id, e.id, e.kind::text, e.conversation_id, e.seq
           from chat.events e
          where e.user_id = chat_private.current_user_id()
            and e.id > read_events.after_ids[i]
@@ -3762,12 +3777,11 @@ COMMENT ON COLUMN chat.deleted_users.deleted_at IS 'When the account was last de
 CREATE TABLE chat.events (
     user_id uuid NOT NULL,
     id bigint NOT NULL,
-    kind text NOT NULL,
+    kind chat.event_kind NOT NULL,
     conversation_id uuid,
     seq bigint,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    CONSTRAINT events_conversation CHECK (((conversation_id IS NULL) = (kind = 'stream_opened'::text))),
-    CONSTRAINT events_kind CHECK ((kind = ANY (ARRAY['stream_opened'::text, 'message'::text, 'conversation_created'::text, 'conversation_renamed'::text, 'conversation_deleted'::text, 'head_switched'::text])))
+    CONSTRAINT events_conversation CHECK (((conversation_id IS NULL) = ((kind)::text = 'stream_opened'::text)))
 );
 
 ALTER TABLE ONLY chat.events FORCE ROW LEVEL SECURITY;

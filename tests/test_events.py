@@ -196,6 +196,20 @@ def test_the_log_is_each_users_own(app_conn, db, user_a, user_b, conversation):
     assert [kind for kind, *_ in logged(db, user_a)] == ["stream_opened", "message"]
 
 
+@pytest.mark.parametrize("kind, with_conversation, constraint", [
+    ("bogus", True, "event_kind_known"),           # the kinds: the domain chat.event_kind
+    ("message", False, "events_conversation"),     # a change names its conversation
+    ("stream_opened", True, "events_conversation"),  # where a run begins names none
+])
+def test_the_log_refuses_what_no_writer_may_write_even_its_owner(db, user_a, conversation, kind, with_conversation,
+                                                                  constraint):
+    with pytest.raises(errors.CheckViolation) as refused:
+        db.execute("insert into chat.events (user_id, kind, conversation_id) values (%s, %s, %s)",
+                   [user_a, kind, conversation if with_conversation else None])
+    assert refused.value.diag.constraint_name == constraint
+    assert db.execute("select count(*) from chat.events where user_id = %s", [user_a]).fetchone() == (0,)
+
+
 def test_a_lapsed_lease_leaves_changes_unlogged_and_a_resume_from_before_it_gets_resync(app_conn, db, user_a,
                                                                                        conversation):
     [(ready, *_)] = open_stream(app_conn, user_a)

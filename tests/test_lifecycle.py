@@ -52,7 +52,7 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
     shutil.copytree(ROOT / "db", released / "db")
     shutil.copy(ROOT / "sqitch.conf", released)
     # the changes reworked since, as they were released: a script's earliest tagged copy
-    for tag in ("@v0.13.0", "@v0.12.0", "@v0.11.0", "@v0.10.0", "@v0.9.0", "@v0.8.0", "@v0.7.0", "@v0.6.0", "@v0.5.0", "@v0.4.0", "@v0.3.0", "@v0.2.0", "@v0.1.0"):
+    for tag in ("@v0.14.0", "@v0.13.0", "@v0.12.0", "@v0.11.0", "@v0.10.0", "@v0.9.0", "@v0.8.0", "@v0.7.0", "@v0.6.0", "@v0.5.0", "@v0.4.0", "@v0.3.0", "@v0.2.0", "@v0.1.0"):
         for script in (ROOT / "db").glob(f"*/*{tag}.sql"):
             shutil.copy(script, released / "db" / script.parent.name / script.name.replace(tag, ""))
     plan = (ROOT / "sqitch.plan").read_text().splitlines()
@@ -69,7 +69,7 @@ def test_a_database_deployed_before_the_tag_upgrades_to_the_reworked_plan(pg_ser
     assert query(pg_server, empty_db, "select tag from sqitch.tags order by committed_at") == [
         ("@v0.1.0",), ("@v0.2.0",), ("@v0.3.0",), ("@v0.4.0",), ("@v0.5.0",), ("@v0.6.0",),
         ("@v0.7.0",), ("@v0.8.0",), ("@v0.9.0",), ("@v0.10.0",), ("@v0.11.0",), ("@v0.12.0",),
-        ("@v0.13.0",)]
+        ("@v0.13.0",), ("@v0.14.0",)]
     upgraded = schema_dump(pg_server, empty_db)
     sqitch("revert", "-y", "--to", "@v0.1.0", dbname=empty_db)
     assert schema_dump(pg_server, empty_db) == released_schema
@@ -91,7 +91,7 @@ select t, pg_catalog.jsonb_agg(r order by r::text)
  group by t order by t
 """
 
-LAST_TAG = "@v0.13.0"
+LAST_TAG = "@v0.14.0"
 
 RELEASED_WRITES = """
 select set_config('app.user_id', %(user)s, true);

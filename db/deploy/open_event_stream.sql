@@ -1,12 +1,9 @@
 -- Deploy chat:open_event_stream to pg (reworked)
--- requires: open_event_stream@v0.13.0
--- requires: announce_after
+-- requires: open_event_stream@v0.14.0
 --
--- A stream that opens, resumes or renews with nothing more to read waits
--- for an announcement: the lease says so (announce_after), and the user's
--- next change is announced (chat_private.announce decides by it), as
--- chat.read_events says it (chat_private.await_announcement, whose shared
--- lock this function's exclusive one already covers). A new lease starts so.
+-- The kind of an event read back as text (e.kind::text): the function's
+-- result keeps its type when the log's column becomes the domain
+-- chat.event_kind (RETURN QUERY wants the declared types exactly).
 
 begin;
 
@@ -61,7 +58,7 @@ begin
      and exists (select from chat.events e
                   where e.user_id = v_user_id and e.id = open_event_stream.after_id) then
     return query
-      select e.id, e.kind, e.conversation_id, e.seq
+      select e.id, e.kind::text, e.conversation_id, e.seq
         from chat.events e
        where e.user_id = v_user_id
          and e.id > open_event_stream.after_id

@@ -1,11 +1,9 @@
 -- Deploy chat:read_events to pg (reworked)
--- requires: read_events@v0.13.0
--- requires: announce_after
+-- requires: read_events@v0.14.0
 --
--- A user's read that finds nothing more says so in their lease, so that
--- their next change is announced (chat_private.announce decides by it): the
--- streams of an instance stop reading a user's log when a read of it finds
--- nothing, wherever their own positions were.
+-- The kind of an event read back as text (e.kind::text): the function's
+-- result keeps its type when the log's column becomes the domain
+-- chat.event_kind (RETURN QUERY wants the declared types exactly).
 
 begin;
 
@@ -51,7 +49,7 @@ begin
         perform pg_catalog.pg_advisory_xact_lock_shared(1667785076, pg_catalog.uuid_hash(read_events.user_ids[i]));
       end if;
       return query
-        select e.user_id, e.id, e.kind, e.conversation_id, e.seq
+        select e.user_id, e.id, e.kind::text, e.conversation_id, e.seq
           from chat.events e
          where e.user_id = chat_private.current_user_id()
            and e.id > read_events.after_ids[i]

@@ -1,6 +1,7 @@
 -- Revert chat:open_event_stream from pg (reworked)
 --
--- Back to the @v0.13.0 body, which leaves announce_after alone.
+-- Back to the @v0.14.0 body: the kind read back as the column holds it (text
+-- again once chat:event_kind is reverted, which Sqitch does first).
 
 begin;
 
@@ -11,6 +12,7 @@ declare
   v_problem text;
   v_since bigint;
   v_live boolean;
+  v_newest bigint;
 begin
   v_problem := chat_private.max_count_problem(open_event_stream.max_count);
   if v_problem is not null then
@@ -40,12 +42,13 @@ begin
     insert into chat.events (user_id, kind)
     values (v_user_id, 'stream_opened')
     returning events.id into v_since;
-    insert into chat_private.event_streams (user_id, open_until, since_id)
-    values (v_user_id, pg_catalog.now() + interval '60 seconds', v_since)
+    insert into chat_private.event_streams (user_id, open_until, since_id, announce_after)
+    values (v_user_id, pg_catalog.now() + interval '60 seconds', v_since, v_since)
     on conflict on constraint event_streams_pkey do update
       set open_until = excluded.open_until,
           since_id = excluded.since_id,
-          notified_at = null;
+          notified_at = null,
+          announce_after = excluded.announce_after;
   end if;
 
   -- Resuming within the run, from an event still there: what came after it.
@@ -59,22 +62,32 @@ begin
          and e.id > open_event_stream.after_id
        order by e.id
        limit open_event_stream.max_count;
-    return;
-  end if;
-
-  -- Otherwise the stream starts now: ready (a new stream) or resync (a
-  -- client whose last event is before the run, or gone), at the newest event.
-  return query
-    select e.id, case when open_event_stream.after_id is null then 'ready' else 'resync' end,
-           null::uuid, null::bigint
+    if found then
+      return;
+    end if;
+    v_newest := open_event_stream.after_id;
+  else
+    -- Otherwise the stream starts now: ready (a new stream) or resync (a
+    -- client whose last event is before the run, or gone), at the newest
+    -- event.
+    select e.id into v_newest
       from chat.events e
      where e.user_id = v_user_id
      order by e.id desc
      limit 1;
+    return query
+      select v_newest, case when open_event_stream.after_id is null then 'ready' else 'resync' end,
+             null::uuid, null::bigint
+       where v_newest is not null;
+  end if;
+
+  -- Nothing more to read: the stream waits for the user's next change, which
+  -- is announced.
+  perform chat_private.await_announcement(v_newest);
 end
 $$ language plpgsql volatile security definer set search_path = pg_catalog, pg_temp;
 
 comment on function chat.open_event_stream(bigint, integer) is
-  'Opens or renews the current user''s stream of live updates for 60 seconds (their changes are logged and announced on channel chat_events meanwhile). With after_id (the last event a client saw) within the unbroken log: the events after it, oldest first, at most max_count (1..1000). Otherwise one row where the stream starts: ready (no after_id) or resync (after_id too old), with the newest event''s id.';
+  'Opens or renews the current user''s stream of live updates for 60 seconds (their changes are logged and announced on channel chat_events meanwhile). With after_id (the last event a client saw) within the unbroken log: the events after it, oldest first, at most max_count (1..1000). Otherwise one row where the stream starts: ready (no after_id) or resync (after_id too old), with the newest event''s id. With nothing more to read, the user''s next change is announced (event_streams.announce_after).';
 
 commit;

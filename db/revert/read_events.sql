@@ -1,14 +1,17 @@
 -- Revert chat:read_events from pg (reworked)
 --
--- Back to the @v0.13.0 body: a read that finds nothing writes nothing.
+-- Back to the @v0.14.0 body: the kind read back as the column holds it (text
+-- again once chat:event_kind is reverted, which Sqitch does first).
 
 begin;
 
--- A read that finds nothing ends a stream's burst, and the user's next change
--- is then announced: first it waits for a change of theirs being written (the
--- writers' lock, shared), so that a change inserted before the read and
--- committed after it is read, not missed until the next renewal. A read that
--- finds events takes no lock: the writers of a burst never wait for it.
+-- A read that finds nothing ends the burst for the streams it reads for:
+-- first it waits for a change of the user's being written (the writers' lock,
+-- shared), so that a change inserted before the read and committed after it
+-- is read, not missed; if there is still nothing, the lease says that the
+-- streams wait (chat_private.await_announcement), and the user's next change
+-- is announced. A read that finds events takes no lock and writes nothing:
+-- the writers of a burst never wait for it.
 create or replace function chat.read_events(user_ids uuid[], after_ids bigint[], max_count integer default 1000)
 returns table (user_id uuid, id bigint, kind text, conversation_id uuid, seq bigint) as $$
 declare
@@ -51,6 +54,9 @@ begin
          order by e.id
          limit read_events.max_count;
       exit when found;
+      if v_attempt = 2 then  -- nothing more: the user's streams wait for their next change, announced
+        perform chat_private.await_announcement(read_events.after_ids[i]);
+      end if;
     end loop;
   end loop;
   perform pg_catalog.set_config('app.user_id', coalesce(v_caller, ''), true);
@@ -58,6 +64,6 @@ end
 $$ language plpgsql volatile security invoker set search_path = pg_catalog, pg_temp;
 
 comment on function chat.read_events(uuid[], bigint[], integer) is
-  'The events after each user''s position (user_ids[i] after after_ids[i]), oldest first, at most max_count a user; each user''s read as that user (app.user_id set to them, row security applying), the caller''s setting back at the end. Nothing for a position before the user''s current run of the log (chat.open_event_stream answers it with resync). The reads of bursts, for all the streams of a service instance in one call.';
+  'The events after each user''s position (user_ids[i] after after_ids[i]), oldest first, at most max_count a user; each user''s read as that user (app.user_id set to them, row security applying), the caller''s setting back at the end. A user with nothing after their position has their next change announced (chat_private.await_announcement). Nothing for a position before the user''s current run of the log (chat.open_event_stream answers it with resync). The reads of bursts, for all the streams of a service instance in one call.';
 
 commit;
